@@ -1,0 +1,17 @@
+"""The Celery application, configured from Django settings (namespace CELERY)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
+
+app = Celery("db_django")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(bind=True, ignore_result=True)
+def debug_task(self) -> None:
+    """The notes' smoke-test task: prints the request it ran with."""
+    print(f"Request: {self.request!r}")

@@ -1,0 +1,128 @@
+"""Typed readers for environment variables.
+
+A malformed value raises at start-up instead of silently falling back, so a typo
+in a deployment shows up as a clear error and never as a surprising default.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the settings cannot use."""
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no)")
+
+
+def envint(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def envfloat(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def envlist(name: str, default: list[str] | None = None) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str, sqlite_default: Path) -> dict:
+    """Turn `mysql://user:pass@host:port/name` or `sqlite:///path` into a DATABASES entry.
+
+    MySQL connections get utf8mb4 (full Unicode), strict mode (bad data is an
+    error, not a silent truncation) and short network timeouts so a dead server
+    fails a request quickly instead of hanging it.
+    """
+    if not url:
+        return _sqlite(sqlite_default)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = unquote(parts.path)
+        # sqlite:///relative.db -> "/relative.db"; sqlite:////abs.db -> "//abs.db"
+        if path.startswith("//"):
+            path = path[1:]
+        elif path.startswith("/"):
+            path = path[1:]
+        return _sqlite(Path(path) if path else sqlite_default)
+    if scheme not in {"mysql", "mariadb"}:
+        raise ConfigError(f"DATABASE_URL scheme {scheme!r} is not supported (use mysql:// or sqlite://)")
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ConfigError("DATABASE_URL has no database name (mysql://user:pass@host:3306/NAME)")
+    query = dict(parse_qsl(parts.query))
+    options = {
+        "charset": "utf8mb4",
+        "init_command": "SET sql_mode='STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        "connect_timeout": int(query.pop("connect_timeout", 3)),
+        "read_timeout": int(query.pop("read_timeout", 30)),
+        "write_timeout": int(query.pop("write_timeout", 30)),
+    }
+    options.update(query)
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or 3306),
+        "OPTIONS": options,
+        "CONN_MAX_AGE": 60,
+        # A connection that went away (server restart) is dropped before reuse.
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+    }
+
+
+def _sqlite(path: Path) -> dict:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            # WAL lets the web process read while the worker writes; IMMEDIATE
+            # takes the write lock up front so concurrent writers queue (up to
+            # `timeout` seconds) instead of failing with "database is locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+        # A file, not :memory:, so worker processes started by tests share it.
+        "TEST": {"NAME": path.with_name(f"test_{path.name}")},
+    }

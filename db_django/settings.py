@@ -1,0 +1,159 @@
+"""Settings for db_django, driven by environment variables.
+
+Two runtime modes share this module (see README "Configuration"):
+- embedded default: SQLite and a filesystem broker under var/, DEBUG on, open API;
+- production: DJANGO_DEBUG=0, DATABASE_URL=mysql://..., CELERY_BROKER_URL=redis://...
+"""
+
+import socket
+from pathlib import Path
+
+from .env import database_from_url, envbool, envfloat, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = envbool("DJANGO_DEBUG", True)
+# The fallback key only ever exists in DEBUG (embedded) mode.
+SECRET_KEY = envstr("DJANGO_SECRET_KEY", "insecure-embedded-mode-key-do-not-use-in-production")
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "django_extensions",
+    "monitor.apps.MonitorConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "db_django.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "db_django.wsgi.application"
+
+DATABASES = {"default": database_from_url(envstr("DATABASE_URL"), VAR_DIR / "db.sqlite3")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Bounds a single request body; bulk ingest documents its own row limit on top.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
+        "monitor.parsers.LenientJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "monitor.pagination.ResourceCursorPagination",
+    "PAGE_SIZE": envint("API_PAGE_SIZE", 100, minimum=1),
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+
+# --- Celery -----------------------------------------------------------------
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for sub in ("queue", "processed", "control"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        # Replies to inspect must arrive well inside the status time budget.
+        "polling_interval": 0.1,
+    }
+else:
+    # Without socket timeouts a frozen Redis (accepts, never answers) blocks
+    # every caller for as long as the kernel keeps the connection open.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": envfloat("CELERY_BROKER_SOCKET_TIMEOUT", 5.0),
+        "socket_connect_timeout": envfloat("CELERY_BROKER_CONNECT_TIMEOUT", 3.0),
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECT_TIMEOUT", 3.0)
+CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_SEND_TASK_EVENTS = False
+# A worker that dies mid-collection gets its task redelivered, not lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Monitoring ---------------------------------------------------------------
+METRICS_INTERVAL = envint("METRICS_INTERVAL", 10, minimum=1)
+# Rows are tagged with this name; override it to run several workers on one box.
+MONITOR_HOSTNAME = envstr("MONITOR_HOSTNAME") or socket.gethostname()
+# Servers whose own status is collected each cycle: by default the app's own
+# database when it is MySQL, and the broker when it is Redis.
+_database_url = envstr("DATABASE_URL")
+MONITOR_MYSQL_URLS = envlist("MONITOR_MYSQL_URLS", [_database_url] if _database_url.startswith("mysql") else [])
+MONITOR_REDIS_URLS = envlist("MONITOR_REDIS_URLS", [CELERY_BROKER_URL] if CELERY_BROKER_URL.startswith("redis") else [])
+# Timeout of each collector's connection to a monitored server.
+MONITOR_COLLECT_TIMEOUT = envfloat("MONITOR_COLLECT_TIMEOUT", 2.0)
+# Time budget of /monitor/application/ for talking to the broker and workers.
+STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
+
+from monitor.schedule import beat_schedule  # noqa: E402  (needs the settings above)
+
+CELERY_BEAT_SCHEDULE = beat_schedule(METRICS_INTERVAL)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,45 @@
+from django.contrib import admin
+from django.db import connection
+
+from .models import LegacyUser, Resource
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "value", "host", "timestamp", "description")
+    list_filter = ("host",)
+    search_fields = ("name", "host")
+    date_hierarchy = "timestamp"
+    ordering = ("-timestamp", "-id")
+    # An exact COUNT(*) over millions of rows would slow every changelist page.
+    show_full_result_count = False
+    list_per_page = 100
+
+
+@admin.register(LegacyUser)
+class LegacyUserAdmin(admin.ModelAdmin):
+    """The notes' inspectdb example: a table made in SQL, managed in the admin."""
+
+    list_display = ("id", "name", "email")
+    search_fields = ("name", "email")
+
+    # Shown and reachable only where sql/legacy_user.sql has created the table;
+    # elsewhere (e.g. the embedded SQLite database) its pages answer 403, not 500.
+    def has_module_permission(self, request) -> bool:
+        return _legacy_table_exists() and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return _legacy_table_exists() and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return _legacy_table_exists() and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return _legacy_table_exists() and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return _legacy_table_exists() and super().has_delete_permission(request, obj)
+
+
+def _legacy_table_exists() -> bool:
+    return LegacyUser._meta.db_table in connection.introspection.table_names()

@@ -1,0 +1,122 @@
+"""Redis server metrics read from one INFO reply per cycle."""
+
+import logging
+import time
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .base import RateTracker, Sample
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 6379
+
+# (metric, INFO field, description with unit): reported as read.
+GAUGES = (
+    ("uptime_seconds", "uptime_in_seconds", "seconds since the server started"),
+    ("connected_clients", "connected_clients", "client connections, replicas excluded (count)"),
+    ("blocked_clients", "blocked_clients", "clients waiting in a blocking call (count)"),
+    ("used_memory_bytes", "used_memory", "memory allocated by Redis (bytes)"),
+    ("used_memory_rss_bytes", "used_memory_rss", "resident memory of the process as the OS sees it (bytes)"),
+    ("mem_fragmentation_ratio", "mem_fragmentation_ratio", "resident over allocated memory (ratio)"),
+    ("ops_per_second", "instantaneous_ops_per_sec", "commands per second as sampled by the server"),
+    ("evicted_keys", "evicted_keys", "keys evicted for maxmemory since start (count)"),
+    ("expired_keys", "expired_keys", "keys removed on expiry since start (count)"),
+    ("rejected_connections", "rejected_connections", "connections refused for maxclients since start (count)"),
+)
+
+# (metric, INFO counter, what it counts): reported as a per-second rate.
+RATE_COUNTERS = (
+    ("commands_per_second", "total_commands_processed", "commands processed"),
+    ("evicted_keys_per_second", "evicted_keys", "keys evicted for maxmemory"),
+    ("expired_keys_per_second", "expired_keys", "keys removed on expiry"),
+)
+
+
+def collect_redis(url: str, tracker: RateTracker, timeout: float = 2.0) -> list[Sample]:
+    """Read one server's INFO once; a down server is reported as `redis.up` 0, never raised.
+
+    Names carry `host:port` after a colon so several servers stay apart, and rates
+    are tracked per server for the same reason. Rates appear from the second call on.
+    """
+    server = _server_label(url)
+    try:
+        info = _read_info(url, timeout)
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("redis %s: down or INFO failed: %s", server, " ".join(str(exc).split()) or type(exc).__name__)
+        return [_up(server, 0.0)]
+    now = time.monotonic()
+
+    samples = [_up(server, 1.0)]
+    for metric, field, description in GAUGES:
+        value = _number(info.get(field))
+        if value is not None:
+            samples.append(Sample(f"redis.{metric}:{server}", value, description))
+    for metric, field, description in RATE_COUNTERS:
+        counter = _number(info.get(field))
+        if counter is None:
+            continue
+        name = f"redis.{metric}:{server}"
+        value = tracker.rate(name, counter, now)
+        if value is not None:
+            samples.append(Sample(name, value, f"{description}, per second"))
+    ratio = _keyspace_hit_ratio(info, tracker, server)
+    if ratio is not None:
+        samples.append(Sample(f"redis.keyspace_hit_ratio:{server}", ratio, "key lookups that found the key (percent)"))
+    return samples
+
+
+def _read_info(url: str, timeout: float) -> dict[str, Any]:
+    # redis-py retries timeouts and dropped connections by default; a monitor wants
+    # one attempt, so a dead server costs one timeout per cycle, not several.
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        return client.info()
+    finally:
+        # from_url gives the client its own pool, which close() disconnects.
+        client.close()
+
+
+def _keyspace_hit_ratio(info: dict[str, Any], tracker: RateTracker, server: str) -> float | None:
+    hits = _number(info.get("keyspace_hits"))
+    misses = _number(info.get("keyspace_misses"))
+    if hits is None or misses is None:
+        return None
+    # Over the last interval, so a change in the workload shows at once; the first
+    # cycle (and the one after a restart) has no interval and uses the totals.
+    delta_hits = tracker.delta(f"redis.keyspace_hits:{server}", hits)
+    delta_misses = tracker.delta(f"redis.keyspace_misses:{server}", misses)
+    if delta_hits is None or delta_misses is None:
+        delta_hits, delta_misses = hits, misses
+    lookups = delta_hits + delta_misses
+    if lookups <= 0:  # no lookups: a ratio would be made up
+        return None
+    return 100.0 * delta_hits / lookups
+
+
+def _server_label(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return unquote(parts.path)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"not a redis:// URL: {url!r}")
+    return f"{parts.hostname or 'localhost'}:{parts.port or DEFAULT_PORT}"
+
+
+def _up(server: str, value: float) -> Sample:
+    return Sample(f"redis.up:{server}", value, "server answered INFO (1) or not (0)")
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,46 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Resource(models.Model):
+    """One sample of one metric: what was measured, where, when, and its value."""
+
+    name = models.CharField(max_length=200)
+    value = models.FloatField()
+    description = models.TextField(blank=True, default="")
+    # A client may send its own time for samples it buffered; otherwise "now".
+    timestamp = models.DateTimeField(default=timezone.now)
+    host = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            # "one metric (on one host) over a time range": series, latest, filters.
+            models.Index(fields=["name", "host", "timestamp"], name="resource_name_host_ts"),
+            # "the newest rows" and keyset paging; InnoDB appends the id to it.
+            models.Index(fields=["timestamp", "id"], name="resource_ts_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LegacyUser(models.Model):
+    """A table made outside Django (sql/legacy_user.sql), reflected with `inspectdb user`.
+
+    managed = False: Django reads and writes rows but never creates, alters or
+    drops the table; migrations leave it alone. The admin hides it where the
+    table does not exist (e.g. the embedded SQLite database).
+    """
+
+    id = models.AutoField(primary_key=True)
+    name = models.CharField(max_length=100)
+    email = models.CharField(unique=True, max_length=254)
+    created_at = models.DateTimeField(blank=True, null=True)
+
+    class Meta:
+        managed = False
+        db_table = "user"
+        verbose_name = "legacy user"
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

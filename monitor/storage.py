@@ -1,0 +1,24 @@
+"""Writes of Resource rows, shared by the API and the Celery tasks."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.utils import timezone
+
+from .collectors import Sample
+from .models import Resource
+
+# Rows per INSERT statement: large enough to amortise round trips, small enough
+# to stay far below MySQL's max_allowed_packet.
+INSERT_BATCH_SIZE = 1000
+
+
+def resource_bulk_create(samples: Iterable[Sample], host: str, timestamp: datetime | None = None) -> int:
+    """Store one collection cycle as Resource rows in one multi-row INSERT.
+
+    Every row of a cycle shares one timestamp so a dashboard can line them up.
+    """
+    at = timestamp or timezone.now()
+    rows = [Resource(name=s.name, value=s.value, description=s.description, timestamp=at, host=host) for s in samples]
+    Resource.objects.bulk_create(rows, batch_size=INSERT_BATCH_SIZE)
+    return len(rows)

@@ -1,0 +1,58 @@
+"""Shared fixtures: real MySQL/MariaDB and Redis servers when reachable.
+
+Tests that need a server skip when it is not there, so `make test` passes on a
+bare machine; `.ci/run` sets REQUIRE_SERVICES=1, which turns those skips into
+failures so CI can never pass without having talked to the real servers.
+"""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _need(url: str, port: int, what: str) -> None:
+    if _reachable(url, port):
+        return
+    message = f"{what} not reachable at {url}"
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """URL of a MySQL/MariaDB server the tests may create databases on."""
+    _need(MYSQL_URL, 3306, "MySQL")
+    return MYSQL_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a Redis database the tests may flush (db 15 by default)."""
+    _need(REDIS_URL, 6379, "Redis")
+    return REDIS_URL
+
+
+@pytest.fixture
+def on_mysql(settings) -> None:
+    """Skip (or fail under REQUIRE_SERVICES) unless the default database is MySQL."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        if os.environ.get("REQUIRE_MYSQL_DEFAULT") == "1":
+            pytest.fail("the default database must be MySQL in this run")
+        pytest.skip("default database is not MySQL (set DATABASE_URL=mysql://...)")

@@ -1,0 +1,81 @@
+"""Rejected writes: a 400 whose JSON body names the field, and nothing stored."""
+
+import pytest
+
+from monitor.models import Resource
+
+pytestmark = pytest.mark.django_db
+URL = "/monitor/resources/"
+
+
+def post_raw(client, body: str):
+    return client.post(URL, body, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "x", "value": NaN}',
+        '{"name": "x", "value": Infinity}',
+        '{"name": "x", "value": -Infinity}',
+        '{"name": "x", "value": 1e400}',
+        '{"name": "x", "value": "NaN"}',
+        '{"name": "x", "value": "nan"}',
+        '{"name": "x", "value": "Infinity"}',
+        '{"name": "x", "value": "-inf"}',
+        '{"name": "x", "value": "1e400"}',
+        '{"name": "x", "value": "seventy"}',
+        '{"name": "x", "value": true}',
+        '{"name": "x", "value": null}',
+        '{"name": "x", "value": [1]}',
+    ],
+)
+def test_it_rejects_a_value_that_is_not_a_finite_number(client, body):
+    response = post_raw(client, body)
+    assert response.status_code == 400
+    assert "value" in response.json()
+    assert Resource.objects.count() == 0
+
+
+@pytest.mark.parametrize("missing", ["name", "value"])
+def test_it_rejects_a_missing_field_by_name(client, missing):
+    body = {"name": "cpu.percent", "value": 1.0}
+    del body[missing]
+    response = client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert missing in response.json()
+    assert Resource.objects.count() == 0
+
+
+def test_it_rejects_a_name_over_200_characters(client):
+    response = client.post(URL, {"name": "n" * 201, "value": 1}, content_type="application/json")
+    assert response.status_code == 400
+    assert "name" in response.json()
+    assert Resource.objects.count() == 0
+
+
+def test_it_accepts_a_name_of_exactly_200_characters(client):
+    response = client.post(URL, {"name": "n" * 200, "value": 1}, content_type="application/json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("stamp", ["yesterday", "2026-13-01T00:00:00Z", "2026-11-25 25:00", ""])
+def test_it_rejects_an_unparseable_timestamp(client, stamp):
+    response = client.post(URL, {"name": "x", "value": 1, "timestamp": stamp}, content_type="application/json")
+    assert response.status_code == 400
+    assert "timestamp" in response.json()
+    assert Resource.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ['{"name": "x", "value": 1', "not json", "{'name': 'x'}", ""])
+def test_it_rejects_malformed_json_with_a_json_error(client, body):
+    response = post_raw(client, body)
+    assert response.status_code == 400
+    assert "detail" in response.json() or response.json()
+    assert Resource.objects.count() == 0
+
+
+def test_it_rejects_a_json_body_that_is_not_an_object(client):
+    response = post_raw(client, '"CPU Usage"')
+    assert response.status_code == 400
+    assert Resource.objects.count() == 0

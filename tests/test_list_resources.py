@@ -1,0 +1,101 @@
+"""GET /monitor/resources/: keyset pages, filters, ordering."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitor.models import Resource
+
+pytestmark = pytest.mark.django_db
+URL = "/monitor/resources/"
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def rows():
+    """25 rows, five per timestamp, so ties on timestamp must be broken by id."""
+    Resource.objects.bulk_create(
+        Resource(name=f"m.{i % 3}", value=i, timestamp=T0 + timedelta(seconds=i // 5), host=f"h{i % 2}")
+        for i in range(25)
+    )
+    return list(Resource.objects.order_by("-timestamp", "-id"))
+
+
+def walk(client, url):
+    """Follow next links to the end; returns the ids in the order received."""
+    ids, pages = [], 0
+    while url:
+        body = client.get(url).json()
+        ids += [r["id"] for r in body["results"]]
+        url, pages = body["next"], pages + 1
+        assert pages < 100
+    return ids
+
+
+def test_it_pages_newest_first_without_skipping_or_repeating_rows(client, rows):
+    ids = walk(client, f"{URL}?page_size=4")
+    assert ids == [r.id for r in rows]
+
+
+def test_it_pages_oldest_first_when_asked(client, rows):
+    ids = walk(client, f"{URL}?page_size=7&ordering=timestamp")
+    assert ids == [r.id for r in reversed(rows)]
+
+
+def test_the_previous_link_returns_the_page_before(client, rows):
+    first = client.get(f"{URL}?page_size=4").json()
+    assert first["previous"] is None
+    second = client.get(first["next"]).json()
+    back = client.get(second["previous"]).json()
+    assert [r["id"] for r in back["results"]] == [r["id"] for r in first["results"]]
+
+
+def test_rows_inserted_while_paging_do_not_shift_the_pages(client, rows):
+    first = client.get(f"{URL}?page_size=5").json()
+    # New samples arrive (newer than everything) between two page requests.
+    Resource.objects.bulk_create(Resource(name="new", value=0, timestamp=T0 + timedelta(hours=1)) for _ in range(7))
+    ids = [r["id"] for r in first["results"]] + walk(client, first["next"])
+    assert ids == [r.id for r in rows]
+
+
+def test_a_page_costs_one_query(client, rows):
+    first = client.get(f"{URL}?page_size=5").json()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(first["next"]).status_code == 200
+    assert len(queries) == 1
+
+
+def test_it_bounds_the_page_size(client, rows):
+    assert client.get(f"{URL}?page_size=1001").status_code == 400
+    assert "page_size" in client.get(f"{URL}?page_size=0").json()
+    assert len(client.get(URL).json()["results"]) == 25
+
+
+def test_it_rejects_a_forged_cursor(client, rows):
+    response = client.get(f"{URL}?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert "cursor" in response.json()
+
+
+def test_it_filters_by_name_host_and_prefix(client, rows):
+    by_name = client.get(f"{URL}?name=m.1").json()["results"]
+    assert by_name and {r["name"] for r in by_name} == {"m.1"}
+    by_host = client.get(f"{URL}?host=h0").json()["results"]
+    assert len(by_host) == 13 and {r["host"] for r in by_host} == {"h0"}
+    Resource.objects.create(name="disk.used_percent:/", value=1, timestamp=T0)
+    assert [r["name"] for r in client.get(f"{URL}?name_prefix=disk.").json()["results"]] == ["disk.used_percent:/"]
+
+
+def test_it_filters_by_time_range(client, rows):
+    since = (T0 + timedelta(seconds=1)).isoformat()
+    until = (T0 + timedelta(seconds=3)).isoformat()
+    results = client.get(URL, {"since": since, "until": until}).json()["results"]
+    assert len(results) == 10
+    assert all(since <= r["timestamp"].replace("Z", "+00:00") < until for r in results)
+    assert "since" in client.get(URL, {"since": "last tuesday"}).json()
+
+
+def test_the_api_root_lists_the_resources_endpoint(client):
+    assert "resources" in client.get("/monitor/").json()
