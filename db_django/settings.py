@@ -79,8 +79,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Bounds a single request body; bulk ingest documents its own row limit on top.
-DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
+# Bounds a single request body (2.5 MB: room for a full bulk batch of samples).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024 // 2, minimum=1024)
+# Samples per bulk POST; beyond it the API answers 413.
+BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
@@ -143,6 +145,9 @@ MONITOR_MYSQL_URLS = envlist("MONITOR_MYSQL_URLS", [_database_url] if _database_
 MONITOR_REDIS_URLS = envlist("MONITOR_REDIS_URLS", [CELERY_BROKER_URL] if CELERY_BROKER_URL.startswith("redis") else [])
 # Timeout of each collector's connection to a monitored server.
 MONITOR_COLLECT_TIMEOUT = envfloat("MONITOR_COLLECT_TIMEOUT", 2.0)
+# Raw rows older than this are deleted by the prune task, a batch at a time.
+RETENTION_DAYS = envint("RETENTION_DAYS", 30, minimum=1)
+RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
 

@@ -1,6 +1,11 @@
+from datetime import timedelta
+
 from django.conf import settings
-from rest_framework import viewsets
-from rest_framework.decorators import api_view
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -8,16 +13,132 @@ from db_django.celery import app as celery_app
 
 from .filters import ResourceFilter
 from .models import Resource
-from .serializers import ResourceSerializer
+from .queries import MAX_POINTS, SERIES_AGGREGATES, SeriesQuery, parse_step, resource_latest, resource_series
+from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, sample_json
 from .status import application_snapshot
 
 
 class ResourceViewSet(viewsets.ModelViewSet):
-    """Metric samples: list (cursor-paged, newest first), create, read, update, delete."""
+    """Metric samples: list (cursor-paged, newest first), create one or many, read, update, delete.
+
+    POST a JSON object to store one sample, or a JSON array of up to
+    BULK_MAX_ITEMS samples to store them all in one multi-row INSERT (or none).
+    """
 
     queryset = Resource.objects.all()
     serializer_class = ResourceSerializer
     filterset_class = ResourceFilter
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = request.data
+        now = timezone.now()
+        if isinstance(data, list):
+            return self._create_many(data, now)
+        try:
+            row = parse_sample(data, now)
+        except SampleErrors as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        row.save(force_insert=True)
+        return Response(sample_json(row), status=status.HTTP_201_CREATED)
+
+    def _create_many(self, items: list, now) -> Response:
+        limit = settings.BULK_MAX_ITEMS
+        if len(items) > limit:
+            return Response(
+                {"detail": f"{len(items)} samples in one request; the limit is {limit} (BULK_MAX_ITEMS)."},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        if not items:
+            return Response({"detail": "Expected at least one sample."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            rows = parse_samples(items, now)
+        except SampleErrors as exc:
+            return Response(
+                {
+                    "detail": f"{len(exc.errors)} of {len(items)} samples are invalid; none was stored.",
+                    "items": exc.errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        # No batch size: one INSERT for the whole request where the database
+        # allows it (MySQL); SQLite's bound-parameter limit splits it, in one transaction.
+        Resource.objects.bulk_create(rows)
+        return Response({"created": len(rows)}, status=status.HTTP_201_CREATED)
+
+    @action(detail=False)
+    def latest(self, request: Request) -> Response:
+        """The newest sample of every (name, host): what a dashboard shows on first paint.
+
+        Filters: `host`, `name`, `name_prefix` (as on the list).
+        """
+        rows = self.filter_queryset(self.get_queryset())
+        return Response(ResourceSerializer(resource_latest(rows), many=True).data)
+
+    @action(detail=False)
+    def series(self, request: Request) -> Response:
+        """One point per `step` for one metric, aggregated in the database.
+
+        `name` (required), `host`, `since`/`until` (ISO 8601; default the last
+        hour), `step` (60s, 5m, 1h, 1d; default 60s), `aggregate` (avg, min,
+        max, last, count; default avg). At most 11,000 points per request.
+        """
+        query = _series_query(request.query_params)
+        points = resource_series(query)
+        return Response(
+            {
+                "name": query.name,
+                "host": query.host,
+                "since": query.since,
+                "until": query.until,
+                "step": query.step,
+                "aggregate": query.aggregate,
+                "points": points,
+            }
+        )
+
+
+def _series_query(params) -> SeriesQuery:
+    errors: dict[str, list[str]] = {}
+    name = params.get("name", "").strip()
+    if not name:
+        errors["name"] = ["This parameter is required."]
+    until = _time_param(params, "until", timezone.now(), errors)
+    since = _time_param(params, "since", until - timedelta(hours=1), errors)
+    try:
+        step = parse_step(params.get("step", "60s"))
+    except ValueError as exc:
+        errors["step"] = [str(exc)]
+        step = 60
+    aggregate = params.get("aggregate", "avg")
+    if aggregate not in SERIES_AGGREGATES:
+        errors["aggregate"] = [f"Must be one of {', '.join(SERIES_AGGREGATES)}."]
+    if not errors and since >= until:
+        errors["since"] = ["Must be earlier than until."]
+    query = SeriesQuery(name, params.get("host"), since, until, step, aggregate)
+    if not errors and query.points_requested() > MAX_POINTS:
+        errors["step"] = [
+            f"{query.points_requested()} points requested; at most {MAX_POINTS} per request: "
+            "use a larger step or a shorter range."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return query
+
+
+def _time_param(params, key: str, default, errors: dict):
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        parsed = parse_datetime(raw.strip().replace(" ", "+"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[key] = ["Use ISO 8601 with a time zone, e.g. 2026-11-25T10:00:00Z."]
+        return default
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+    return parsed
 
 
 @api_view(["GET"])

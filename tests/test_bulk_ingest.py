@@ -1,0 +1,72 @@
+"""POST a JSON array: one multi-row INSERT, all or nothing."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitor.models import Resource
+
+pytestmark = pytest.mark.django_db
+URL = "/monitor/resources/"
+
+
+def samples(n: int) -> list[dict]:
+    return [
+        {
+            "name": "cpu.percent",
+            "value": i / 10,
+            "host": "agent-1",
+            "timestamp": f"2026-11-25T10:{i // 60 % 60:02d}:{i % 60:02d}.{i:06d}Z",
+        }
+        for i in range(n)
+    ]
+
+
+def test_it_stores_a_batch_in_one_insert(client):
+    batch = samples(500)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(URL, batch, content_type="application/json")
+    assert response.status_code == 201
+    assert response.json() == {"created": 500}
+    inserts = [q for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    # One statement on MySQL; SQLite caps bound parameters per statement.
+    per_statement = connection.ops.bulk_batch_size(["name", "value", "description", "timestamp", "host"], batch)
+    assert len(inserts) == -(-500 // per_statement)
+    if connection.vendor == "mysql":
+        assert len(inserts) == 1
+    assert Resource.objects.count() == 500
+    stored = Resource.objects.get(value=12.3)
+    assert stored.timestamp.isoformat() == "2026-11-25T10:02:03.000123+00:00"
+
+
+def test_one_bad_item_rejects_the_batch_naming_its_index_and_field(client):
+    batch = samples(10)
+    batch[3]["value"] = "NaN"
+    batch[7]["name"] = ""
+    response = client.post(URL, batch, content_type="application/json")
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body["items"]) == {"3", "7"}
+    assert "value" in body["items"]["3"]
+    assert "name" in body["items"]["7"]
+    assert "none was stored" in body["detail"]
+    assert Resource.objects.count() == 0
+
+
+def test_an_item_that_is_not_an_object_is_named_by_index(client):
+    response = client.post(URL, [{"name": "a", "value": 1}, 42], content_type="application/json")
+    assert response.status_code == 400
+    assert "1" in response.json()["items"]
+    assert Resource.objects.count() == 0
+
+
+def test_a_batch_over_the_limit_gets_413_and_nothing_is_stored(client, settings):
+    settings.BULK_MAX_ITEMS = 100
+    response = client.post(URL, samples(101), content_type="application/json")
+    assert response.status_code == 413
+    assert "limit is 100" in response.json()["detail"]
+    assert Resource.objects.count() == 0
+
+
+def test_an_empty_batch_is_a_400(client):
+    assert client.post(URL, [], content_type="application/json").status_code == 400

@@ -1,0 +1,49 @@
+"""GET /monitor/resources/latest/: the newest row of each (name, host)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.models import Resource
+
+pytestmark = pytest.mark.django_db
+URL = "/monitor/resources/latest/"
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def history():
+    rows = []
+    for minute in range(5):
+        for host in ("a", "b"):
+            for name in ("cpu.percent", "disk.used_percent:/"):
+                rows.append(Resource(name=name, host=host, value=minute, timestamp=T0 + timedelta(minutes=minute)))
+    Resource.objects.bulk_create(rows)
+
+
+def test_it_returns_one_newest_row_per_name_and_host(client, history):
+    body = client.get(URL).json()
+    assert len(body) == 4
+    assert {(r["host"], r["name"]) for r in body} == {
+        ("a", "cpu.percent"),
+        ("a", "disk.used_percent:/"),
+        ("b", "cpu.percent"),
+        ("b", "disk.used_percent:/"),
+    }
+    assert all(r["value"] == 4 for r in body)
+
+
+def test_it_filters_by_host_and_name_prefix(client, history):
+    body = client.get(URL, {"host": "b", "name_prefix": "disk."}).json()
+    assert [(r["host"], r["name"], r["value"]) for r in body] == [("b", "disk.used_percent:/", 4)]
+
+
+def test_a_tie_on_timestamp_goes_to_the_row_stored_last(client, history):
+    Resource.objects.create(name="cpu.percent", host="a", value=99, timestamp=T0 + timedelta(minutes=4))
+    body = client.get(URL, {"host": "a", "name": "cpu.percent"}).json()
+    assert [r["value"] for r in body] == [99]
+
+
+def test_it_costs_two_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        client.get(URL)
