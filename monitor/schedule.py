@@ -19,4 +19,10 @@ def beat_schedule(interval_seconds: int) -> dict:
             "schedule": every,
             "options": {"expires": every},
         },
+        # Hourly keeps each run short; batches keep each lock short.
+        "prune-old-resources": {
+            "task": "monitor.tasks.prune_old_resources",
+            "schedule": 3600.0,
+            "options": {"expires": 3600.0},
+        },
     }

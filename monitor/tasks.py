@@ -51,3 +51,15 @@ def collect_server_status() -> int:
     if not samples:
         return 0
     return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME)
+
+
+@shared_task(ignore_result=True)
+def prune_old_resources() -> int:
+    """Delete raw rows older than RETENTION_DAYS, one short transaction per batch."""
+    from .retention import prune_resources, retention_cutoff
+
+    deleted = prune_resources(
+        retention_cutoff(settings.RETENTION_DAYS), batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05
+    )
+    logger.info("pruned %d rows older than %d days", deleted, settings.RETENTION_DAYS)
+    return deleted
