@@ -6,7 +6,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 
-app = Celery("db_django")
+# Every task counts its failures where remote control can read them (monitor/worker_control.py).
+app = Celery("db_django", task_cls="monitor.worker_control:CountedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

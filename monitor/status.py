@@ -97,6 +97,22 @@ def _broadcast_and_collect(app: Celery, conn: Connection, command: str, wait: fl
     return replies
 
 
+def queue_depths(app: Celery, queues: list[str], timeout: float) -> dict[str, int]:
+    """Messages waiting in each queue (passive declare: works on Redis and the filesystem broker)."""
+    depths: dict[str, int] = {}
+    with app.connection_for_read(
+        transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
+        connect_timeout=timeout,
+    ) as conn:
+        channel = conn.default_channel
+        for queue in queues:
+            try:
+                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except conn.channel_errors:  # never declared yet: nothing waiting
+                depths[queue] = 0
+    return depths
+
+
 def task_snapshot(app: Celery, timeout: float) -> dict:
     """Real task counts summed over every worker that answered (the notes counted workers)."""
     replies, broker = ask_workers(app, timeout)

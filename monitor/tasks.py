@@ -5,12 +5,19 @@ counter readings that per-second rates are computed from.
 """
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
 
+from db_django.celery import app as celery_app
+
 from .collectors import RateTracker, Sample
 from .collectors.host import collect_host
+from .collectors.mysql import collect_mysql
+from .collectors.queue import collect_queue
+from .collectors.redis import collect_redis
+from .status import ask_workers, queue_depths
 from .storage import resource_bulk_create
 from .worker_control import task_counts  # noqa: F401  (registers the command in every worker)
 
@@ -25,28 +32,48 @@ def collect_host_once() -> list[Sample]:
 
 
 def collect_servers_once() -> list[Sample]:
-    """MySQL and Redis server status; a server that is down yields `up = 0`."""
-    from .collectors.mysql import collect_mysql
-    from .collectors.redis import collect_redis
+    """MySQL, Redis and task-queue status; a server that is down yields `up = 0`.
 
+    Each source fails on its own: the others' samples are still returned.
+    """
     timeout = settings.MONITOR_COLLECT_TIMEOUT
     samples: list[Sample] = []
     for url in settings.MONITOR_MYSQL_URLS:
         samples += collect_mysql(url, _server_tracker, timeout=timeout)
     for url in settings.MONITOR_REDIS_URLS:
         samples += collect_redis(url, _server_tracker, timeout=timeout)
+    samples += collect_queue_once(timeout)
     return samples
+
+
+def collect_queue_once(timeout: float) -> list[Sample]:
+    replies, broker = ask_workers(celery_app, timeout)
+    if broker["state"] != "ok":
+        logger.warning("task queue: broker %s (%s)", broker["state"], broker.get("error", ""))
+        return [Sample("celery.broker_up", 0.0, "broker answered")]
+    try:
+        depths = queue_depths(celery_app, [celery_app.conf.task_default_queue], timeout)
+    except Exception as exc:  # the broker went away between the two calls
+        logger.warning("task queue: could not read queue lengths: %s", exc)
+        depths = {}
+    return [Sample("celery.broker_up", 1.0, "broker answered")] + collect_queue(
+        replies, depths, _server_tracker, time.monotonic()
+    )
 
 
 @shared_task(ignore_result=True)
 def collect_host_metrics() -> int:
-    """Sample this machine and store the cycle; returns the number of rows."""
+    """Sample this machine and store the cycle; returns the number of rows.
+
+    Routed to a broadcast queue (settings.CELERY_TASK_ROUTES): every worker
+    gets each cycle and samples its own host.
+    """
     return resource_bulk_create(collect_host_once(), host=settings.MONITOR_HOSTNAME)
 
 
 @shared_task(ignore_result=True)
 def collect_server_status() -> int:
-    """Sample the monitored MySQL and Redis servers and store the cycle."""
+    """Sample the monitored MySQL and Redis servers and the task queue; once per cycle, any worker."""
     samples = collect_servers_once()
     if not samples:
         return 0

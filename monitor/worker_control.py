@@ -1,18 +1,48 @@
-"""A remote-control command the status endpoint asks every worker at once.
+"""What every worker reports about itself, in one remote-control round trip.
 
 Celery's own inspect() needs one broadcast per question (active, reserved,
-scheduled), each waiting its full timeout; this answers all three in a single
-round trip. Imported by tasks.py so every worker registers it.
+scheduled), each waiting its full timeout; `task_counts` answers them all, plus
+lifetime totals of finished and failed tasks that the queue collector turns
+into per-minute rates. Imported by tasks.py so every worker registers it.
 """
 
+from celery import Task
 from celery.worker import control
+from celery.worker import state as worker_state
+from celery.worker.request import Request
+
+# Failures seen by this worker's main process since it started.
+_failed = 0
+
+
+class CountingRequest(Request):
+    """A task request that counts failures in the worker's main process.
+
+    Pool results arrive in the main process, where remote-control commands run;
+    counters kept in pool children would be invisible to them.
+    """
+
+    def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
+        global _failed
+        _failed += 1
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+
+class CountedTask(Task):
+    """Base class of every task of this app (see db_django/celery.py)."""
+
+    Request = CountingRequest
 
 
 @control.inspect_command()
 def task_counts(state, **kwargs) -> dict:
-    """Numbers of active, reserved and scheduled tasks on this worker."""
+    """Active, reserved and scheduled tasks now; tasks finished and failed since start."""
+    active = len(control.active(state))
+    accepted = sum(worker_state.total_count.values())
     return {
-        "active": len(control.active(state)),
+        "active": active,
         "reserved": len(control.reserved(state)),
         "scheduled": len(control.scheduled(state)),
+        "failed_total": _failed,
+        "succeeded_total": max(0, accepted - active - _failed),
     }

@@ -1,0 +1,47 @@
+"""Task-queue samples from worker replies: sums, per-worker rates, no spikes."""
+
+from monitor.collectors import RateTracker
+from monitor.collectors.queue import collect_queue
+
+
+def values(samples):
+    return {s.name: s.value for s in samples}
+
+
+def reply(succeeded=0, failed=0, active=0, reserved=0, scheduled=0):
+    return {
+        "active": active,
+        "reserved": reserved,
+        "scheduled": scheduled,
+        "succeeded_total": succeeded,
+        "failed_total": failed,
+    }
+
+
+def test_it_sums_task_counts_over_workers_and_reports_queue_lengths():
+    got = values(
+        collect_queue(
+            {"a@x": reply(active=1, reserved=2), "b@y": reply(scheduled=3)}, {"celery": 7}, RateTracker(), now=0.0
+        )
+    )
+    assert got["celery.workers_online"] == 2
+    assert got["celery.queue_length:celery"] == 7
+    assert (got["celery.tasks_active"], got["celery.tasks_reserved"], got["celery.tasks_scheduled"]) == (1, 2, 3)
+
+
+def test_finished_and_failed_become_per_minute_rates():
+    tracker = RateTracker()
+    collect_queue({"a@x": reply(succeeded=10, failed=1)}, {}, tracker, now=0.0)
+    got = values(collect_queue({"a@x": reply(succeeded=40, failed=3)}, {}, tracker, now=60.0))
+    assert got["celery.tasks_succeeded_per_minute"] == 30.0
+    assert got["celery.tasks_failed_per_minute"] == 2.0
+
+
+def test_a_restarted_or_new_worker_causes_no_negative_rate_or_spike():
+    tracker = RateTracker()
+    collect_queue({"a@x": reply(succeeded=1000)}, {}, tracker, now=0.0)
+    # a@x restarted (totals back to 5) and b@y joined with a long history.
+    got = values(collect_queue({"a@x": reply(succeeded=5), "b@y": reply(succeeded=90000)}, {}, tracker, now=60.0))
+    assert "celery.tasks_succeeded_per_minute" not in got
+    got = values(collect_queue({"a@x": reply(succeeded=8), "b@y": reply(succeeded=90010)}, {}, tracker, now=120.0))
+    assert got["celery.tasks_succeeded_per_minute"] == 13.0
