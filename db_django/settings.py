@@ -8,6 +8,9 @@ Two runtime modes share this module (see README "Configuration"):
 import socket
 from pathlib import Path
 
+from kombu import Queue
+from kombu.common import Broadcast
+
 from .env import database_from_url, envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,6 +122,8 @@ else:
         "socket_connect_timeout": envfloat("CELERY_BROKER_CONNECT_TIMEOUT", 3.0),
         "socket_keepalive": True,
         "health_check_interval": 25,
+        # Broadcast (fanout) messages stay within this Redis database.
+        "fanout_prefix": True,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECT_TIMEOUT", 3.0)
@@ -132,10 +137,29 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Host collection goes to a broadcast queue so every worker samples its own
+# machine; everything else goes to the ordinary queue, taken once.
+HOST_METRICS_QUEUE = "monitor.host_metrics"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# On Redis every worker gets its own copy (pub/sub); the per-process queue name
+# (unique) keeps their bindings apart, and routes name the queue object itself
+# because of that suffix. The filesystem broker is local to one machine, where
+# one sample per cycle is right, and it would keep writing a copy for every
+# dead worker's queue: there all workers share one queue.
+HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=not CELERY_BROKER_URL.startswith("filesystem"))
+CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
+# Celery never declares a Broadcast queue when publishing, and a publisher that
+# has not declared the exchange sends to it as if it were direct; declaring the
+# fanout exchange itself makes every sender (beat, a shell) broadcast.
+CELERY_TASK_ROUTES = {
+    "monitor.tasks.collect_host_metrics": {"queue": HOST_BROADCAST, "declare": [HOST_BROADCAST.exchange]},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Monitoring ---------------------------------------------------------------
 METRICS_INTERVAL = envint("METRICS_INTERVAL", 10, minimum=1)
+# A host that has not reported for this many seconds is flagged stale.
+HOST_STALE_AFTER = envint("HOST_STALE_AFTER", 3 * METRICS_INTERVAL, minimum=1)
 # Rows are tagged with this name; override it to run several workers on one box.
 MONITOR_HOSTNAME = envstr("MONITOR_HOSTNAME") or socket.gethostname()
 # Servers whose own status is collected each cycle: by default the app's own

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import connection
 
-from .models import LegacyUser, Resource
+from .models import Host, LegacyUser, Resource
 
 
 @admin.register(Resource)
@@ -14,6 +14,13 @@ class ResourceAdmin(admin.ModelAdmin):
     # An exact COUNT(*) over millions of rows would slow every changelist page.
     show_full_result_count = False
     list_per_page = 100
+
+
+@admin.register(Host)
+class HostAdmin(admin.ModelAdmin):
+    list_display = ("name", "last_seen", "first_seen")
+    search_fields = ("name",)
+    ordering = ("name",)
 
 
 @admin.register(LegacyUser)

@@ -45,3 +45,18 @@ class LegacyUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class Host(models.Model):
+    """A machine a worker collects from, with when it last reported.
+
+    Kept up to date by each collection cycle (one upsert), so listing hosts
+    never scans the samples table.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,20 +4,22 @@
 def beat_schedule(interval_seconds: int) -> dict:
     """Beat entries for every collector, each every `interval_seconds`.
 
-    `expires` drops a cycle that no worker picked up before the next one is
-    due, so a backlog never builds up while workers are away.
+    `expires` drops a cycle no worker picked up within three intervals, so a
+    backlog never builds up while workers are away (one interval is too tight:
+    a busy machine or the polling filesystem broker can deliver a little late).
     """
     every = float(interval_seconds)
+    expires = 3 * every
     return {
         "collect-host-metrics": {
             "task": "monitor.tasks.collect_host_metrics",
             "schedule": every,
-            "options": {"expires": every},
+            "options": {"expires": expires},
         },
         "collect-server-status": {
             "task": "monitor.tasks.collect_server_status",
             "schedule": every,
-            "options": {"expires": every},
+            "options": {"expires": expires},
         },
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from .collectors import Sample
-from .models import Resource
+from .models import Host, Resource
 
 # Rows per INSERT statement: large enough to amortise round trips, small enough
 # to stay far below MySQL's max_allowed_packet.
@@ -21,4 +21,16 @@ def resource_bulk_create(samples: Iterable[Sample], host: str, timestamp: dateti
     at = timestamp or timezone.now()
     rows = [Resource(name=s.name, value=s.value, description=s.description, timestamp=at, host=host) for s in samples]
     Resource.objects.bulk_create(rows, batch_size=INSERT_BATCH_SIZE)
+    if host:
+        host_seen(host, at)
     return len(rows)
+
+
+def host_seen(name: str, at: datetime) -> None:
+    """Record that `name` reported at `at`: one upsert, first_seen kept."""
+    Host.objects.bulk_create(
+        [Host(name=name, first_seen=at, last_seen=at)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["last_seen"],
+    )

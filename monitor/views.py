@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from db_django.celery import app as celery_app
 
 from .filters import ResourceFilter
-from .models import Resource
+from .models import Host, Resource
 from .queries import MAX_POINTS, SERIES_AGGREGATES, SeriesQuery, parse_step, resource_latest, resource_series
 from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, sample_json
 from .status import application_snapshot
@@ -139,6 +139,28 @@ def _time_param(params, key: str, default, errors: dict):
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
     return parsed
+
+
+@api_view(["GET"])
+def hosts(request: Request) -> Response:
+    """Every host that has reported, its last sample time, and whether it is stale.
+
+    Stale: nothing for more than three collection intervals (HOST_STALE_AFTER).
+    """
+    now = timezone.now()
+    stale_after = timedelta(seconds=settings.HOST_STALE_AFTER)
+    return Response(
+        [
+            {
+                "name": host.name,
+                "first_seen": host.first_seen,
+                "last_seen": host.last_seen,
+                "seconds_since_last_seen": round((now - host.last_seen).total_seconds(), 3),
+                "stale": now - host.last_seen > stale_after,
+            }
+            for host in Host.objects.order_by("name")
+        ]
+    )
 
 
 @api_view(["GET"])

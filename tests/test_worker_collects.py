@@ -58,5 +58,7 @@ def test_the_embedded_filesystem_broker_runs_worker_and_beat(tmp_path):
     env = child_env(tmp_path, CELERY_BROKER_URL="filesystem://", METRICS_INTERVAL="1", MONITOR_HOSTNAME=host)
     log = tmp_path / "worker.log"
     with running(worker_args("embedded@testhost"), env, log), running(beat_args(tmp_path), env, tmp_path / "b.log"):
-        names = wait_for(lambda: collected_names(host), 45, "host rows via the filesystem broker", log)
+        names = wait_for(
+            lambda: (n := collected_names(host)) and "memory.used_percent" in n and n, 45, "host rows", log
+        )
     assert "memory.used_percent" in names
