@@ -20,6 +20,14 @@ def envstr(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def envrequired(name: str, hint: str) -> str:
+    """A value production cannot run without: missing or empty stops start-up."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} must be set when DJANGO_DEBUG=0 ({hint})")
+    return value
+
+
 def envbool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -107,6 +115,20 @@ def database_from_url(url: str, sqlite_default: Path) -> dict:
         # A connection that went away (server restart) is dropped before reuse.
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+    }
+
+
+def cache_from_url(url: str) -> dict:
+    """`redis://host:6379/2` -> Django's Redis cache; empty -> a per-process memory cache."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"CACHE_URL scheme of {url!r} is not supported (use redis://)")
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        # A cache outage must not hang requests: short socket timeouts.
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
     }
 
 

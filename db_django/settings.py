@@ -11,16 +11,43 @@ from pathlib import Path
 from kombu import Queue
 from kombu.common import Broadcast
 
-from .env import database_from_url, envbool, envfloat, envint, envlist, envstr
+from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrequired, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = envbool("DJANGO_DEBUG", True)
-# The fallback key only ever exists in DEBUG (embedded) mode.
-SECRET_KEY = envstr("DJANGO_SECRET_KEY", "insecure-embedded-mode-key-do-not-use-in-production")
-ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+if DEBUG:
+    # The fallback key only ever exists in the embedded (DEBUG) mode.
+    SECRET_KEY = envstr("DJANGO_SECRET_KEY", "insecure-embedded-mode-key-do-not-use-in-production")
+    ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+else:
+    # Production: no built-in defaults for what must be secret or site-specific.
+    SECRET_KEY = envrequired("DJANGO_SECRET_KEY", 'e.g. python -c "import secrets; print(secrets.token_urlsafe(50))"')
+    envrequired("DJANGO_ALLOWED_HOSTS", "comma-separated host names this site answers to, e.g. monitor.example.com")
+    ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
+    if envbool("DJANGO_BEHIND_TLS_PROXY", False):
+        # The proxy terminates TLS and says so in this header (and strips it from clients).
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # An operator who turns one of these off on purpose has made the decision
+    # `check --deploy` warns about; the warning would only hide new ones.
+    SILENCED_SYSTEM_CHECKS = [
+        check
+        for check, chosen in (
+            ("security.W008", SECURE_SSL_REDIRECT),
+            ("security.W021", SECURE_HSTS_PRELOAD),
+        )
+        if not chosen
+    ]
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,14 +56,19 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_extensions",
     "monitor.apps.MonitorConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware so CORS preflight and headers apply to every answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,6 +119,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1
 # Samples per bulk POST; beyond it the API answers 413.
 BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
 
+# --- API access ------------------------------------------------------------------
+# Production requires tokens (monitor/auth.py); the embedded mode keeps the notes'
+# curl POST working unchanged.
+API_REQUIRE_AUTH = envbool("API_REQUIRE_AUTH", not DEBUG)
+# With auth required, let anonymous clients read (dashboards on a trusted network).
+API_PUBLIC_READS = envbool("API_PUBLIC_READS", False)
+# Writes per token (DRF rate: N/second|minute|hour|day); 429 + Retry-After beyond.
+API_WRITE_RATE = envstr("API_WRITE_RATE", "600/minute")
+
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
@@ -94,10 +135,41 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "monitor.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["monitor.auth.ApiAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["monitor.auth.TokenWriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"write": API_WRITE_RATE},
     "DEFAULT_PAGINATION_CLASS": "monitor.pagination.ResourceCursorPagination",
     "PAGE_SIZE": envint("API_PAGE_SIZE", 100, minimum=1),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "monitor.errors.exception_handler",
 }
+if not DEBUG:
+    # No browsable API in production: JSON only.
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "db_django monitor API",
+    "DESCRIPTION": "Metric samples of servers and databases, application status and health.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["monitor.auth.ApiAccess"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Browser frontends on other origins (e.g. http://localhost:5173) must be listed.
+CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/monitor/.*$"
+
+# Throttle counters; set CACHE_URL=redis://... so several web processes share them.
+CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
 
 # --- Celery -----------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

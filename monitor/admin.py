@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import connection
+from django.utils import timezone
 
-from .models import Host, LegacyUser, Resource
+from .auth import hash_key, issue_token
+from .models import ApiToken, Host, LegacyUser, Resource
 
 
 @admin.register(Resource)
@@ -21,6 +23,30 @@ class HostAdmin(admin.ModelAdmin):
     list_display = ("name", "last_seen", "first_seen")
     search_fields = ("name",)
     ordering = ("name",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Issue tokens here (the key is shown once, in a message) and revoke them."""
+
+    list_display = ("name", "scope", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "prefix")
+    fields = ("name", "scope", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, key = issue_token(obj.name, obj.scope)
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = token.pk, token.prefix, hash_key(key), token.created_at
+        self.message_user(request, f"New token key (copy it now, it is not stored): {key}", messages.WARNING)
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")
 
 
 @admin.register(LegacyUser)

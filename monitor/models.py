@@ -60,3 +60,51 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiToken(models.Model):
+    """A key an agent or frontend sends as `Authorization: Token <key>`.
+
+    Only a SHA-256 of the key is stored: a leaked database does not leak keys.
+    `read` tokens may only read; `write` tokens may read and write.
+    """
+
+    READ = "read"
+    WRITE = "write"
+    SCOPES = [(READ, "read-only"), (WRITE, "read-write")]
+
+    name = models.CharField(max_length=100, help_text="who or what uses it, e.g. agent on db-1")
+    scope = models.CharField(max_length=5, choices=SCOPES, default=READ)
+    prefix = models.CharField(max_length=12, editable=False, help_text="first characters of the key, to recognise it")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope}, {self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.is_active and self.scope == self.WRITE
+
+
+class CollectionCycle(models.Model):
+    """One stored collection cycle, keyed by the task that produced it.
+
+    Tasks are acknowledged late, so a worker that dies after storing a cycle
+    but before acknowledging gets its task redelivered; this key makes the
+    second delivery store nothing.
+    """
+
+    task_id = models.CharField(max_length=64)
+    host = models.CharField(max_length=255, blank=True, default="")
+    stored_at = models.DateTimeField(default=timezone.now)
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task_id", "host"], name="cycle_once_per_host")]

@@ -125,3 +125,108 @@ def task_snapshot(app: Celery, timeout: float) -> dict:
 
 def application_snapshot(app: Celery, timeout: float) -> dict:
     return {**user_snapshot(), **task_snapshot(app, timeout)}
+
+
+def _within(budget: float, check) -> dict:
+    """Run `check` in a daemon thread; report its result, its error, or a timeout."""
+    outcome: dict = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            outcome.update(check() or {})
+            outcome.setdefault("state", "ok")
+        except Exception as exc:  # a failed dependency is a state, never a 500
+            outcome.update(state="down", error=f"{type(exc).__name__}: {exc}"[:300])
+        outcome["latency_ms"] = round((time.monotonic() - started) * 1000)
+
+    worker = threading.Thread(target=run, name="health-check", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if "state" not in outcome:
+        return {"state": "down", "error": f"no answer within {budget:.1f}s"}
+    return dict(outcome)
+
+
+def _check_database() -> dict:
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close()  # this thread's own connection: never left open
+    return {}
+
+
+def _check_workers(stale_after: float) -> dict:
+    from django.db import connection
+    from django.db.models import Max
+
+    from .models import Host
+
+    try:
+        last = Host.objects.aggregate(last=Max("last_seen"))["last"]
+        fresh = Host.objects.filter(last_seen__gte=timezone.now() - timedelta(seconds=stale_after)).count()
+    finally:
+        connection.close()
+    if last is None or fresh == 0:
+        return {"state": "down", "error": f"no worker has reported within {stale_after:.0f}s", "last_seen": last}
+    return {"hosts_reporting": fresh, "last_seen": last}
+
+
+def health_snapshot(app: Celery, timeout: float, stale_after: float) -> dict:
+    """Database, broker and workers, checked in parallel within `timeout` seconds."""
+    checks = {
+        "database": lambda: _check_database(),
+        "broker": lambda: {"queues": queue_depths(app, [app.conf.task_default_queue], timeout)},
+        "workers": lambda: _check_workers(stale_after),
+    }
+    results: dict[str, dict] = {}
+    threads = []
+    for name, check in checks.items():
+        thread = threading.Thread(target=lambda n=name, c=check: results.__setitem__(n, _within(timeout, c)))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout + 0.2)
+    for name in checks:
+        results.setdefault(name, {"state": "down", "error": f"no answer within {timeout:.1f}s"})
+    failed = [name for name, result in results.items() if result["state"] != "ok"]
+    return {"status": "fail" if failed else "ok", "failed": failed, "checks": results}
+
+
+def enqueue_collection(app: Celery, timeout: float) -> list[str]:
+    """Send one collection cycle now; raises if the broker does not take it within `timeout`.
+
+    Publishing runs on a connection of its own with short socket timeouts and
+    no retries, in a thread the caller waits for at most `timeout` seconds.
+    """
+    outcome: dict = {}
+
+    def publish() -> None:
+        try:
+            with app.connection_for_write(
+                transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
+                connect_timeout=timeout,
+            ) as conn:
+                conn.ensure_connection(max_retries=1)
+                ids = []
+                for name in ("monitor.tasks.collect_host_metrics", "monitor.tasks.collect_server_status"):
+                    result = app.send_task(name, connection=conn, retry=False, expires=60)
+                    ids.append(result.id)
+                outcome["ids"] = ids
+        except Exception as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:300]
+
+    worker = threading.Thread(target=publish, name="enqueue-collection", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "ids" in outcome:
+        return outcome["ids"]
+    raise BrokerUnavailable(outcome.get("error") or f"no answer from the broker within {timeout:.1f}s")
+
+
+class BrokerUnavailable(Exception):
+    """The broker refused, failed or did not answer in time."""

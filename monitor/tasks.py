@@ -61,23 +61,23 @@ def collect_queue_once(timeout: float) -> list[Sample]:
     )
 
 
-@shared_task(ignore_result=True)
-def collect_host_metrics() -> int:
+@shared_task(bind=True, ignore_result=True)
+def collect_host_metrics(self) -> int:
     """Sample this machine and store the cycle; returns the number of rows.
 
     Routed to a broadcast queue (settings.CELERY_TASK_ROUTES): every worker
     gets each cycle and samples its own host.
     """
-    return resource_bulk_create(collect_host_once(), host=settings.MONITOR_HOSTNAME)
+    return resource_bulk_create(collect_host_once(), host=settings.MONITOR_HOSTNAME, cycle_id=self.request.id)
 
 
-@shared_task(ignore_result=True)
-def collect_server_status() -> int:
+@shared_task(bind=True, ignore_result=True)
+def collect_server_status(self) -> int:
     """Sample the monitored MySQL and Redis servers and the task queue; once per cycle, any worker."""
     samples = collect_servers_once()
     if not samples:
         return 0
-    return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME)
+    return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME, cycle_id=self.request.id)
 
 
 @shared_task(ignore_result=True)

@@ -1,7 +1,8 @@
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from .views import ResourceViewSet, application_status, hosts
+from .views import ResourceViewSet, application_status, collect_now, health, hosts
 
 router = DefaultRouter()
 router.register(r"resources", ResourceViewSet)
@@ -9,5 +10,9 @@ router.register(r"resources", ResourceViewSet)
 urlpatterns = [
     path("application/", application_status, name="application_status"),
     path("hosts/", hosts, name="hosts"),
+    path("health/", health, name="health"),
+    path("collect/", collect_now, name="collect_now"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
 ]

@@ -3,9 +3,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,9 +18,34 @@ from .filters import ResourceFilter
 from .models import Host, Resource
 from .queries import MAX_POINTS, SERIES_AGGREGATES, SeriesQuery, parse_step, resource_latest, resource_series
 from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, sample_json
-from .status import application_snapshot
+from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
+
+SERIES_PARAMETERS = [
+    OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
+    OpenApiParameter("host", str, description="host name; omitted: all hosts together"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive; default until - 1 h"),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601, exclusive; default now"),
+    OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s"),
+    OpenApiParameter("aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg"),
+]
 
 
+@extend_schema_view(
+    create=extend_schema(
+        request={
+            "application/json": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/ResourceRequest"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ResourceRequest"}, "minItems": 1},
+                ]
+            }
+        },
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
+        description="POST one sample (object) or up to BULK_MAX_ITEMS samples (array, all or nothing).",
+    ),
+    latest=extend_schema(responses={200: ResourceSerializer(many=True)}),
+    series=extend_schema(parameters=SERIES_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT}),
+)
 class ResourceViewSet(viewsets.ModelViewSet):
     """Metric samples: list (cursor-paged, newest first), create one or many, read, update, delete.
 
@@ -141,6 +169,7 @@ def _time_param(params, key: str, default, errors: dict):
     return parsed
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def hosts(request: Request) -> Response:
     """Every host that has reported, its last sample time, and whether it is stale.
@@ -163,7 +192,36 @@ def hosts(request: Request) -> Response:
     )
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def application_status(request: Request) -> Response:
     """Sessions, users, workers and task counts; answers in bounded time even with the broker down."""
     return Response(application_snapshot(celery_app, settings.STATUS_TIMEOUT))
+
+
+@extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+@permission_classes([AllowAny])
+@authentication_classes([])
+def health(request: Request) -> Response:
+    """200 when database, broker and workers are fine; 503 naming what failed. Always within 1.5 s.
+
+    Open to anonymous clients (load balancers, uptime checkers); it says only up or down.
+    """
+    snapshot = health_snapshot(celery_app, settings.STATUS_TIMEOUT, settings.HOST_STALE_AFTER)
+    code = status.HTTP_200_OK if snapshot["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+    return Response(snapshot, status=code)
+
+
+@extend_schema(request=None, responses={202: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+@api_view(["POST"])
+def collect_now(request: Request) -> Response:
+    """Queue one collection cycle now (every worker's host, plus servers and queue).
+
+    Fails fast with 503 when the broker is down or frozen, instead of blocking.
+    """
+    try:
+        ids = enqueue_collection(celery_app, settings.STATUS_TIMEOUT)
+    except BrokerUnavailable as exc:
+        return Response({"detail": f"Broker unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response({"queued": ids}, status=status.HTTP_202_ACCEPTED)
