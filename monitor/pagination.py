@@ -85,6 +85,24 @@ class ResourceCursorPagination(BasePagination):
             "properties": {"next": link, "previous": link, "results": schema},
         }
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        def param(name: str, description: str, schema: dict) -> dict:
+            return {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
+
+        return [
+            param(self.cursor_query_param, "Opaque position from a next/previous link.", {"type": "string"}),
+            param(
+                self.page_size_query_param,
+                f"Rows per page, 1 to {self.max_page_size}.",
+                {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            ),
+            param(
+                self.ordering_query_param,
+                "Newest first (-timestamp, default) or oldest first (timestamp).",
+                {"type": "string", "enum": ["-timestamp", "timestamp"]},
+            ),
+        ]
+
     def get_next_link(self) -> str | None:
         if not self.has_next or not self.rows:
             return None

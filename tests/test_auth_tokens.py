@@ -1,0 +1,108 @@
+"""Tokens and the access policy of production mode (API_REQUIRE_AUTH)."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.management import call_command
+
+from monitor.auth import TokenWriteThrottle, issue_token
+from monitor.models import ApiToken, Resource
+
+pytestmark = pytest.mark.django_db
+URL = "/monitor/resources/"
+NOTES_BODY = {"name": "CPU Usage", "value": 75.5, "description": "Average CPU usage in percentage"}
+
+
+@pytest.fixture
+def production(settings):
+    settings.API_REQUIRE_AUTH = True
+    settings.API_PUBLIC_READS = False
+    cache.clear()
+
+
+def auth(key: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Token {key}"}
+
+
+def test_the_embedded_mode_accepts_the_notes_post_without_a_token(client, settings):
+    settings.API_REQUIRE_AUTH = False
+    assert client.post(URL, NOTES_BODY, content_type="application/json").status_code == 201
+
+
+def test_an_unauthenticated_write_gets_401_and_writes_nothing(client, production):
+    response = client.post(URL, NOTES_BODY, content_type="application/json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Token")
+    assert Resource.objects.count() == 0
+
+
+def test_a_read_only_token_reads_but_cannot_write(client, production):
+    _, key = issue_token("dashboard", "read")
+    assert client.get(URL, **auth(key)).status_code == 200
+    response = client.post(URL, NOTES_BODY, content_type="application/json", **auth(key))
+    assert response.status_code == 403
+    assert Resource.objects.count() == 0
+
+
+def test_a_read_write_token_writes(client, production):
+    _, key = issue_token("agent", "write")
+    response = client.post(URL, NOTES_BODY, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 201
+    assert ApiToken.objects.get().last_used_at is not None
+
+
+def test_a_revoked_or_unknown_token_is_refused(client, production):
+    token, key = issue_token("old", "write")
+    call_command("tokens", "revoke", str(token.id))
+    assert client.get(URL, **auth(key)).status_code == 401
+    assert client.get(URL, **auth("dbm_made-up")).status_code == 401
+
+
+def test_reads_need_a_token_or_a_session_unless_public(client, production, settings):
+    assert client.get(URL).status_code == 401
+    client.force_login(User.objects.create_user("viewer"))
+    assert client.get(URL).status_code == 200
+    client.logout()
+    settings.API_PUBLIC_READS = True
+    assert client.get(URL).status_code == 200
+    assert client.post(URL, NOTES_BODY, content_type="application/json").status_code == 401
+
+
+def test_writes_beyond_the_rate_get_429_with_retry_after(client, production, monkeypatch):
+    monkeypatch.setattr(TokenWriteThrottle, "rate", "3/minute", raising=False)
+    _, key = issue_token("agent", "write")
+    codes = [client.post(URL, NOTES_BODY, content_type="application/json", **auth(key)).status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    response = client.post(URL, NOTES_BODY, content_type="application/json", **auth(key))
+    assert int(response["Retry-After"]) > 0
+    assert Resource.objects.count() == 3
+    # Another token has its own budget; reads are never throttled.
+    _, other = issue_token("agent-2", "write")
+    assert client.post(URL, NOTES_BODY, content_type="application/json", **auth(other)).status_code == 201
+    assert client.get(URL, **auth(key)).status_code == 200
+
+
+def test_the_tokens_command_creates_lists_and_revokes(capsys):
+    call_command("tokens", "create", "agent on db-1", "--scope", "write")
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("dbm_")
+    token = ApiToken.objects.get()
+    assert token.scope == "write" and key.startswith(token.prefix) and key not in token.key_hash
+    call_command("tokens", "list")
+    assert "agent on db-1" in capsys.readouterr().out
+    call_command("tokens", "revoke", token.prefix)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_the_admin_issues_a_token_and_shows_its_key_once(admin_client):
+    response = admin_client.post("/admin/monitor/apitoken/add/", {"name": "frontend", "scope": "read"}, follow=True)
+    assert response.status_code == 200
+    token = ApiToken.objects.get()
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(token.prefix in message and "dbm_" in message for message in shown)
+
+
+def test_the_admin_is_staff_only(client):
+    client.force_login(User.objects.create_user("not-staff", password="pw-123456"))
+    assert client.get("/admin/").status_code == 302
