@@ -113,6 +113,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise expects it, even before collectstatic
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Bounds a single request body (2.5 MB: room for a full bulk batch of samples).
