@@ -32,6 +32,28 @@ def frozen_server() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Point this process's Celery app (the web side) at another broker for the duration.
+
+    Celery reads CELERY_BROKER_URL from the environment before its config, so
+    both are switched, and both restored.
+    """
+    from db_django.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_URL")
+    app.conf.broker_url, app.conf.broker_transport_options = url, {}
+    os.environ["CELERY_BROKER_URL"] = url
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options, env = saved
+        if env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = env
+
+
 def test_database_url() -> str:
     """DATABASE_URL of the database this test run uses, for child processes."""
     s = connection.settings_dict

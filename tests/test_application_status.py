@@ -1,8 +1,6 @@
 """GET /monitor/application/: the notes' keys, real task counts, bounded time."""
 
-import os
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -10,32 +8,11 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from db_django.celery import app as celery_app
-from procs import child_env, closed_port, frozen_server, running, wait_for, worker_args
+from procs import broker_at, child_env, closed_port, frozen_server, running, wait_for, worker_args
 
 URL = "/monitor/application/"
 NOTES_KEYS = {"active_sessions", "active_users", "total_users", "active_tasks", "scheduled_tasks", "reserved_tasks"}
 BUDGET = 1.5
-
-
-@contextmanager
-def broker_at(url: str):
-    """Point the web side's Celery app at another broker for the duration.
-
-    Celery reads CELERY_BROKER_URL from the environment before its config, so
-    both are switched.
-    """
-    saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_URL")
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_transport_options = {}
-    os.environ["CELERY_BROKER_URL"] = url
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options, env = saved
-        if env is None:
-            os.environ.pop("CELERY_BROKER_URL", None)
-        else:
-            os.environ["CELERY_BROKER_URL"] = env
 
 
 def timed_get(client):

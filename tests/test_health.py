@@ -1,31 +1,16 @@
 """/monitor/health/: 200 with every dependency's state, 503 naming the failed one, within 1.5 s."""
 
-import os
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from db_django.celery import app as celery_app
 from monitor.models import Host
-from procs import closed_port, frozen_server
+from procs import broker_at, closed_port, frozen_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/monitor/health/"
-
-
-@contextmanager
-def broker(url: str):
-    saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_URL")
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = url, {}
-    os.environ["CELERY_BROKER_URL"] = url
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options, env = saved
-        os.environ.pop("CELERY_BROKER_URL", None) if env is None else os.environ.__setitem__("CELERY_BROKER_URL", env)
 
 
 def timed(client, url=URL):
@@ -41,7 +26,7 @@ def fresh_worker():
 
 @pytest.mark.redis
 def test_it_is_200_when_everything_is_up(client, fresh_worker, redis_url):
-    with broker(redis_url):
+    with broker_at(redis_url):
         response, elapsed = timed(client)
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -55,7 +40,7 @@ def test_it_is_200_when_everything_is_up(client, fresh_worker, redis_url):
 
 
 def test_it_is_503_naming_the_broker_when_it_refuses(client, fresh_worker):
-    with broker(f"redis://127.0.0.1:{closed_port()}/0"):
+    with broker_at(f"redis://127.0.0.1:{closed_port()}/0"):
         response, elapsed = timed(client)
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
@@ -63,7 +48,7 @@ def test_it_is_503_naming_the_broker_when_it_refuses(client, fresh_worker):
 
 
 def test_it_is_503_within_budget_when_the_broker_is_frozen(client, fresh_worker):
-    with frozen_server() as port, broker(f"redis://127.0.0.1:{port}/0"):
+    with frozen_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
         response, elapsed = timed(client)
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
@@ -73,7 +58,7 @@ def test_it_is_503_within_budget_when_the_broker_is_frozen(client, fresh_worker)
 @pytest.mark.redis
 def test_it_is_503_naming_the_workers_when_none_reported_recently(client, redis_url):
     Host.objects.create(name="gone", last_seen=timezone.now() - timedelta(hours=1))
-    with broker(redis_url):
+    with broker_at(redis_url):
         response, _ = timed(client)
     assert response.status_code == 503
     assert response.json()["failed"] == ["workers"]
@@ -82,12 +67,12 @@ def test_it_is_503_naming_the_workers_when_none_reported_recently(client, redis_
 @pytest.mark.redis
 def test_it_needs_no_token_in_production(client, fresh_worker, redis_url, settings):
     settings.API_REQUIRE_AUTH = True
-    with broker(redis_url):
+    with broker_at(redis_url):
         assert client.get(URL).status_code == 200
 
 
 def test_collect_now_fails_fast_with_503_when_the_broker_is_frozen(client):
-    with frozen_server() as port, broker(f"redis://127.0.0.1:{port}/0"):
+    with frozen_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
         started = time.monotonic()
         response = client.post("/monitor/collect/")
         elapsed = time.monotonic() - started
@@ -98,7 +83,7 @@ def test_collect_now_fails_fast_with_503_when_the_broker_is_frozen(client):
 
 @pytest.mark.redis
 def test_collect_now_queues_a_cycle(client, redis_url):
-    with broker(redis_url):
+    with broker_at(redis_url):
         response = client.post("/monitor/collect/")
     assert response.status_code == 202
     assert len(response.json()["queued"]) == 2
