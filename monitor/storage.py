@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .collectors import Sample
@@ -41,9 +41,12 @@ def resource_bulk_create(
 
 def host_seen(name: str, at: datetime) -> None:
     """Record that `name` reported at `at`: one upsert, first_seen kept."""
+    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (Django refuses
+    # one there); SQLite's ON CONFLICT requires it.
+    target = ["name"] if connection.features.supports_update_conflicts_with_target else None
     Host.objects.bulk_create(
         [Host(name=name, first_seen=at, last_seen=at)],
         update_conflicts=True,
-        unique_fields=["name"],
+        unique_fields=target,
         update_fields=["last_seen"],
     )

@@ -56,3 +56,16 @@ def on_mysql(settings) -> None:
         if os.environ.get("REQUIRE_MYSQL_DEFAULT") == "1":
             pytest.fail("the default database must be MySQL in this run")
         pytest.skip("default database is not MySQL (set DATABASE_URL=mysql://...)")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """One SQLite test file per test run, so two runs on one machine never share it."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(database["TEST"]["NAME"])
+        database["TEST"]["NAME"] = name.with_name(f"{name.stem}_{os.getpid()}{name.suffix}")
