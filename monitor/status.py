@@ -22,6 +22,17 @@ TASK_KINDS = ("active", "scheduled", "reserved")
 REPLY_POLL_SECONDS = 0.02
 
 
+def broker_connection(app: Celery, timeout: float) -> Connection:
+    """A broker connection of our own whose every socket operation gives up after `timeout`.
+
+    No retries: a caller with a deadline wants the failure, not a reconnect loop.
+    """
+    return app.connection_for_read(
+        transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
+        connect_timeout=timeout,
+    )
+
+
 def user_snapshot() -> dict:
     now = timezone.now()
     users = get_user_model().objects
@@ -32,21 +43,20 @@ def user_snapshot() -> dict:
     }
 
 
-def ask_workers(app: Celery, timeout: float) -> tuple[dict[str, dict], dict]:
+def ask_workers(app: Celery, timeout: float, expected: int = 0) -> tuple[dict[str, dict], dict]:
     """Broadcast `task_counts` (monitor/worker_control.py) once and collect the replies.
 
     Runs in a daemon thread whose sockets time out within the budget; the
-    caller waits at most `timeout` seconds. Returns (replies by worker, broker).
+    caller waits at most `timeout` seconds. With `expected` > 0 it stops as soon
+    as that many workers have answered instead of waiting out the window.
+    Returns (replies by worker, broker).
     """
     outcome: dict = {}
 
     def ask() -> None:
         try:
-            with app.connection_for_read(
-                transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
-                connect_timeout=timeout,
-            ) as conn:
-                replies = _broadcast_and_collect(app, conn, "task_counts", wait=timeout * 0.6)
+            with broker_connection(app, timeout) as conn:
+                replies = broadcast_and_collect(app, conn, "task_counts", wait=timeout * 0.6, expected=expected)
                 # Recorded before the connection closes: closing a Redis
                 # connection can take a few hundred ms the caller need not wait.
                 outcome["replies"] = replies
@@ -64,7 +74,9 @@ def ask_workers(app: Celery, timeout: float) -> tuple[dict[str, dict], dict]:
     return {}, {"state": "timeout", "error": f"no answer from the broker within {timeout:.1f}s"}
 
 
-def _broadcast_and_collect(app: Celery, conn: Connection, command: str, wait: float) -> dict[str, dict]:
+def broadcast_and_collect(
+    app: Celery, conn: Connection, command: str, wait: float, expected: int = 0
+) -> dict[str, dict]:
     """Send a remote-control command to every worker; gather replies for `wait` seconds.
 
     Replies are fetched with non-blocking gets rather than kombu's blocking
@@ -87,7 +99,7 @@ def _broadcast_and_collect(app: Celery, conn: Connection, command: str, wait: fl
     reply_queue = mailbox.reply_queue(channel)
     replies: dict[str, dict] = {}
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (expected and len(replies) >= expected):
         message = reply_queue.get(no_ack=True, accept=["json"])
         if message is None:
             time.sleep(REPLY_POLL_SECONDS)
@@ -97,20 +109,21 @@ def _broadcast_and_collect(app: Celery, conn: Connection, command: str, wait: fl
     return replies
 
 
-def queue_depths(app: Celery, queues: list[str], timeout: float) -> dict[str, int]:
+def queue_depths(conn: Connection, queues: list[str]) -> dict[str, int]:
     """Messages waiting in each queue (passive declare: works on Redis and the filesystem broker)."""
     depths: dict[str, int] = {}
-    with app.connection_for_read(
-        transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
-        connect_timeout=timeout,
-    ) as conn:
-        channel = conn.default_channel
-        for queue in queues:
-            try:
-                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-            except conn.channel_errors:  # never declared yet: nothing waiting
-                depths[queue] = 0
+    channel = conn.default_channel
+    for queue in queues:
+        try:
+            depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+        except conn.channel_errors:  # never declared yet: nothing waiting
+            depths[queue] = 0
     return depths
+
+
+def _broker_check(app: Celery, timeout: float) -> dict:
+    with broker_connection(app, timeout) as conn:
+        return {"queues": queue_depths(conn, [app.conf.task_default_queue])}
 
 
 def task_snapshot(app: Celery, timeout: float) -> dict:
@@ -180,7 +193,7 @@ def health_snapshot(app: Celery, timeout: float, stale_after: float) -> dict:
     """Database, broker and workers, checked in parallel within `timeout` seconds."""
     checks = {
         "database": lambda: _check_database(),
-        "broker": lambda: {"queues": queue_depths(app, [app.conf.task_default_queue], timeout)},
+        "broker": lambda: _broker_check(app, timeout),
         "workers": lambda: _check_workers(stale_after),
     }
     results: dict[str, dict] = {}
@@ -207,10 +220,7 @@ def enqueue_collection(app: Celery, timeout: float) -> list[str]:
 
     def publish() -> None:
         try:
-            with app.connection_for_write(
-                transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0},
-                connect_timeout=timeout,
-            ) as conn:
+            with broker_connection(app, timeout) as conn:
                 conn.ensure_connection(max_retries=1)
                 ids = []
                 for name in ("monitor.tasks.collect_host_metrics", "monitor.tasks.collect_server_status"):
