@@ -7,7 +7,9 @@ answers in bounded time whether the broker is up, refusing connections, frozen
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from celery import Celery
 from django.contrib.auth import get_user_model
@@ -20,6 +22,39 @@ from kombu.utils.uuid import uuid
 ACTIVE_USER_WINDOW = timedelta(minutes=30)
 TASK_KINDS = ("active", "scheduled", "reserved")
 REPLY_POLL_SECONDS = 0.02
+T = TypeVar("T")
+
+
+class DeadlineExceeded(Exception):
+    """The call did not finish within its time budget."""
+
+
+def call_within(timeout: float, call: Callable[[], T]) -> T:
+    """Run `call` in a daemon thread and wait at most `timeout` seconds for it.
+
+    Returns its result or raises its exception; raises DeadlineExceeded if it
+    is still running. A call left running ends on its own socket timeouts.
+    """
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call()
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="deadline-call", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "result" not in outcome:
+        raise DeadlineExceeded(f"no answer within {timeout:.1f}s")
+    return outcome["result"]
+
+
+def describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def broker_connection(app: Celery, timeout: float) -> Connection:
@@ -51,27 +86,23 @@ def ask_workers(app: Celery, timeout: float, expected: int = 0) -> tuple[dict[st
     as that many workers have answered instead of waiting out the window.
     Returns (replies by worker, broker).
     """
-    outcome: dict = {}
 
-    def ask() -> None:
+    def ask() -> dict[str, dict]:
+        conn = broker_connection(app, timeout)
         try:
-            with broker_connection(app, timeout) as conn:
-                replies = broadcast_and_collect(app, conn, "task_counts", wait=timeout * 0.6, expected=expected)
-                # Recorded before the connection closes: closing a Redis
-                # connection can take a few hundred ms the caller need not wait.
-                outcome["replies"] = replies
-        except Exception as exc:  # any broker failure is reported, never raised
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            return broadcast_and_collect(app, conn, "task_counts", wait=timeout * 0.6, expected=expected)
+        finally:
+            # Closing a Redis connection can take a few hundred ms: not on the caller's clock.
+            threading.Thread(target=conn.release, daemon=True).start()
 
-    worker = threading.Thread(target=ask, name="status-broadcast", daemon=True)
     started = time.monotonic()
-    worker.start()
-    worker.join(timeout)
-    if "replies" in outcome:
-        return outcome["replies"], {"state": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
-    if "error" in outcome:
-        return {}, {"state": "unreachable", "error": outcome["error"]}
-    return {}, {"state": "timeout", "error": f"no answer from the broker within {timeout:.1f}s"}
+    try:
+        replies = call_within(timeout, ask)
+    except DeadlineExceeded:
+        return {}, {"state": "timeout", "error": f"no answer from the broker within {timeout:.1f}s"}
+    except Exception as exc:  # any broker failure is reported, never raised
+        return {}, {"state": "unreachable", "error": describe(exc)}
+    return replies, {"state": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
 
 
 def broadcast_and_collect(
@@ -140,25 +171,15 @@ def application_snapshot(app: Celery, timeout: float) -> dict:
     return {**user_snapshot(), **task_snapshot(app, timeout)}
 
 
-def _within(budget: float, check) -> dict:
-    """Run `check` in a daemon thread; report its result, its error, or a timeout."""
-    outcome: dict = {}
-
-    def run() -> None:
-        started = time.monotonic()
-        try:
-            outcome.update(check() or {})
-            outcome.setdefault("state", "ok")
-        except Exception as exc:  # a failed dependency is a state, never a 500
-            outcome.update(state="down", error=f"{type(exc).__name__}: {exc}"[:300])
-        outcome["latency_ms"] = round((time.monotonic() - started) * 1000)
-
-    worker = threading.Thread(target=run, name="health-check", daemon=True)
-    worker.start()
-    worker.join(budget)
-    if "state" not in outcome:
-        return {"state": "down", "error": f"no answer within {budget:.1f}s"}
-    return dict(outcome)
+def _within(budget: float, check: Callable[[], dict]) -> dict:
+    """A health check's state: its own dict, `down` with the error, or `down` on timeout."""
+    started = time.monotonic()
+    try:
+        result = {"state": "ok", **(call_within(budget, check) or {})}
+    except Exception as exc:  # a failed dependency is a state, never a 500
+        result = {"state": "down", "error": describe(exc)}
+    result["latency_ms"] = round((time.monotonic() - started) * 1000)
+    return result
 
 
 def _check_database() -> dict:
@@ -216,26 +237,17 @@ def enqueue_collection(app: Celery, timeout: float) -> list[str]:
     Publishing runs on a connection of its own with short socket timeouts and
     no retries, in a thread the caller waits for at most `timeout` seconds.
     """
-    outcome: dict = {}
 
-    def publish() -> None:
-        try:
-            with broker_connection(app, timeout) as conn:
-                conn.ensure_connection(max_retries=1)
-                ids = []
-                for name in ("monitor.tasks.collect_host_metrics", "monitor.tasks.collect_server_status"):
-                    result = app.send_task(name, connection=conn, retry=False, expires=60)
-                    ids.append(result.id)
-                outcome["ids"] = ids
-        except Exception as exc:
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:300]
+    def publish() -> list[str]:
+        with broker_connection(app, timeout) as conn:
+            conn.ensure_connection(max_retries=1)
+            names = ("monitor.tasks.collect_host_metrics", "monitor.tasks.collect_server_status")
+            return [app.send_task(name, connection=conn, retry=False, expires=60).id for name in names]
 
-    worker = threading.Thread(target=publish, name="enqueue-collection", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if "ids" in outcome:
-        return outcome["ids"]
-    raise BrokerUnavailable(outcome.get("error") or f"no answer from the broker within {timeout:.1f}s")
+    try:
+        return call_within(timeout, publish)
+    except Exception as exc:
+        raise BrokerUnavailable(describe(exc)) from exc
 
 
 class BrokerUnavailable(Exception):
