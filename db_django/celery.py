@@ -4,6 +4,10 @@ import os
 
 from celery import Celery
 
+from . import kombu_patches
+
+kombu_patches.apply()  # see the module: two Redis-outage bugs in kombu 5.7
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 
 # Every task counts its failures where remote control can read them (monitor/worker_control.py).

@@ -18,6 +18,7 @@ from django.utils import timezone
 from kombu import Connection
 from kombu.pidbox import Mailbox
 from kombu.utils.uuid import uuid
+from redis.exceptions import TimeoutError as RedisTimeout
 
 ACTIVE_USER_WINDOW = timedelta(minutes=30)
 TASK_KINDS = ("active", "scheduled", "reserved")
@@ -98,8 +99,9 @@ def ask_workers(app: Celery, timeout: float, expected: int = 0) -> tuple[dict[st
     started = time.monotonic()
     try:
         replies = call_within(timeout, ask)
-    except DeadlineExceeded:
-        return {}, {"state": "timeout", "error": f"no answer from the broker within {timeout:.1f}s"}
+    except (DeadlineExceeded, TimeoutError, RedisTimeout) as exc:
+        # A frozen broker shows up as our deadline or as a socket read timeout.
+        return {}, {"state": "timeout", "error": describe(exc)}
     except Exception as exc:  # any broker failure is reported, never raised
         return {}, {"state": "unreachable", "error": describe(exc)}
     return replies, {"state": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
@@ -240,7 +242,7 @@ def enqueue_collection(app: Celery, timeout: float) -> list[str]:
 
     def publish() -> list[str]:
         with broker_connection(app, timeout) as conn:
-            conn.ensure_connection(max_retries=1)
+            conn.ensure_connection(max_retries=0)  # a refusal is the answer, at once
             names = ("monitor.tasks.collect_host_metrics", "monitor.tasks.collect_server_status")
             return [app.send_task(name, connection=conn, retry=False, expires=60).id for name in names]
 

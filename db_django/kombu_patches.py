@@ -1,0 +1,54 @@
+"""Two fixes to kombu 5.7's Redis transport, applied wherever the Celery app loads.
+
+Both were found by tests/test_faults_redis.py (a private Redis stopped, or
+frozen longer than the socket timeout, under a running worker):
+
+1. QoS.ack/reject raise when Redis does not answer *before* releasing the
+   message's prefetch slot. With a prefetch of one, a single failed ack leaves
+   the worker holding a slot forever: it never consumes again. Here the slot is
+   always released; a message whose ack never reached Redis stays in Redis'
+   unacked index and is restored after the visibility timeout, which is safe
+   because collection cycles expire and are stored at most once (CollectionCycle).
+2. After a lost connection Celery closes the connection twice; the second close
+   restores unacked messages through a transport already torn down and fails
+   with AttributeError, which Celery does not treat as a connection error: the
+   worker exits. Here that case raises a ConnectionError, which Celery handles
+   by reconnecting.
+
+Remove this module when kombu fixes both upstream (check with the fault tests).
+"""
+
+import redis
+from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+
+_original_connparams = kombu_redis.Channel._connparams
+
+
+def _ack(self, delivery_tag) -> None:
+    try:
+        self._remove_from_indices(delivery_tag).execute()
+    finally:
+        virtual.QoS.ack(self, delivery_tag)
+
+
+def _reject(self, delivery_tag, requeue: bool = False) -> None:
+    try:
+        if requeue:
+            self.restore_by_tag(delivery_tag, leftmost=True)
+        else:
+            self._remove_from_indices(delivery_tag).execute()
+    finally:
+        virtual.QoS.ack(self, delivery_tag)
+
+
+def _connparams(self, asynchronous: bool = False) -> dict:
+    if self.connection.client is None:
+        raise redis.exceptions.ConnectionError("broker connection already closed")
+    return _original_connparams(self, asynchronous=asynchronous)
+
+
+def apply() -> None:
+    kombu_redis.QoS.ack = _ack
+    kombu_redis.QoS.reject = _reject
+    kombu_redis.Channel._connparams = _connparams
