@@ -134,8 +134,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
         "monitor.parsers.LenientJSONParser",
+        # Form posts for the browsable API. No multipart: the API takes no
+        # files, and Django does not count file parts against the upload limit.
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "monitor.auth.TokenAuthentication",

@@ -5,3 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("monitor/", include("monitor.urls")),
 ]
+
+handler404 = "monitor.errors.not_found"
+handler500 = "monitor.errors.server_error"

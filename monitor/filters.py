@@ -1,6 +1,26 @@
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from .models import Resource
+from .serializers import to_utc
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """ISO 8601 with time zone, refused (400) when it has no UTC representation."""
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        if cleaned is None:
+            return None
+        try:
+            return to_utc(cleaned)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class ResourceFilter(django_filters.FilterSet):
@@ -11,12 +31,10 @@ class ResourceFilter(django_filters.FilterSet):
         field_name="name", lookup_expr="startswith", help_text="Metric name prefix, e.g. disk. for every disk metric"
     )
     host = django_filters.CharFilter(field_name="host", help_text="Exact host name")
-    since = django_filters.IsoDateTimeFilter(
+    since = UTCDateTimeFilter(
         field_name="timestamp", lookup_expr="gte", help_text="ISO 8601 time, inclusive, e.g. 2026-11-25T10:00:00Z"
     )
-    until = django_filters.IsoDateTimeFilter(
-        field_name="timestamp", lookup_expr="lt", help_text="ISO 8601 time, exclusive"
-    )
+    until = UTCDateTimeFilter(field_name="timestamp", lookup_expr="lt", help_text="ISO 8601 time, exclusive")
 
     class Meta:
         model = Resource

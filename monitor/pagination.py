@@ -21,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from .serializers import to_utc
+
 MAX_PAGE_SIZE = 1000
 
 
@@ -39,8 +41,8 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             ts, row_id, backwards = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            return cls(datetime.fromisoformat(ts), int(row_id), bool(backwards))
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            return cls(to_utc(datetime.fromisoformat(ts)), int(row_id), bool(backwards))
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise ValidationError({"cursor": ["Invalid cursor: use the next/previous links as given."]}) from None
 
 

@@ -1,3 +1,4 @@
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 
@@ -9,3 +10,9 @@ class LenientJSONParser(JSONParser):
     """
 
     strict = False
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:  # "[[[[...": DRF only turns ValueError into a 400
+            raise ParseError("JSON parse error - nested too deeply.") from None

@@ -9,6 +9,7 @@ from django.db.models.functions import FirstValue
 
 from .models import Resource
 
+MAX_STEP = 366 * 86400  # one point per year at most: anything longer is a typo
 MAX_POINTS = 11_000  # Prometheus' limit for query_range: keeps a series one screenful
 _STEP = re.compile(r"^(\d+)(s|m|h|d)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -54,7 +55,10 @@ def parse_step(text: str) -> int:
     match = _STEP.match(text.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"invalid step {text!r}: use a positive duration like 60s, 5m, 1h or 1d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_STEP:
+        raise ValueError(f"step {text!r} is longer than {MAX_STEP // 86400} days")
+    return seconds
 
 
 @dataclass(frozen=True)

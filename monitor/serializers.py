@@ -21,6 +21,7 @@ NOT_FINITE = "Must be a finite number (not NaN or Infinity)."
 NOT_A_NUMBER = "A valid number is required."
 BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
 REQUIRED = "This field is required."
+OUT_OF_RANGE = "Datetime value out of range."
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
 
@@ -49,6 +50,16 @@ class ResourceSerializer(serializers.ModelSerializer):
         model = Resource
         fields = ["id", "name", "value", "description", "timestamp", "host"]
         read_only_fields = ["id"]
+
+
+class HostStatusSerializer(serializers.Serializer):
+    """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
+
+    name = serializers.CharField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    seconds_since_last_seen = serializers.FloatField()
+    stale = serializers.BooleanField()
 
 
 class SampleErrors(Exception):
@@ -113,7 +124,17 @@ def _text(data: dict, field: str, max_length: int | None, errors: dict, required
     if not isinstance(raw, str):
         errors[field] = ["Not a valid string."]
         return ""
-    if required and not raw.strip():
+    if "\x00" in raw:
+        errors[field] = ["Null characters are not allowed."]
+        return ""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database can store it
+        errors[field] = ["Not valid Unicode text (lone surrogate)."]
+        return ""
+    if field != "description":
+        raw = raw.strip()  # as DRF's CharField does for updates
+    if required and not raw:
         errors[field] = ["This field may not be blank."]
     elif max_length is not None and len(raw) > max_length:
         errors[field] = [f"Ensure this field has no more than {max_length} characters."]
@@ -138,10 +159,22 @@ def _finite(data: dict, errors: dict) -> float:
     return value
 
 
-def _timestamp(data: dict, errors: dict, now: datetime) -> datetime:
-    raw = data.get("timestamp")
-    if raw is None:
-        return now
+def to_utc(value: datetime) -> datetime:
+    """An aware UTC datetime (naive means the server's TIME_ZONE).
+
+    Raises ValueError when the instant has no UTC representation, e.g.
+    0001-01-01T00:00+01:00, which is before year 1 in UTC.
+    """
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, timezone.get_default_timezone())
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(OUT_OF_RANGE) from None
+
+
+def parse_time(raw: object) -> datetime:
+    """ISO 8601 text -> aware UTC datetime, or ValueError with a message for the client."""
     parsed = None
     if isinstance(raw, str):
         try:
@@ -149,11 +182,19 @@ def _timestamp(data: dict, errors: dict, now: datetime) -> datetime:
         except ValueError:
             parsed = None
     if parsed is None:
-        errors["timestamp"] = [BAD_TIMESTAMP]
+        raise ValueError(BAD_TIMESTAMP)
+    return to_utc(parsed)
+
+
+def _timestamp(data: dict, errors: dict, now: datetime) -> datetime:
+    raw = data.get("timestamp")
+    if raw is None:
         return now
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
-    return parsed
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        errors["timestamp"] = [str(exc)]
+        return now
 
 
 def _iso(value: datetime) -> str:

@@ -1,8 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -17,7 +16,15 @@ from db_django.celery import app as celery_app
 from .filters import ResourceFilter
 from .models import Host, Resource
 from .queries import MAX_POINTS, SERIES_AGGREGATES, SeriesQuery, parse_step, resource_latest, resource_series
-from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, sample_json
+from .serializers import (
+    HostStatusSerializer,
+    ResourceSerializer,
+    SampleErrors,
+    parse_sample,
+    parse_samples,
+    parse_time,
+    sample_json,
+)
 from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
 
 SERIES_PARAMETERS = [
@@ -43,7 +50,14 @@ SERIES_PARAMETERS = [
         responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
         description="POST one sample (object) or up to BULK_MAX_ITEMS samples (array, all or nothing).",
     ),
-    latest=extend_schema(responses={200: ResourceSerializer(many=True)}),
+    list=extend_schema(responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT}),
+    retrieve=extend_schema(responses={200: ResourceSerializer, 404: OpenApiTypes.OBJECT}),
+    update=extend_schema(responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}),
+    partial_update=extend_schema(
+        responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+    ),
+    destroy=extend_schema(responses={204: None, 404: OpenApiTypes.OBJECT}),
+    latest=extend_schema(responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT}),
     series=extend_schema(parameters=SERIES_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT}),
 )
 class ResourceViewSet(viewsets.ModelViewSet):
@@ -93,7 +107,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
         Resource.objects.bulk_create(rows)
         return Response({"created": len(rows)}, status=status.HTTP_201_CREATED)
 
-    @action(detail=False)
+    @action(detail=False, pagination_class=None)
     def latest(self, request: Request) -> Response:
         """The newest sample of every (name, host): what a dashboard shows on first paint.
 
@@ -102,7 +116,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
         rows = self.filter_queryset(self.get_queryset())
         return Response(ResourceSerializer(resource_latest(rows), many=True).data)
 
-    @action(detail=False)
+    @action(detail=False, pagination_class=None, filter_backends=[])
     def series(self, request: Request) -> Response:
         """One point per `step` for one metric, aggregated in the database.
 
@@ -130,8 +144,13 @@ def _series_query(params) -> SeriesQuery:
     name = params.get("name", "").strip()
     if not name:
         errors["name"] = ["This parameter is required."]
-    until = _time_param(params, "until", timezone.now(), errors)
-    since = _time_param(params, "since", until - timedelta(hours=1), errors)
+    now = timezone.now()
+    until = _time_param(params, "until", now, errors)
+    try:
+        default_since = until - timedelta(hours=1)
+    except OverflowError:
+        default_since = until
+    since = _time_param(params, "since", default_since, errors)
     try:
         step = parse_step(params.get("step", "60s"))
     except ValueError as exc:
@@ -153,23 +172,19 @@ def _series_query(params) -> SeriesQuery:
     return query
 
 
-def _time_param(params, key: str, default, errors: dict):
+def _time_param(params, key: str, default: datetime, errors: dict) -> datetime:
     raw = params.get(key)
     if raw is None:
         return default
     try:
-        parsed = parse_datetime(raw.strip().replace(" ", "+"))
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        errors[key] = ["Use ISO 8601 with a time zone, e.g. 2026-11-25T10:00:00Z."]
+        # A '+' in a query string arrives as a space unless the client encoded it.
+        return parse_time(raw.strip().replace(" ", "+"))
+    except ValueError as exc:
+        errors[key] = [str(exc)]
         return default
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
-    return parsed
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: HostStatusSerializer(many=True)})
 @api_view(["GET"])
 def hosts(request: Request) -> Response:
     """Every host that has reported, its last sample time, and whether it is stale.

@@ -69,3 +69,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     if database["ENGINE"].endswith("sqlite3"):
         name = Path(database["TEST"]["NAME"])
         database["TEST"]["NAME"] = name.with_name(f"{name.stem}_{os.getpid()}{name.suffix}")
+
+
+# Property tests draw the same examples on every run: CI stays reproducible, and
+# a failure seen once can be run again. Explore more with HYPOTHESIS_PROFILE=explore.
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("deterministic", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("explore", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))

@@ -47,3 +47,12 @@ def test_a_tie_on_timestamp_goes_to_the_row_stored_last(client, history):
 def test_it_costs_two_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
     with django_assert_num_queries(2):
         client.get(URL)
+
+
+def test_names_differing_in_case_or_trailing_space_are_separate_series(client):
+    for name in ("CPU.percent", "cpu.percent", "cpu.percent "):
+        Resource.objects.create(name=name, host="h", value=1, timestamp=T0)
+    assert len(client.get(URL, {"host": "h"}).json()) == 3
+    assert [r["name"] for r in client.get("/monitor/resources/", {"name": "cpu.percent"}).json()["results"]] == [
+        "cpu.percent"
+    ]
