@@ -1,8 +1,9 @@
 """The periodic schedule, in one place: what beat sends and how often."""
 
 
-def beat_schedule(interval_seconds: int) -> dict:
-    """Beat entries for every collector, each every `interval_seconds`.
+def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = None) -> dict:
+    """Beat entries: host metrics every `interval_seconds`, server and queue
+    status every `server_interval_seconds` (default: the same).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -10,6 +11,7 @@ def beat_schedule(interval_seconds: int) -> dict:
     """
     every = float(interval_seconds)
     expires = 3 * every
+    servers_every = float(server_interval_seconds or interval_seconds)
     return {
         "collect-host-metrics": {
             "task": "monitor.tasks.collect_host_metrics",
@@ -18,8 +20,8 @@ def beat_schedule(interval_seconds: int) -> dict:
         },
         "collect-server-status": {
             "task": "monitor.tasks.collect_server_status",
-            "schedule": every,
-            "options": {"expires": expires},
+            "schedule": servers_every,
+            "options": {"expires": 3 * servers_every},
         },
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {

@@ -132,13 +132,18 @@ def broadcast_and_collect(
     reply_queue = mailbox.reply_queue(channel)
     replies: dict[str, dict] = {}
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and not (expected and len(replies) >= expected):
-        message = reply_queue.get(no_ack=True, accept=["json"])
-        if message is None:
-            time.sleep(REPLY_POLL_SECONDS)
-            continue
-        if message.headers.get("ticket") == ticket:
-            replies.update(message.decode())
+    try:
+        while time.monotonic() < deadline and not (expected and len(replies) >= expected):
+            message = reply_queue.get(no_ack=True, accept=["json"])
+            if message is None:
+                time.sleep(REPLY_POLL_SECONDS)
+                continue
+            if message.headers.get("ticket") == ticket:
+                replies.update(message.decode())
+    finally:
+        # Each call's reply queue is new (its name is per thread); left bound, the
+        # Redis binding set grows by one per call and every worker reply reads it all.
+        reply_queue.delete()
     return replies
 
 
