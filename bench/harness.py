@@ -1,0 +1,801 @@
+"""What every benchmark shares: the bench database and its data sets, gunicorn, clients, statistics.
+
+The benchmarks run the project as deployed: gunicorn (sync workers, as in the
+README's production command) on MariaDB, with DATABASE_URL pointing at a
+database of their own (`bench_db_django` by default, `BENCH_DB` to change it).
+Nothing here touches `db_django` or `test_db_django`.
+
+Data sets live in that database under fixed names and are swapped into
+`monitor_resource` with one atomic RENAME TABLE, so a rerun reuses the
+10M-row table instead of loading it again:
+
+    scratch   empty table for the write benchmarks
+    1m        1,000,000 rows (list paging, worker memory)
+    10m       10,000,000 rows (series)
+
+Both data sets have the shape of a real deployment: 100 metric names x 10
+hosts, one sample per series every 10 s, all rows of one host's cycle sharing
+a timestamp, ids increasing with time. `bench_datasets` records which data
+set each table holds; a parked table whose schema no longer matches the
+migrated `monitor_resource` (a new migration) is rebuilt.
+"""
+
+import hashlib
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import MySQLdb
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `bench.settings` for in-process runs
+
+BIN = Path(sys.executable).parent
+DB_NAME = os.environ.get("BENCH_DB", "bench_db_django")
+MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
+DATABASE_URL = f"{MYSQL.scheme}://{MYSQL.netloc}/{DB_NAME}"
+OUT_DIR = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench"))
+OUT_DIR.mkdir(parents=True, exist_ok=True)
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # the README's `gunicorn ... -w 4`
+TABLE = "monitor_resource"
+
+# --- the data set shape --------------------------------------------------------------------------
+HOSTS = ["web-1", "web-2", "web-3", "web-4", "db-1", "db-2", "cache-1", "worker-1", "worker-2", "worker-3"]
+
+
+def _metric_names() -> list[str]:
+    host = [
+        "cpu.percent",
+        "cpu.user_percent",
+        "cpu.system_percent",
+        "cpu.iowait_percent",
+        "cpu.steal_percent",
+        "cpu.count",
+        "load.1m",
+        "load.5m",
+        "load.15m",
+        "memory.total_bytes",
+        "memory.available_bytes",
+        "memory.used_bytes",
+        "memory.used_percent",
+        "swap.total_bytes",
+        "swap.used_bytes",
+        "swap.used_percent",
+        "swap.in_bytes_per_second",
+        "swap.out_bytes_per_second",
+        "processes.total",
+        "processes.running",
+        "processes.blocked",
+        "system.context_switches_per_second",
+        "system.uptime_seconds",
+    ]
+    disk = [f"disk.{m}:{mount}" for mount in ("/", "/var", "/data") for m in ("total_bytes", "used_bytes")]
+    disk += [f"disk.{m}:{mount}" for mount in ("/", "/var", "/data") for m in ("free_bytes", "used_percent")]
+    disk += [f"disk.inodes_used_percent:{mount}" for mount in ("/", "/var", "/data")]
+    diskio = [
+        f"diskio.{m}:{dev}"
+        for dev in ("sda", "sdb")
+        for m in ("read_bytes_per_second", "write_bytes_per_second", "read_ops_per_second", "write_ops_per_second")
+    ]
+    diskio += ["diskio.busy_percent:sda", "diskio.busy_percent:sdb"]
+    net = [
+        f"net.{d}_{m}_per_second:{nic}"
+        for nic in ("eth0", "eth1")
+        for m in ("bytes", "packets", "errors", "drops")
+        for d in ("rx", "tx")
+    ]
+    mysql = [
+        f"mysql.{m}:127.0.0.1:3306"
+        for m in (
+            "up",
+            "uptime_seconds",
+            "threads_connected",
+            "threads_running",
+            "max_connections",
+            "connections_used_percent",
+            "queries_per_second",
+            "slow_queries",
+            "slow_queries_per_second",
+            "aborted_connects_per_second",
+            "aborted_clients_per_second",
+            "bytes_received_per_second",
+            "bytes_sent_per_second",
+            "buffer_pool_hit_ratio",
+            "buffer_pool_pages_used_percent",
+            "buffer_pool_pages_data",
+            "innodb_rows_read_per_second",
+            "innodb_rows_inserted_per_second",
+            "innodb_rows_updated_per_second",
+            "innodb_rows_deleted_per_second",
+            "created_tmp_disk_tables_per_second",
+        )
+    ]
+    redis = [
+        f"redis.{m}:127.0.0.1:6379"
+        for m in (
+            "up",
+            "uptime_seconds",
+            "connected_clients",
+            "blocked_clients",
+            "used_memory_bytes",
+            "used_memory_rss_bytes",
+            "mem_fragmentation_ratio",
+            "ops_per_second",
+            "commands_per_second",
+            "keyspace_hit_ratio",
+            "evicted_keys",
+            "expired_keys",
+            "evicted_keys_per_second",
+            "expired_keys_per_second",
+            "rejected_connections",
+        )
+    ]
+    return host + disk + diskio + net + mysql + redis
+
+
+NAMES = _metric_names()
+assert len(NAMES) == 100 and len(set(NAMES)) == 100, len(NAMES)
+SERIES = len(NAMES) * len(HOSTS)
+STEP_SECONDS = 10  # one collection cycle
+DATASET_END = datetime(2026, 11, 25, tzinfo=UTC)  # the newest cycle is 10 s before this
+DATASET_ROWS = {"1m": 1_000_000, "10m": 10_000_000}
+LOAD_CHUNK_STEPS = 100  # cycles per INSERT ... SELECT: 100,000 rows, one commit each
+
+
+def description_of(name: str) -> str:
+    family = name.split(".", 1)[0]
+    return {"cpu": "CPU time", "load": "load average", "mysql": "MariaDB server status"}.get(
+        family, f"{family} (collected)"
+    )
+
+
+# --- MariaDB -------------------------------------------------------------------------------------
+def connect(db: str | None = DB_NAME, **kwargs) -> MySQLdb.Connection:
+    params = {
+        "host": MYSQL.hostname or "127.0.0.1",
+        "port": MYSQL.port or 3306,
+        "user": MYSQL.username or "root",
+        "passwd": MYSQL.password or "",
+        "charset": "utf8mb4",
+        "autocommit": True,
+    }
+    if db:
+        params["db"] = db
+    params.update(kwargs)
+    return MySQLdb.connect(**params)
+
+
+def scalar(conn, sql: str, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def execute(conn, sql: str, args=None) -> None:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+
+
+def app_env() -> dict[str, str]:
+    """The environment gunicorn, migrate and in-process runs get: production-like, on the bench database."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=DATABASE_URL,
+        # The embedded mode's API policy (the notes' open API: no token, no write throttle,
+        # plain HTTP), which the notes' baseline needs as well. Production mode (DJANGO_DEBUG=0)
+        # adds token auth, throttling and HTTPS redirects: see BENCHMARKS.md.
+        DJANGO_DEBUG="1",
+        VAR_DIR=str(OUT_DIR / "var"),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+_migrated = False
+
+
+def migrate() -> None:
+    """Create the bench database and its schema (once per process)."""
+    global _migrated
+    if _migrated:
+        return
+    conn = connect(db=None)
+    execute(conn, f"CREATE DATABASE IF NOT EXISTS `{DB_NAME}` CHARACTER SET utf8mb4")
+    conn.close()
+    env = app_env()
+    env["DJANGO_SETTINGS_MODULE"] = "db_django.settings"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    log(f"migrate {DATABASE_URL}: {time.perf_counter() - started:.1f} s")
+    _migrated = True
+
+
+@dataclass
+class Stored:
+    label: str
+    rows: int
+    max_id: int
+
+
+def _meta(conn, table: str) -> Stored | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT label, row_count, max_id FROM bench_datasets WHERE table_name = %s", [table])
+        row = cur.fetchone()
+    return Stored(*row) if row else None
+
+
+def _set_meta(conn, table: str, stored: Stored | None) -> None:
+    execute(conn, "DELETE FROM bench_datasets WHERE table_name = %s", [table])
+    if stored:
+        execute(
+            conn,
+            "INSERT INTO bench_datasets (table_name, label, row_count, max_id) VALUES (%s, %s, %s, %s)",
+            [table, stored.label, stored.rows, stored.max_id],
+        )
+
+
+def _exists(conn, table: str) -> bool:
+    return bool(
+        scalar(
+            conn,
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [DB_NAME, table],
+        )
+    )
+
+
+def _schema(conn, table: str) -> str:
+    with conn.cursor() as cur:
+        cur.execute(f"SHOW CREATE TABLE `{table}`")
+        ddl = cur.fetchone()[1]
+    ddl = re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
+    return ddl.replace(f"CREATE TABLE `{table}`", "CREATE TABLE `t`", 1)
+
+
+def _intact(conn, table: str, stored: Stored) -> bool:
+    # MAX(id) is one index dive; nothing but the loader writes to a data set table.
+    return stored.label in DATASET_ROWS and scalar(conn, f"SELECT MAX(id) FROM `{table}`") == stored.max_id
+
+
+def _swap_in(conn, source: str, active: Stored | None) -> None:
+    """Make `source` the app's table in one atomic RENAME; park the current data set or drop the table."""
+    if active and _intact(conn, TABLE, active):
+        park = f"bench_park_{active.label}"
+        execute(conn, f"DROP TABLE IF EXISTS `{park}`")
+        execute(conn, f"RENAME TABLE `{TABLE}` TO `{park}`, `{source}` TO `{TABLE}`")
+        _set_meta(conn, park, active)
+    else:
+        execute(conn, "DROP TABLE IF EXISTS bench_old")
+        execute(conn, f"RENAME TABLE `{TABLE}` TO bench_old, `{source}` TO `{TABLE}`")
+        execute(conn, "DROP TABLE bench_old")
+    _set_meta(conn, TABLE, None)
+
+
+def prepare(label: str) -> str:
+    """Schema up to date, and `monitor_resource` holding data set `label` ('scratch' = empty)."""
+    migrate()
+    conn = connect()
+    execute(
+        conn,
+        "CREATE TABLE IF NOT EXISTS bench_datasets (table_name VARCHAR(64) PRIMARY KEY, label VARCHAR(16) NOT NULL,"
+        " row_count BIGINT NOT NULL, max_id BIGINT NOT NULL)",
+    )
+    active = _meta(conn, TABLE)
+    try:
+        if label == "scratch":
+            if active is None:
+                execute(conn, f"TRUNCATE TABLE `{TABLE}`")
+            else:
+                execute(conn, "DROP TABLE IF EXISTS bench_new")
+                execute(conn, f"CREATE TABLE bench_new LIKE `{TABLE}`")
+                _swap_in(conn, "bench_new", active)
+            return "emptied"
+        if active and active.label == label and _intact(conn, TABLE, active):
+            return "reused"
+        park = f"bench_park_{label}"
+        stored = _meta(conn, park)
+        if (
+            stored
+            and _exists(conn, park)
+            and _intact(conn, park, stored)
+            and _schema(conn, park) == _schema(conn, TABLE)
+        ):
+            _swap_in(conn, park, active)
+            _set_meta(conn, park, None)
+            _set_meta(conn, TABLE, stored)
+            return "swapped in (already loaded)"
+        execute(conn, f"DROP TABLE IF EXISTS `{park}`")
+        _set_meta(conn, park, None)
+        execute(conn, "DROP TABLE IF EXISTS bench_new")
+        execute(conn, f"CREATE TABLE bench_new LIKE `{TABLE}`")
+        rows, seconds = load_dataset(conn, "bench_new", DATASET_ROWS[label])
+        max_id = scalar(conn, "SELECT MAX(id) FROM bench_new")
+        _swap_in(conn, "bench_new", active)
+        _set_meta(conn, TABLE, Stored(label, rows, max_id))
+        return f"loaded {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
+    finally:
+        conn.close()
+
+
+def load_dataset(conn, table: str, rows: int) -> tuple[int, float]:
+    """Fill `table` with `rows` samples, oldest first, generated inside MariaDB (INSERT ... SELECT).
+
+    The SEQUENCE engine's seq_A_to_B tables give the cycle numbers, so no row
+    crosses the client connection: 100,000 rows per statement, one commit each.
+    """
+    steps = rows // SERIES
+    assert steps * SERIES == rows, rows
+    start = DATASET_END - timedelta(seconds=steps * STEP_SECONDS)
+    execute(conn, "DROP TEMPORARY TABLE IF EXISTS bench_names")
+    execute(conn, "DROP TEMPORARY TABLE IF EXISTS bench_hosts")
+    execute(
+        conn,
+        "CREATE TEMPORARY TABLE bench_names (i INT PRIMARY KEY, name VARCHAR(200), description VARCHAR(200))"
+        " ENGINE=MEMORY",
+    )
+    execute(
+        conn, "CREATE TEMPORARY TABLE bench_hosts (i INT PRIMARY KEY, host VARCHAR(255), offset_us INT) ENGINE=MEMORY"
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO bench_names VALUES (%s, %s, %s)",
+            [(i, name, description_of(name)) for i, name in enumerate(NAMES)],
+        )
+        # Hosts sample at their own moment within the cycle; a host's rows of one cycle share it.
+        cur.executemany(
+            "INSERT INTO bench_hosts VALUES (%s, %s, %s)", [(i, host, i * 731_000) for i, host in enumerate(HOSTS)]
+        )
+    started = time.perf_counter()
+    for a in range(0, steps, LOAD_CHUNK_STEPS):
+        b = min(a + LOAD_CHUNK_STEPS, steps) - 1
+        execute(
+            conn,
+            f"INSERT INTO `{table}` (name, value, description, timestamp, host)"
+            " SELECT n.name, ROUND(50 + 40 * SIN(t.seq / 360 + n.i + h.i) + 5 * RAND(), 3), n.description,"
+            " TIMESTAMPADD(MICROSECOND, t.seq * %s + h.offset_us, %s), h.host"
+            f" FROM seq_{a}_to_{b} t CROSS JOIN bench_hosts h CROSS JOIN bench_names n"
+            " ORDER BY t.seq, h.i, n.i",
+            [STEP_SECONDS * 1_000_000, start.replace(tzinfo=None).isoformat(sep=" ")],
+        )
+        if a and a % (LOAD_CHUNK_STEPS * 10) == 0:
+            done = a * SERIES
+            log(f"  loading {table}: {done:,} rows, {done / (time.perf_counter() - started):,.0f} rows/s")
+    execute(conn, f"ANALYZE TABLE `{table}`")
+    seconds = time.perf_counter() - started
+    loaded = scalar(conn, f"SELECT COUNT(*) FROM `{table}`")
+    assert loaded == rows, (loaded, rows)
+    return rows, seconds
+
+
+def table_count(conn) -> int:
+    return scalar(conn, f"SELECT COUNT(*) FROM `{TABLE}`")
+
+
+# --- gunicorn ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """`gunicorn db_django.wsgi -w N` on a free port with the bench settings; stopped on exit."""
+
+    def __init__(self, workers: int = WORKERS, name: str = "bench"):
+        self.workers = workers
+        self.name = name
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            str(BIN / "gunicorn"),
+            "db_django.wsgi:application",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "-w",
+            str(self.workers),
+            "--chdir",
+            str(ROOT),
+            "--log-level",
+            "warning",
+        ]
+
+    def __enter__(self) -> "Gunicorn":
+        logfile = open(OUT_DIR / f"gunicorn-{self.name}.log", "w")  # closed in __exit__
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=app_env(), stdout=logfile, stderr=subprocess.STDOUT)
+        self._logfile = logfile
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: see {logfile.name}")
+            if len(self.worker_pids()) == self.workers:
+                try:
+                    status, _, _ = Client(self.port).get("/monitor/")
+                    if status == 200:
+                        log(f"gunicorn -w {self.workers} on 127.0.0.1:{self.port} (settings bench.settings)")
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise RuntimeError("gunicorn did not answer within 60 s")
+
+    def worker_pids(self) -> list[int]:
+        return [child.pid for child in psutil.Process(self.proc.pid).children()]
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._logfile.close()
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in KiB, from /proc/<pid>/status."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+# --- HTTP clients --------------------------------------------------------------------------------
+class Client:
+    """One HTTP/1.1 client connection (http.client reconnects when the server closes it).
+
+    gunicorn's sync workers answer `Connection: close`, so every request opens
+    a new TCP connection on loopback whatever the client does; the same holds
+    for the baselines.
+    """
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        started = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, data, time.perf_counter() - started
+
+    def get(self, path: str) -> tuple[int, bytes, float]:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
+        return self.request("POST", path, body)
+
+
+def load_tool() -> str:
+    return "wrk" if shutil.which("wrk") and os.environ.get("BENCH_LOAD", "wrk") == "wrk" else "python"
+
+
+def load(port: int, path: str, seconds: float, connections: int, body: bytes | None = None) -> dict:
+    """Closed-loop load: `connections` clients each send the next request as soon as the last is answered."""
+    if load_tool() == "wrk":
+        return _wrk(port, path, seconds, connections, body)
+    return _python_load(port, path, seconds, connections, body)
+
+
+def wrk_command(port: int, path: str, seconds: float, connections: int, script: str | None) -> list[str]:
+    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds:g}s"]
+    if script:
+        cmd += ["-s", script]
+    return [*cmd, f"http://127.0.0.1:{port}{path}"]
+
+
+def _wrk(port: int, path: str, seconds: float, connections: int, body: bytes | None) -> dict:
+    script = None
+    if body is not None:
+        script = str(OUT_DIR / "post.lua")
+        text = body.decode()
+        assert "]]" not in text
+        Path(script).write_text(
+            f'wrk.method = "POST"\nwrk.body = [[{text}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
+    out = subprocess.run(
+        wrk_command(port, path, seconds, connections, script), capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    requests = int(found.group(1))
+    elapsed = float(found.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[found.group(3)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    result = {
+        "rps": rps,
+        "requests": requests,
+        "seconds": elapsed,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups()), strict=True))
+        if errors
+        else {},
+    }
+    if result["non_2xx"] or result["socket_errors"].get("connect") or result["socket_errors"].get("timeout"):
+        raise RuntimeError(f"load run had failures: {result}\n{out}")
+    return result
+
+
+def _python_worker(port, path, deadline, body, queue) -> None:
+    client = Client(port)
+    ok = bad = 0
+    while time.time() < deadline:
+        status, _, _ = client.request("POST" if body is not None else "GET", path, body)
+        if 200 <= status < 300:
+            ok += 1
+        else:
+            bad += 1
+    queue.put((ok, bad))
+
+
+def _python_load(port: int, path: str, seconds: float, connections: int, body: bytes | None) -> dict:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    started = time.time()
+    procs = [
+        ctx.Process(target=_python_worker, args=(port, path, started + seconds, body, queue))
+        for _ in range(connections)
+    ]
+    for proc in procs:
+        proc.start()
+    counts = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    elapsed = time.time() - started
+    ok = sum(c[0] for c in counts)
+    bad = sum(c[1] for c in counts)
+    if bad:
+        raise RuntimeError(f"{bad} non-2xx answers")
+    return {"rps": ok / elapsed, "requests": ok, "seconds": elapsed, "non_2xx": bad, "socket_errors": {}}
+
+
+# --- in-process Django (SQL capture, profiles) ---------------------------------------------------
+def setup_django() -> None:
+    os.environ.update(app_env())
+    import django
+
+    django.setup()
+
+
+def capture_sql(path: str) -> list[str]:
+    """The SQL statements one GET of `path` sends, as sent (parameters inlined)."""
+    setup_django()
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    client = DjangoClient()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return [q["sql"] for q in queries]
+
+
+def time_sql(statements: list[str], repeat: int) -> list[float]:
+    """Seconds per execution of `statements` (results fetched) over one raw mysqlclient connection."""
+    conn = connect()
+    timings = []
+    with conn.cursor() as cur:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            for sql in statements:
+                cur.execute(sql)
+                cur.fetchall()
+            timings.append(time.perf_counter() - started)
+    conn.close()
+    return timings
+
+
+# --- a shared machine ---------------------------------------------------------------------------
+# Other work on the machine (test runs, workers) steals CPU from a 2-core benchmark. Every
+# measurement waits until the machine is quiet and counts the CPU other processes used while it
+# ran; a measurement disturbed by more than NOISE_LIMIT is repeated (at most MAX_RETRIES times).
+QUIET_LIMIT = float(os.environ.get("BENCH_QUIET_LIMIT", "15"))  # % of one core, before a measurement
+NOISE_LIMIT = float(os.environ.get("BENCH_NOISE_LIMIT", "20"))  # % of one core, during it
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "120"))  # s, then measure anyway (and say so)
+MAX_RETRIES = 2
+
+
+def _mine() -> set[int]:
+    me = psutil.Process()
+    return {me.pid, *(child.pid for child in me.children(recursive=True))}
+
+
+def _others_seconds(count_mariadb: bool) -> dict[tuple[int, float], float]:
+    """CPU seconds of every user-space process this benchmark did not start.
+
+    Kernel threads are left out (the disk and network work they do is mostly ours), and so
+    are reaped children (a parent's children_* times jump by a child's whole life): a
+    process that starts and ends within one window is missed, so this errs low.
+    """
+    mine = _mine()
+    seconds = {}
+    for proc in psutil.process_iter(["ppid", "name", "create_time"]):
+        info = proc.info
+        if proc.pid in mine or proc.pid == 2 or info["ppid"] == 2:
+            continue
+        if not count_mariadb and info["name"] in ("mariadbd", "mysqld"):
+            continue
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        seconds[(proc.pid, info["create_time"])] = t.user + t.system
+    return seconds
+
+
+class CpuWindow:
+    """CPU that other processes used between start() and stop(), in % of one core.
+
+    With `count_mariadb=False` the database server is not counted (it serves the
+    benchmark while one runs; other clients' share of it cannot be told apart).
+    """
+
+    def __init__(self, count_mariadb: bool = True):
+        self.count_mariadb = count_mariadb
+
+    def start(self) -> "CpuWindow":
+        self.t0 = time.monotonic()
+        self.before = _others_seconds(self.count_mariadb)
+        return self
+
+    def stop(self) -> float:
+        after = _others_seconds(self.count_mariadb)
+        used = sum(max(0.0, cpu - self.before.get(key, 0.0)) for key, cpu in after.items())
+        self.foreign_percent = used / (time.monotonic() - self.t0) * 100
+        return self.foreign_percent
+
+
+class CpuSplit:
+    """CPU seconds by party between start() and stop(): the gunicorn workers, MariaDB, this
+    process (the benchmark's own client code) with its children (wrk), and the machine in total."""
+
+    def __init__(self, server: "Gunicorn | None" = None):
+        self.server = server
+
+    def _read(self) -> dict[str, float]:
+        def cpu(proc: psutil.Process, children: bool = False) -> float:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                return 0.0
+            return t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
+
+        gunicorn = 0.0
+        if self.server is not None:
+            master = psutil.Process(self.server.proc.pid)
+            gunicorn = cpu(master) + sum(cpu(worker) for worker in master.children())
+        mariadb = sum(cpu(p) for p in psutil.process_iter(["name"]) if p.info["name"] in ("mariadbd", "mysqld"))
+        t = psutil.cpu_times()
+        busy = t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
+        return {"gunicorn": gunicorn, "mariadb": mariadb, "client": cpu(psutil.Process(), children=True), "all": busy}
+
+    def start(self) -> "CpuSplit":
+        self.before = self._read()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        self.seconds = {key: after[key] - self.before[key] for key in after}
+        return self.seconds
+
+
+def wait_quiet() -> float:
+    """Block until other processes (MariaDB included) use less than QUIET_LIMIT % for 2 s in a row."""
+    started, calm = time.monotonic(), 0
+    while True:
+        window = CpuWindow().start()
+        time.sleep(1)
+        foreign = window.stop()
+        calm = calm + 1 if foreign < QUIET_LIMIT else 0
+        if calm >= 2:
+            return foreign
+        waited = time.monotonic() - started
+        if waited > QUIET_WAIT:
+            log(f"  machine still busy ({foreign:.0f}% of a core used by others) after {waited:.0f} s: measuring")
+            return foreign
+        if int(waited) % 15 == 0:
+            log(f"  waiting for a quiet machine: others use {foreign:.0f}% of a core")
+
+
+def measured(label: str, run, *args):
+    """run(*args) on a quiet machine, repeated while others used more than NOISE_LIMIT during it.
+
+    Returns (result, foreign CPU % of one core during the kept attempt).
+    """
+    for attempt in range(MAX_RETRIES + 1):
+        wait_quiet()
+        window = CpuWindow(count_mariadb=False).start()
+        result = run(*args)
+        foreign = window.stop()
+        if foreign <= NOISE_LIMIT or attempt == MAX_RETRIES:
+            return result, foreign
+        log(f"  {label}: others used {foreign:.0f}% of a core meanwhile: measuring again")
+
+
+# --- statistics and reporting --------------------------------------------------------------------
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def percentile(values, q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def machine() -> dict:
+    meminfo = Path("/proc/meminfo").read_text()
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
+    conn = connect(db=None)
+    info = {
+        "nproc": os.cpu_count(),
+        "cpu": model.group(1).strip() if model else platform.machine(),
+        "ram_gib": round(int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 1024**2, 1),
+        "kernel": platform.release(),
+        "mariadb": scalar(conn, "SELECT VERSION()"),
+        "innodb_buffer_pool_size_mib": int(scalar(conn, "SELECT @@innodb_buffer_pool_size")) // 2**20,
+        "innodb_flush_log_at_trx_commit": int(scalar(conn, "SELECT @@innodb_flush_log_at_trx_commit")),
+        "python": platform.python_version(),
+        "load_tool": load_tool(),
+        "gunicorn_workers": WORKERS,
+    }
+    conn.close()
+    for package in ("Django", "djangorestframework", "gunicorn", "mysqlclient"):
+        info[package] = importlib.metadata.version(package)
+    info["code_sha256"] = code_fingerprint()
+    if info["load_tool"] == "wrk":
+        version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+        info["wrk"] = (version.stdout or version.stderr).split("[")[0].strip()
+    return info
+
+
+def code_fingerprint() -> str:
+    """Which application code was measured (others change it between runs): a hash of its sources."""
+    digest = hashlib.sha256()
+    files = sorted([*ROOT.glob("db_django/*.py"), *ROOT.glob("monitor/**/*.py"), ROOT / "requirements.txt"])
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def save(name: str, result: dict) -> Path:
+    path = OUT_DIR / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=str))
+    log(f"-> {path}")
+    return path

@@ -1,0 +1,161 @@
+"""Bulk ingest: JSON arrays of 5,000 samples POSTed to /monitor/resources/ vs raw mysqlclient executemany.
+
+Both sides store the same rows in the same table (`monitor_resource`, empty at
+the start) in the same run, one batch per transaction, one batch at a time
+(one client, one connection), taking turns every 5 batches (ABBA). The raw
+side is the ceiling: tuples prepared in advance, `cursor.executemany` (which
+mysqlclient turns into multi-row INSERTs of up to 64 KiB each), `commit()`.
+The HTTP side includes everything a collector pays: HTTP, JSON parsing,
+validation, the INSERT, the answer.
+
+    .venv/bin/python bench/ingest.py [--rounds 3] [--batches 30]
+"""
+
+import argparse
+import json
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+import harness
+
+URL = "/monitor/resources/"
+BATCH = 5000  # BULK_MAX_ITEMS: the largest batch the API takes
+CHUNK = 5  # batches per turn when the two sides take turns
+AGENTS = [f"agent-{i:02d}" for i in range(BATCH // len(harness.NAMES))]
+BASE = datetime(2026, 11, 26, tzinfo=UTC)
+RAW_SQL = f"INSERT INTO {harness.TABLE} (name, value, description, timestamp, host) VALUES (%s, %s, %s, %s, %s)"
+
+
+def make_batches(first: int, count: int) -> list[list[dict]]:
+    """`count` collection cycles of 50 agents x 100 metrics, each cycle with its own timestamp."""
+    rng = random.Random(first)
+    batches = []
+    for k in range(first, first + count):
+        at = (BASE + timedelta(seconds=10 * k)).isoformat().replace("+00:00", "Z")
+        batches.append(
+            [
+                {
+                    "name": name,
+                    "value": round(rng.uniform(0, 100), 3),
+                    "description": harness.description_of(name),
+                    "host": agent,
+                    "timestamp": at,
+                }
+                for agent in AGENTS
+                for name in harness.NAMES
+            ]
+        )
+    return batches
+
+
+def as_rows(batch: list[dict]) -> list[tuple]:
+    # The same instant as the JSON's "...Z", as MySQL stores it (naive UTC).
+    return [(s["name"], s["value"], s["description"], s["timestamp"][:-1].replace("T", " "), s["host"]) for s in batch]
+
+
+def http_ingest(client: harness.Client, bodies: list[bytes]) -> float:
+    started = time.perf_counter()
+    for body in bodies:
+        status, answer, _ = client.post(URL, body)
+        if status != 201 or json.loads(answer) != {"created": BATCH}:
+            raise RuntimeError(f"POST answered {status}: {answer[:300]!r}")
+    return time.perf_counter() - started
+
+
+def raw_ingest(conn, batches: list[list[tuple]]) -> float:
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        for rows in batches:
+            cur.executemany(RAW_SQL, rows)
+            conn.commit()
+    return time.perf_counter() - started
+
+
+def main(rounds: int = 3, batches: int = 30) -> dict:
+    harness.log(f"== bulk ingest: {batches} x {BATCH} samples per side and round, {rounds} rounds")
+    harness.log(f"table: {harness.prepare('scratch')}")
+    conn = harness.connect(autocommit=False)
+    check = harness.connect()
+    next_batch = 0
+    results = {"raw": [], "http": []}
+    noise = []
+    cpu = {"raw": {}, "http": {}}  # CPU by party (gunicorn, MariaDB, client, machine), all rounds
+    with harness.Gunicorn(name="ingest") as server:
+        client = harness.Client(server.port)
+        # Warm-up: every worker imports and compiles what a batch needs; the raw connection too.
+        warm = make_batches(next_batch, 2 * harness.WORKERS)
+        next_batch += len(warm)
+        http_ingest(client, [json.dumps(b).encode() for b in warm])
+        raw_ingest(conn, [as_rows(b) for b in make_batches(next_batch, 2)])
+        next_batch += 2
+        for r in range(rounds):
+            data = make_batches(next_batch, batches)  # both sides store these very rows
+            next_batch += batches
+            raw_rows, bodies = [as_rows(b) for b in data], [json.dumps(b).encode() for b in data]
+
+            def measurement(raw_rows=raw_rows, bodies=bodies):
+                # Chunks of CHUNK batches in ABBA order: both sides see the same machine.
+                seconds = {"raw": 0.0, "http": 0.0}
+                used_cpu = {"raw": {}, "http": {}}
+                before = harness.table_count(check)
+                for i, start in enumerate(range(0, batches, CHUNK)):
+                    for side in ("raw", "http") if i % 2 == 0 else ("http", "raw"):
+                        split = harness.CpuSplit(server).start()
+                        if side == "raw":
+                            seconds[side] += raw_ingest(conn, raw_rows[start : start + CHUNK])
+                        else:
+                            seconds[side] += http_ingest(client, bodies[start : start + CHUNK])
+                        for key, used in split.stop().items():
+                            used_cpu[side][key] = used_cpu[side].get(key, 0.0) + used
+                stored = harness.table_count(check) - before
+                assert stored == 2 * batches * BATCH, stored
+                return seconds, used_cpu
+
+            (seconds, used_cpu), foreign = harness.measured(f"round {r + 1}", measurement)
+            for side in cpu:
+                for key, used in used_cpu[side].items():
+                    cpu[side][key] = cpu[side].get(key, 0.0) + used
+            for side in results:
+                results[side].append(batches * BATCH / seconds[side])
+            noise.append(foreign)
+            harness.log(
+                f"round {r + 1}: raw {results['raw'][-1]:,.0f} rows/s, HTTP {results['http'][-1]:,.0f} rows/s,"
+                f" ratio {results['http'][-1] / results['raw'][-1]:.2f} (others: {foreign:.0f}% of a core)"
+            )
+    conn.close()
+    check.close()
+    raw, http = harness.median(results["raw"]), harness.median(results["http"])
+    result = {
+        "benchmark": "ingest",
+        "batch": BATCH,
+        "rows_per_measurement": batches * BATCH,
+        "rounds": rounds,
+        "raw_rows_per_s": results["raw"],
+        "http_rows_per_s": results["http"],
+        "raw_median": raw,
+        "http_median": http,
+        "ratio": http / raw,
+        "round_ratios": [h / w for h, w in zip(results["http"], results["raw"], strict=True)],
+        "others_cpu_percent": noise,
+        "cpu_us_per_row": {
+            side: {key: used / (rounds * batches * BATCH) * 1e6 for key, used in cpu[side].items()} for side in cpu
+        },
+        "target": ">= 0.25 of raw",
+    }
+    for side, split in result["cpu_us_per_row"].items():
+        harness.log(f"CPU per row, {side}: " + ", ".join(f"{k} {v:.1f} us" for k, v in split.items()))
+    harness.log(
+        f"bulk ingest median: HTTP {http:,.0f} rows/s, raw executemany {raw:,.0f} rows/s, "
+        f"ratio {http / raw:.2f} (target >= 0.25)"
+    )
+    harness.save("ingest", result)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=30, help="batches of 5,000 per side and round")
+    args = parser.parse_args()
+    main(args.rounds, args.batches)
