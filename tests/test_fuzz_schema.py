@@ -10,7 +10,7 @@ authentication fails the test. Bounded: MAX_EXAMPLES cases per operation.
 """
 
 import base64
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 import schemathesis
@@ -24,27 +24,13 @@ from db_django.celery import app as celery_app
 from db_django.wsgi import application
 from monitor.auth import issue_token
 from monitor.models import Resource
+from strategies import moments, rfc3339
 
 MAX_EXAMPLES = 30
 
 
-def _rfc3339(moment: datetime, offset_minutes: int) -> str:
-    if offset_minutes == 0:
-        return moment.isoformat() + "Z"
-    sign = "+" if offset_minutes > 0 else "-"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    return f"{moment.isoformat()}{sign}{hours:02d}:{minutes:02d}"
-
-
-# Valid RFC 3339 date-times, years 0001 to 9999 with any UTC offset, often within a
-# day of either end, where converting to UTC leaves Python's range. The default
-# strategy seldom leaves the present day.
-MOMENTS = st.one_of(
-    st.datetimes(min_value=datetime.min, max_value=datetime.min + timedelta(days=1)),
-    st.datetimes(min_value=datetime.max - timedelta(days=1), max_value=datetime.max),
-    st.datetimes(min_value=datetime.min, max_value=datetime.max),
-)
-schemathesis.openapi.format("date-time", st.builds(_rfc3339, MOMENTS, st.integers(-1439, 1439)))
+MOMENTS = moments(st.datetimes(min_value=datetime.min, max_value=datetime.max))
+schemathesis.openapi.format("date-time", st.builds(rfc3339, MOMENTS, st.integers(-1439, 1439)))
 schema = schemathesis.openapi.from_wsgi("/monitor/schema/?format=json", application)
 
 # The API is deliberately more lenient than the schema it publishes: numbers are

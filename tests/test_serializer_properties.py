@@ -9,7 +9,7 @@ request leaves the table as it was.
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -26,6 +26,7 @@ from monitor.serializers import (
     parse_sample,
     parse_samples,
 )
+from strategies import moments, rfc3339
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 URL = "/monitor/resources/"
@@ -88,22 +89,8 @@ NO_NUL = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"
 NAMES = st.text(NO_NUL, min_size=1, max_size=NAME_MAX).filter(lambda name: name.strip())
 
 
-def _rfc3339(moment: datetime, offset_minutes: int) -> str:
-    if offset_minutes == 0:
-        return moment.isoformat() + "Z"
-    sign = "+" if offset_minutes > 0 else "-"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    return f"{moment.isoformat()}{sign}{hours:02d}:{minutes:02d}"
-
-
-# Valid ISO 8601 times from year 1 to 9999 with any UTC offset, often near either
-# end of the range (where conversion to UTC leaves Python's datetime range).
-MOMENTS = st.one_of(
-    st.datetimes(min_value=datetime.min, max_value=datetime.min + timedelta(days=1)),
-    st.datetimes(min_value=datetime.max - timedelta(days=1), max_value=datetime.max),
-    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)),
-)
-ISO_TIMES = st.builds(_rfc3339, MOMENTS, st.integers(-1439, 1439))
+MOMENTS = moments(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)))
+ISO_TIMES = st.builds(rfc3339, MOMENTS, st.integers(-1439, 1439))
 # Samples an agent could plausibly send, every field at its edges.
 EDGY_SAMPLES = st.fixed_dictionaries(
     {"name": st.text(ANY_CHAR, min_size=1, max_size=NAME_MAX), "value": FINITE},
