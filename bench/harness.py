@@ -2,8 +2,13 @@
 
 The benchmarks run the project as deployed: gunicorn (sync workers, as in the
 README's production command) on MariaDB, with DATABASE_URL pointing at a
-database of their own (`bench_db_django` by default, `BENCH_DB` to change it).
+database of their own (`bench_db_django` by default, `BENCH_DB` to change it),
+under the embedded mode's API policy (DJANGO_DEBUG=1: see app_env).
 Nothing here touches `db_django` or `test_db_django`.
+
+Knobs: BENCH_DB, BENCH_MYSQL_URL, BENCH_OUT (results, default
+/tmp/db_django-bench), BENCH_WORKERS (gunicorn -w, default 4), BENCH_LOAD=python
+(no wrk), BENCH_QUIET_LIMIT / BENCH_NOISE_LIMIT / BENCH_QUIET_WAIT (shared machine).
 
 Data sets live in that database under fixed names and are swapped into
 `monitor_resource` with one atomic RENAME TABLE, so a rerun reuses the
