@@ -51,9 +51,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import MySQLdb
 import psutil
 import redis
+from harness import connect, log  # shared with the other benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -102,25 +102,7 @@ def source_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 # --- the database and the broker -----------------------------------------------------------------
-def connect(db: str | None = DB_NAME) -> MySQLdb.Connection:
-    params = {
-        "host": MYSQL.hostname or "127.0.0.1",
-        "port": MYSQL.port or 3306,
-        "user": MYSQL.username or "root",
-        "passwd": MYSQL.password or "",
-        "charset": "utf8mb4",
-        "autocommit": True,
-    }
-    if db:
-        params["db"] = db
-    return MySQLdb.connect(**params)
-
-
 def scalar(conn, sql: str, args=None):
     with conn.cursor() as cur:
         cur.execute(sql, args)
@@ -148,7 +130,7 @@ def app_env(var_dir: Path, interval: int) -> dict[str, str]:
 
 
 def create_database() -> None:
-    conn = connect(db=None)
+    conn = connect(None)
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{DB_NAME}`")
         cur.execute(f"CREATE DATABASE `{DB_NAME}` CHARACTER SET utf8mb4")
@@ -165,7 +147,7 @@ def create_database() -> None:
 
 def reset_stores() -> None:
     """Empty tables and broker: every run starts from the same state."""
-    conn = connect()
+    conn = connect(DB_NAME)
     with conn.cursor() as cur:
         cur.execute("TRUNCATE TABLE monitor_resource")
         cur.execute("TRUNCATE TABLE monitor_host")
@@ -325,7 +307,7 @@ def measure(procs: Procs, interval: int, seconds: int, run: int) -> dict:
     work.mkdir(parents=True)
     env = app_env(work / "var", interval)
     worker_log, beat_log = work / "worker.log", work / "beat.log"
-    conn = connect()
+    conn = connect(DB_NAME)
     spawned = datetime.now(UTC)
     started = time.monotonic()
     worker = procs.start(worker_args(), env, worker_log)
@@ -587,7 +569,7 @@ def machine() -> dict:
     meminfo = Path("/proc/meminfo").read_text()
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
-    conn = connect(db=None)
+    conn = connect(None)
     client = redis.Redis.from_url(BROKER_URL)
     info = {
         "nproc": os.cpu_count(),

@@ -44,8 +44,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import MySQLdb
 import psutil
+from harness import connect, free_port, log  # shared with the other benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -68,23 +68,7 @@ NAMES = [
 ]
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 # --- the server side ------------------------------------------------------------------------------
-def mysql(db: str | None = None) -> MySQLdb.Connection:
-    params = {
-        "host": MYSQL.hostname or "127.0.0.1",
-        "port": MYSQL.port or 3306,
-        "user": MYSQL.username or "root",
-        "passwd": MYSQL.password or "",
-        "charset": "utf8mb4",
-        "autocommit": True,
-    }
-    return MySQLdb.connect(**params, **({"db": db} if db else {}))
-
-
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
@@ -118,12 +102,6 @@ def manage(env: dict, *args: str) -> str:
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gunicorn:
@@ -324,7 +302,7 @@ def summarise(merged: dict, elapsed: float) -> dict:
 
 
 def machine() -> dict:
-    with mysql() as conn, conn.cursor() as cur:
+    with connect(None) as conn, conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
         server = cur.fetchone()[0]
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
@@ -412,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     log("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
 
-    with mysql() as conn, conn.cursor() as cur:
+    with connect(None) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE IF NOT EXISTS `{DB_NAME}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     with tempfile.TemporaryDirectory(prefix="db_django-load-") as var_dir:
         env = app_env(Path(var_dir))
@@ -420,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         manage(env, "migrate", "--noinput", "-v", "0")
         token = manage(env, "tokens", "create", f"load {tag}", "--scope", "write").strip().splitlines()[-1]
         log(f"migrated {DB_NAME} and issued a write token in {time.perf_counter() - started:.1f} s")
-        with mysql(DB_NAME) as conn, conn.cursor() as cur:
+        with connect(DB_NAME) as conn, conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM monitor_resource")
             rows_before = cur.fetchone()[0]
         logfile = OUT_DIR / f"gunicorn-{tag}.log"
@@ -437,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_after = cpu_by_pid()
             mariadb = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in ("mariadbd", "mysqld")}
             others = others_cpu_percent(cpu_before, cpu_after, mine | mariadb, elapsed)
-        with mysql(DB_NAME) as conn, conn.cursor() as cur:
+        with connect(DB_NAME) as conn, conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM monitor_resource WHERE host = %s", [tag])
             stored = cur.fetchone()[0]
 
