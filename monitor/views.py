@@ -26,6 +26,7 @@ from .serializers import (
     sample_json,
 )
 from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
+from .storage import insert_resources
 
 SERIES_PARAMETERS = [
     OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
@@ -102,9 +103,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        # No batch size: one INSERT for the whole request where the database
-        # allows it (MySQL); SQLite's bound-parameter limit splits it, in one transaction.
-        Resource.objects.bulk_create(rows)
+        insert_resources([(r.name, r.value, r.description, r.timestamp, r.host) for r in rows])
         return Response({"created": len(rows)}, status=status.HTTP_201_CREATED)
 
     @action(detail=False, pagination_class=None)
