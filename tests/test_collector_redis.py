@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from monitor.collectors.base import RateTracker, Sample
-from monitor.collectors.redis import collect_redis
+from monitor.collectors.redis import CLIENT_NAME, collect_redis
+from servers import private_redis
 
 pytestmark = pytest.mark.redis
 
@@ -169,14 +170,45 @@ def test_a_counter_reset_yields_no_negative_rate(redis_url: str) -> None:
     assert all(next_cycle[metric] >= 0.0 for metric in RATE_METRICS)
 
 
-def test_it_leaves_no_connection_open(redis_url: str, client: redis.Redis) -> None:
-    before = client.info("clients")["connected_clients"]
+def _collector_connections(client: redis.Redis) -> int:
+    return sum(1 for entry in client.client_list() if entry.get("name") == CLIENT_NAME)
 
+
+def test_it_keeps_one_named_connection_across_cycles(redis_url: str, client: redis.Redis) -> None:
     for _ in range(10):
-        collect_redis(redis_url, RateTracker())
+        assert _values(collect_redis(redis_url, RateTracker()), redis_url)["up"] == 1.0
 
-    # A leaked connection per call would show as +10; allow for other clients.
-    assert client.info("clients")["connected_clients"] <= before + 3
+    # A connection per cycle, left open, would show as 10; a new one per cycle costs more CPU than INFO.
+    assert _collector_connections(client) == 1
+
+
+def test_a_restarted_server_is_reported_up_on_the_first_cycle_after_it_returns(tmp_path) -> None:
+    with private_redis(tmp_path) as server:
+        url = server.url()
+        assert _values(collect_redis(url, RateTracker(), timeout=1.0), url)["up"] == 1.0
+        server.stop()
+        assert _values(collect_redis(url, RateTracker(), timeout=1.0), url) == {"up": 0.0}
+        server.start()
+
+        # The connection kept from before the restart is dead; the cycle retries once on a new one.
+        assert _values(collect_redis(url, RateTracker(), timeout=1.0), url)["up"] == 1.0
+
+
+def test_a_frozen_server_costs_one_timeout_and_is_up_again_once_thawed(tmp_path) -> None:
+    with private_redis(tmp_path) as server:
+        url = server.url()
+        assert _values(collect_redis(url, RateTracker(), timeout=1.0), url)["up"] == 1.0
+        server.freeze()
+        try:
+            started = time.monotonic()
+            frozen = _values(collect_redis(url, RateTracker(), timeout=1.0), url)
+            elapsed = time.monotonic() - started
+        finally:
+            server.thaw()
+
+        assert frozen == {"up": 0.0}
+        assert elapsed < 1.8  # one timeout: a timed-out command is not retried
+        assert _values(collect_redis(url, RateTracker(), timeout=1.0), url)["up"] == 1.0
 
 
 def test_unreachable_server_reports_up_zero_and_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
