@@ -1,4 +1,4 @@
-"""Two fixes to kombu 5.7's Redis transport, applied wherever the Celery app loads.
+"""Fixes to kombu 5.7's Redis transport, applied wherever the Celery app loads.
 
 Both were found by tests/test_faults_redis.py (a private Redis stopped, or
 frozen longer than the socket timeout, under a running worker):
@@ -14,9 +14,21 @@ frozen longer than the socket timeout, under a running worker):
    with AttributeError, which Celery does not treat as a connection error: the
    worker exits. Here that case raises a ConnectionError, which Celery handles
    by reconnecting.
+3. Every Redis command kombu sends outside its consumer loop (publish, queue
+   declare, bind, size, delete, ack bookkeeping) builds a new redis-py client
+   on the channel's pool, and building one copies redis-py's table of ~170
+   response callbacks (redis-py issue #3624). That was most of the CPU a
+   `task_counts` broadcast and a queue-length read cost, every cycle. Here each
+   channel builds one client per pool and reuses it: a client holds no
+   connection of its own (each command checks one out of the pool), so it is
+   safe to share. A channel that replaced its pool (after a fork, or closed
+   and reopened) gets a new client.
 
 Remove this module when kombu fixes both upstream (check with the fault tests).
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 from kombu.transport import redis as kombu_redis
@@ -48,7 +60,20 @@ def _connparams(self, asynchronous: bool = False) -> dict:
     return _original_connparams(self, asynchronous=asynchronous)
 
 
+@contextmanager
+def _conn_or_acquire(self, client=None) -> Iterator[redis.Redis]:
+    if client:
+        yield client
+        return
+    pool = self.pool
+    shared = self.__dict__.get("_shared_sync_client")
+    if shared is None or shared.connection_pool is not pool:
+        shared = self.__dict__["_shared_sync_client"] = self._create_client()
+    yield shared
+
+
 def apply() -> None:
     kombu_redis.QoS.ack = _ack
     kombu_redis.QoS.reject = _reject
     kombu_redis.Channel._connparams = _connparams
+    kombu_redis.Channel.conn_or_acquire = _conn_or_acquire
