@@ -233,6 +233,7 @@ CELERY_TASK_ROUTES = {
     "monitor.tasks.collect_host_metrics": {"queue": HOST_BROADCAST, "declare": [HOST_BROADCAST.exchange]},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULER = "monitor.beat:Scheduler"  # celery's own, minus a busy wait (see the module)
 
 # --- Monitoring ---------------------------------------------------------------
 METRICS_INTERVAL = envint("METRICS_INTERVAL", 10, minimum=1)
