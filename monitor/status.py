@@ -107,18 +107,13 @@ def ask_workers(app: Celery, timeout: float, expected: int = 0) -> tuple[dict[st
     return replies, {"state": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
 
 
-def broadcast_and_collect(
-    app: Celery, conn: Connection, command: str, wait: float, expected: int = 0
-) -> dict[str, dict]:
-    """Send a remote-control command to every worker; gather replies for `wait` seconds.
+def control_mailbox(app: Celery, conn: Connection) -> Mailbox:
+    """A remote-control mailbox of our own on `conn`.
 
-    Replies are fetched with non-blocking gets rather than kombu's blocking
-    drain, whose Redis wait rounds up to whole seconds and would overrun the
-    status budget. The mailbox is private: app.control publishes through the
-    app-wide producer pool, whose connections have neither this call's short
-    timeouts nor a bound on retries.
+    Private because app.control publishes through the app-wide producer pool,
+    whose connections have neither our short timeouts nor a bound on retries.
     """
-    mailbox = Mailbox(
+    return Mailbox(
         app.conf.control_exchange,
         type="fanout",
         accept=["json"],
@@ -126,24 +121,46 @@ def broadcast_and_collect(
         reply_queue_ttl=app.conf.control_queue_ttl,
         reply_queue_expires=app.conf.control_queue_expires,
     )(conn)
+
+
+def broadcast_and_collect(
+    app: Celery, conn: Connection, command: str, wait: float, expected: int = 0, mailbox: Mailbox | None = None
+) -> dict[str, dict]:
+    """Send a remote-control command to every worker; gather replies for `wait` seconds.
+
+    Replies are fetched with non-blocking gets rather than kombu's blocking
+    drain, whose Redis wait rounds up to whole seconds and would overrun the
+    status budget. Without `mailbox` a new one is used and its reply queue
+    deleted afterwards; a caller that asks every cycle passes its own and keeps
+    one reply queue bound between calls (replies are matched by ticket, so a
+    late answer to an earlier call is skipped).
+    """
+    own_mailbox = mailbox is None
+    if mailbox is None:
+        mailbox = control_mailbox(app, conn)
     channel = conn.default_channel
     ticket = uuid()
     mailbox._publish(command, {}, reply_ticket=ticket, channel=channel, timeout=wait)
     reply_queue = mailbox.reply_queue(channel)
     replies: dict[str, dict] = {}
     deadline = time.monotonic() + wait
+
+    def answered() -> bool:
+        return bool(expected) and len(replies) >= expected
+
     try:
-        while time.monotonic() < deadline and not (expected and len(replies) >= expected):
-            message = reply_queue.get(no_ack=True, accept=["json"])
-            if message is None:
-                time.sleep(REPLY_POLL_SECONDS)
-                continue
-            if message.headers.get("ticket") == ticket:
-                replies.update(message.decode())
+        while time.monotonic() < deadline and not answered():
+            # Sleep first: no worker answers within microseconds, and an empty get
+            # costs a round trip per priority level.
+            time.sleep(REPLY_POLL_SECONDS)
+            while not answered() and (message := reply_queue.get(no_ack=True, accept=["json"])) is not None:
+                if message.headers.get("ticket") == ticket:
+                    replies.update(message.decode())
     finally:
-        # Each call's reply queue is new (its name is per thread); left bound, the
-        # Redis binding set grows by one per call and every worker reply reads it all.
-        reply_queue.delete()
+        if own_mailbox:
+            # Each new mailbox's reply queue is new; left bound, the Redis binding
+            # set grows by one per call and every worker reply reads it all.
+            reply_queue.delete()
     return replies
 
 

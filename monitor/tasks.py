@@ -10,6 +10,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from kombu import Connection
+from kombu.pidbox import Mailbox
 
 from db_django.celery import app as celery_app
 
@@ -18,7 +19,7 @@ from .collectors.host import collect_host
 from .collectors.mysql import collect_mysql
 from .collectors.queue import collect_queue
 from .collectors.redis import collect_redis
-from .status import broadcast_and_collect, broker_connection, queue_depths
+from .status import broadcast_and_collect, broker_connection, control_mailbox, queue_depths
 from .storage import resource_bulk_create
 from .worker_control import task_counts  # noqa: F401  (registers the command in every worker)
 
@@ -28,6 +29,7 @@ _host_tracker = RateTracker()
 _server_tracker = RateTracker()
 _workers_last_cycle = 0
 _broker: Connection | None = None
+_mailbox: Mailbox | None = None
 
 
 def collect_host_once() -> list[Sample]:
@@ -52,24 +54,26 @@ def collect_servers_once() -> list[Sample]:
 def collect_queue_once(timeout: float) -> list[Sample]:
     """Workers' task counts and queue lengths, over one broker connection kept between cycles.
 
-    Opening a connection costs more CPU than the questions asked on it; the
-    broadcast stops listening once as many workers answered as last cycle
-    instead of waiting out its window, which at a 1 s interval would overlap the
-    next cycle and keep every worker's event loop busy.
+    Opening a connection and a mailbox costs more CPU than the questions asked
+    on them, so both live as long as the broker answers; the broadcast stops
+    listening once as many workers answered as last cycle instead of waiting
+    out its window, which at a 1 s interval would overlap the next cycle and
+    keep every worker's event loop busy.
     """
-    global _broker, _workers_last_cycle
+    global _broker, _mailbox, _workers_last_cycle
     try:
-        if _broker is None:
+        if _broker is None or _mailbox is None:
             _broker = broker_connection(celery_app, timeout)
+            _mailbox = control_mailbox(celery_app, _broker)
         replies = broadcast_and_collect(
-            celery_app, _broker, "task_counts", wait=timeout * 0.6, expected=_workers_last_cycle
+            celery_app, _broker, "task_counts", wait=timeout * 0.6, expected=_workers_last_cycle, mailbox=_mailbox
         )
         depths = queue_depths(_broker, [celery_app.conf.task_default_queue])
     except Exception as exc:  # broker down or frozen: that is the sample
         logger.warning("task queue: broker unavailable: %s", exc)
         if _broker is not None:
             _broker.release()
-            _broker = None
+        _broker = _mailbox = None
         return [Sample("celery.broker_up", 0.0, "broker answered")]
     _workers_last_cycle = len(replies)
     return [Sample("celery.broker_up", 1.0, "broker answered")] + collect_queue(

@@ -1,7 +1,13 @@
-"""Task-queue samples from worker replies: sums, per-worker rates, no spikes."""
+"""Task-queue samples from worker replies: sums, per-worker rates, no spikes; a real worker asked every cycle."""
 
+import pytest
+
+from monitor import tasks
 from monitor.collectors import RateTracker
 from monitor.collectors.queue import collect_queue
+from procs import broker_at, child_env, running, wait_for, worker_args
+
+REPLY_BINDINGS = "_kombu.binding.reply.celery.pidbox"
 
 
 def values(samples):
@@ -45,3 +51,31 @@ def test_a_restarted_or_new_worker_causes_no_negative_rate_or_spike():
     assert "celery.tasks_succeeded_per_minute" not in got
     got = values(collect_queue({"a@x": reply(succeeded=8), "b@y": reply(succeeded=90010)}, {}, tracker, now=120.0))
     assert got["celery.tasks_succeeded_per_minute"] == 13.0
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_url, tmp_path, monkeypatch):
+    import redis
+
+    broker = redis.Redis.from_url(redis_url)
+    broker.flushdb()
+    for name in ("_broker", "_mailbox"):
+        monkeypatch.setattr(tasks, name, None)  # a fresh connection on this broker
+    monkeypatch.setattr(tasks, "_workers_last_cycle", 0)
+    log = tmp_path / "worker.log"
+    with (
+        broker_at(redis_url),
+        running(worker_args("queue@testhost"), child_env(tmp_path, CELERY_BROKER_URL=redis_url), log),
+    ):
+        wait_for(lambda: values(tasks.collect_queue_once(1.0))["celery.workers_online"] == 1, 30, "the worker", log)
+        bindings_before = broker.scard(REPLY_BINDINGS)
+
+        cycles = [values(tasks.collect_queue_once(1.0)) for _ in range(5)]
+
+        assert all(cycle["celery.broker_up"] == 1.0 and cycle["celery.workers_online"] == 1.0 for cycle in cycles)
+        # One reply queue for the collector's life: a new one per cycle would grow the set
+        # kombu reads in full for every reply a worker sends.
+        assert broker.scard(REPLY_BINDINGS) == bindings_before
+        tasks._broker.release()
+    broker.flushdb()
