@@ -85,11 +85,13 @@ WORKER_SOURCES = (
     "db_django/settings.py",
     "db_django/env.py",
     "db_django/celery.py",
+    "db_django/kombu_patches.py",
     "monitor/tasks.py",
     "monitor/storage.py",
     "monitor/status.py",
     "monitor/worker_control.py",
     "monitor/schedule.py",
+    "monitor/beat.py",
     "monitor/models.py",
     "monitor/collectors/*.py",
 )
@@ -799,7 +801,7 @@ def profile_section(profile: dict, summary: dict[int, dict]) -> list[str]:
         f"| - of which collect_redis() (INFO) | {cpu['redis']:.1f} | {wall['redis']:.1f} |",
         f"| - of which the task queue (task_counts broadcast, replies, queue length; the rest)"
         f" | {cpu['queue']:.1f} | {wall['queue']:.1f} |",
-        f"| resource_bulk_create() x 2 (ORM objects, INSERT, cycle marker, host upsert) | {cpu['insert']:.1f}"
+        f"| resource_bulk_create() x 2 (cycle marker, one executemany INSERT, host upsert) | {cpu['insert']:.1f}"
         f" | {wall['insert']:.1f} |",
         f"| **host + servers + insert** | **{task_ms:.1f}** | **{task_wall:.0f}** |",
         f"| both tasks run by `Task.apply()` (the above plus Celery's tracing: what the pool process runs)"
@@ -811,11 +813,12 @@ def profile_section(profile: dict, summary: dict[int, dict]) -> list[str]:
         f" {idle_ms_per_s * 10:.0f} ms for an idle worker over 10 s (heartbeats, gossip, broker polling).",
         "",
         f"Remote-control reply bindings left in Redis (`{REPLY_BINDINGS_KEY}`) at the end of the runs:"
-        f" {', '.join(str(r['reply_bindings']) for s in summary.values() for r in s['runs'])}. Every"
-        " `task_counts` broadcast declares a reply queue of its own and adds one member to this set; kombu sweeps"
-        " the set only once no declaration has refreshed it for an hour, so while cycles run it only grows"
-        " (86,400 members a day at 1 s), and every reply a worker sends reads the whole set (SMEMBERS, to route"
-        " it). That cost grows with uptime and does not show in a window of minutes.",
+        f" {', '.join(str(r['reply_bindings']) for s in summary.values() for r in s['runs'])}. The queue"
+        " collector keeps one reply queue for as long as its broker connection lives, one member of this set per"
+        " worker process; the web's one-off broadcasts delete theirs. A set that grew by one member per cycle"
+        " (86,400 a day at 1 s; kombu sweeps it only after an hour without declarations) would make every reply"
+        " a worker sends read it whole (SMEMBERS, to route it), a cost that grows with uptime and does not show"
+        " in a window of minutes.",
         "",
         f"cProfile of {PROFILE_CYCLES} cycles on per-thread CPU time (time.thread_time), the broadcast thread"
         f" included; per cycle ({profile['profile_total_ms']:.1f} ms of CPU under the profiler, which inflates"
