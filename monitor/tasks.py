@@ -30,6 +30,11 @@ _server_tracker = RateTracker()
 _workers_last_cycle = 0
 _broker: Connection | None = None
 _mailbox: Mailbox | None = None
+_listened_fully_at = float("-inf")
+# The broadcast stops listening once as many workers answered as last cycle, so
+# a worker that joins would never be heard; at least this often a cycle listens
+# out its whole window instead.
+WORKER_DISCOVERY_SECONDS = 10.0
 
 
 def collect_host_once() -> list[Sample]:
@@ -58,15 +63,20 @@ def collect_queue_once(timeout: float) -> list[Sample]:
     on them, so both live as long as the broker answers; the broadcast stops
     listening once as many workers answered as last cycle instead of waiting
     out its window, which at a 1 s interval would overlap the next cycle and
-    keep every worker's event loop busy.
+    keep every worker's event loop busy. Every WORKER_DISCOVERY_SECONDS a cycle
+    listens out the window, so a worker that joined is counted.
     """
-    global _broker, _mailbox, _workers_last_cycle
+    global _broker, _mailbox, _workers_last_cycle, _listened_fully_at
+    started = time.monotonic()
+    expected = _workers_last_cycle
+    if started - _listened_fully_at >= WORKER_DISCOVERY_SECONDS:
+        expected, _listened_fully_at = 0, started
     try:
         if _broker is None or _mailbox is None:
             _broker = broker_connection(celery_app, timeout)
             _mailbox = control_mailbox(celery_app, _broker)
         replies = broadcast_and_collect(
-            celery_app, _broker, "task_counts", wait=timeout * 0.6, expected=_workers_last_cycle, mailbox=_mailbox
+            celery_app, _broker, "task_counts", wait=timeout * 0.6, expected=expected, mailbox=_mailbox
         )
         depths = queue_depths(_broker, [celery_app.conf.task_default_queue])
     except Exception as exc:  # broker down or frozen: that is the sample
