@@ -26,7 +26,7 @@ from .serializers import (
     sample_json,
 )
 from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
-from .storage import insert_resources
+from .storage import insert_resource, insert_resources
 
 SERIES_PARAMETERS = [
     OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
@@ -81,7 +81,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
             row = parse_sample(data, now)
         except SampleErrors as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        row.save(force_insert=True)
+        row.id = insert_resource((row.name, row.value, row.description, row.timestamp, row.host))
         return Response(sample_json(row), status=status.HTTP_201_CREATED)
 
     def _create_many(self, items: list, now) -> Response:

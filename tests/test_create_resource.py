@@ -29,6 +29,15 @@ def test_it_answers_201_with_the_stored_row_for_the_notes_curl_body(client, body
     assert before <= row.timestamp <= timezone.now()
 
 
+def test_each_answer_carries_the_id_of_its_own_stored_row(client):
+    answers = [
+        client.post(URL, {"name": "queue.depth", "value": n}, content_type="application/json").json() for n in range(3)
+    ]
+    stored = {row.id: row.value for row in Resource.objects.all()}
+    assert {answer["id"]: answer["value"] for answer in answers} == stored
+    assert len(stored) == 3
+
+
 def test_it_keeps_a_client_timestamp_with_microseconds_in_utc(client):
     sent = "2026-11-24T23:59:58.123456+08:00"
     response = client.post(URL, {"name": "cpu.percent", "value": 1, "timestamp": sent}, content_type="application/json")
