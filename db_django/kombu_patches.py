@@ -1,7 +1,8 @@
 """Fixes to kombu 5.7's Redis transport, applied wherever the Celery app loads.
 
-Both were found by tests/test_faults_redis.py (a private Redis stopped, or
-frozen longer than the socket timeout, under a running worker):
+The first two were found by tests/test_faults_redis.py (a private Redis
+stopped, or frozen longer than the socket timeout, under a running worker);
+the third by bench/collector_cost.py:
 
 1. QoS.ack/reject raise when Redis does not answer *before* releasing the
    message's prefetch slot. With a prefetch of one, a single failed ack leaves
@@ -24,7 +25,8 @@ frozen longer than the socket timeout, under a running worker):
    safe to share. A channel that replaced its pool (after a fork, or closed
    and reopened) gets a new client.
 
-Remove this module when kombu fixes both upstream (check with the fault tests).
+Remove each when kombu fixes it upstream (check with tests/test_faults_redis.py
+and tests/test_kombu_redis_client.py).
 """
 
 from collections.abc import Iterator

@@ -58,19 +58,10 @@ def insert_resources(rows: Sequence[ResourceRow]) -> None:
     """
     if not rows:
         return
-    adapt = connection.ops.adapt_datetimefield_value
-    # Rows mostly share one timestamp (a cycle, a request): adapt each once.
-    adapted: dict[datetime, object] = {}
-    params = []
-    for name, value, description, at, host in rows:
-        when = adapted.get(at)
-        if when is None:
-            when = adapted[at] = adapt(at)
-        params.append((name, value, description, when, host))
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "mysql":
             cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
-        cursor.executemany(_insert_sql(connection.vendor), params)
+        cursor.executemany(_insert_sql(connection.vendor), _parameters(rows))
 
 
 def insert_resource(row: ResourceRow) -> int:
@@ -80,13 +71,28 @@ def insert_resource(row: ResourceRow) -> int:
     Model.save(), whose machinery around the INSERT cost more CPU than the
     INSERT (bench/post_one.py). Autocommit makes it its own transaction.
     """
-    name, value, description, at, host = row
     with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_sql(connection.vendor),
-            (name, value, description, connection.ops.adapt_datetimefield_value(at), host),
-        )
+        cursor.execute(_insert_sql(connection.vendor), _parameters([row])[0])
         return connection.ops.last_insert_id(cursor, Resource._meta.db_table, Resource._meta.pk.column)
+
+
+def resource_row(resource: Resource) -> ResourceRow:
+    """An unsaved Resource, as the API's validation builds it, as the row the inserts take."""
+    return (resource.name, resource.value, resource.description, resource.timestamp, resource.host)
+
+
+def _parameters(rows: Sequence[ResourceRow]) -> list[tuple]:
+    """The rows with their timestamps as the database backend stores them."""
+    adapt = connection.ops.adapt_datetimefield_value
+    # Rows mostly share one timestamp (a cycle, a request): adapt each once.
+    adapted: dict[datetime, object] = {}
+    params = []
+    for name, value, description, at, host in rows:
+        when = adapted.get(at)
+        if when is None:
+            when = adapted[at] = adapt(at)
+        params.append((name, value, description, when, host))
+    return params
 
 
 @cache

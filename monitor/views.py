@@ -26,7 +26,7 @@ from .serializers import (
     sample_json,
 )
 from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
-from .storage import insert_resource, insert_resources
+from .storage import insert_resource, insert_resources, resource_row
 
 SERIES_PARAMETERS = [
     OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
@@ -81,7 +81,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
             row = parse_sample(data, now)
         except SampleErrors as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        row.id = insert_resource((row.name, row.value, row.description, row.timestamp, row.host))
+        row.id = insert_resource(resource_row(row))
         return Response(sample_json(row), status=status.HTTP_201_CREATED)
 
     def _create_many(self, items: list, now) -> Response:
@@ -103,7 +103,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        insert_resources([(r.name, r.value, r.description, r.timestamp, r.host) for r in rows])
+        insert_resources([resource_row(r) for r in rows])
         return Response({"created": len(rows)}, status=status.HTTP_201_CREATED)
 
     @action(detail=False, pagination_class=None)
