@@ -745,6 +745,49 @@ def measured(label: str, run, *args):
         log(f"  {label}: others used {foreign:.0f}% of a core meanwhile: measuring again")
 
 
+def get_latencies(
+    client: "Client", paths: dict[str, str], rounds: int, requests: int, describe
+) -> tuple[dict[str, list[list[float]]], list[float]]:
+    """`rounds` rounds of `requests` GETs of every path in turn, one at a time, each round on a quiet machine.
+
+    Returns the latencies (seconds) by path and round, and other processes' CPU
+    (% of one core) during each round. `describe(run)` is the round's log line.
+    """
+    latencies: dict[str, list[list[float]]] = {key: [] for key in paths}
+    noise: list[float] = []
+
+    def measurement() -> dict[str, list[float]]:
+        run: dict[str, list[float]] = {key: [] for key in paths}
+        for _ in range(requests):
+            for key, path in paths.items():
+                status, _, seconds = client.get(path)
+                assert status == 200, status
+                run[key].append(seconds)
+        return run
+
+    for r in range(rounds):
+        run, foreign = measured(f"round {r + 1}", measurement)
+        for key in run:
+            latencies[key].append(run[key])
+        noise.append(foreign)
+        log(f"round {r + 1}: {describe(run)} (others: {foreign:.0f}% of a core)")
+    return latencies, noise
+
+
+def latency_summary(path: str, runs: list[list[float]], requests: int) -> dict:
+    """One path's latencies over the rounds, beside the SQL it sends timed alone over mysqlclient."""
+    sql = capture_sql(path)
+    medians = [median(run) for run in runs]
+    return {
+        "path": path,
+        "median_ms": median(medians) * 1000,
+        "round_medians_ms": [m * 1000 for m in medians],
+        "p95_ms": percentile([s for run in runs for s in run], 95) * 1000,
+        "sql": sql,
+        "sql_median_ms": median(time_sql(sql, requests)) * 1000,
+    }
+
+
 # --- statistics and reporting --------------------------------------------------------------------
 def median(values) -> float:
     return statistics.median(values)

@@ -47,8 +47,6 @@ def main(rounds: int = 3, requests: int = 200) -> dict:
     deep_url, deep_ids = deep_page(conn)
     conn.close()
     pages = {"first": URL, "deep": deep_url}
-    latencies = {"first": [], "deep": []}
-    noise = []
     with harness.Gunicorn(name="list") as server:
         client = harness.Client(server.port)
         status, answer, _ = client.get(URL)
@@ -62,25 +60,16 @@ def main(rounds: int = 3, requests: int = 200) -> dict:
             client.get(URL)
             client.get(deep_url)
 
-        def measurement():
-            run = {"first": [], "deep": []}
-            for _ in range(requests):
-                for key, path in pages.items():
-                    status, _, seconds = client.get(path)
-                    assert status == 200, status
-                    run[key].append(seconds)
-            return run
-
-        for r in range(rounds):
-            run, foreign = harness.measured(f"round {r + 1}", measurement)
-            for key in run:
-                latencies[key].append(run[key])
-            noise.append(foreign)
-            harness.log(
-                f"round {r + 1}: first page median {harness.ms(harness.median(run['first']))}, "
+        latencies, noise = harness.get_latencies(
+            client,
+            pages,
+            rounds,
+            requests,
+            lambda run: (
+                f"first page median {harness.ms(harness.median(run['first']))}, "
                 f"page {DEEP_PAGE:,} median {harness.ms(harness.median(run['deep']))}"
-                f" (others: {foreign:.0f}% of a core)"
-            )
+            ),
+        )
     result = {
         "benchmark": "list",
         "rows": harness.DATASET_ROWS["1m"],
@@ -89,19 +78,8 @@ def main(rounds: int = 3, requests: int = 200) -> dict:
         "others_cpu_percent": noise,
     }
     for key, path in pages.items():
-        sql = harness.capture_sql(path)
-        sql_times = harness.time_sql(sql, requests)
-        medians = [harness.median(run) for run in latencies[key]]
-        every = [s for run in latencies[key] for s in run]
-        result[key] = {
-            "path": path,
-            "median_ms": harness.median(medians) * 1000,
-            "round_medians_ms": [m * 1000 for m in medians],
-            "p95_ms": harness.percentile(every, 95) * 1000,
-            "sql": sql,
-            "sql_median_ms": harness.median(sql_times) * 1000,
-            "target": "< 20 ms",
-        }
+        result[key] = {**harness.latency_summary(path, latencies[key], requests), "target": "< 20 ms"}
+        sql = result[key]["sql"]
         harness.log(
             f"{key} page: median {result[key]['median_ms']:.2f} ms (p95 {result[key]['p95_ms']:.2f} ms); "
             f"its SQL alone {result[key]['sql_median_ms']:.2f} ms ({len(sql)} statement(s)); target < 20 ms"

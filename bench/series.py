@@ -38,8 +38,6 @@ def main(rounds: int = 3, requests: int = 50) -> dict:
     harness.log(f"== series over 24 h at 1 m steps in 10M rows: {rounds} rounds x {requests} requests")
     harness.log(f"table: {harness.prepare('10m')}")
     paths = {"avg": series_url("avg"), "last": series_url("last")}
-    latencies = {"avg": [], "last": []}
-    noise = []
     with harness.Gunicorn(name="series") as server:
         client = harness.Client(server.port)
         cold = {}
@@ -52,24 +50,16 @@ def main(rounds: int = 3, requests: int = 50) -> dict:
             for path in paths.values():
                 client.get(path)
 
-        def measurement():
-            run = {"avg": [], "last": []}
-            for _ in range(requests):
-                for key, path in paths.items():
-                    status, _, seconds = client.get(path)
-                    assert status == 200, status
-                    run[key].append(seconds)
-            return run
-
-        for r in range(rounds):
-            run, foreign = harness.measured(f"round {r + 1}", measurement)
-            for key in run:
-                latencies[key].append(run[key])
-            noise.append(foreign)
-            harness.log(
-                f"round {r + 1}: avg median {harness.ms(harness.median(run['avg']))}, "
-                f"last median {harness.ms(harness.median(run['last']))} (others: {foreign:.0f}% of a core)"
-            )
+        latencies, noise = harness.get_latencies(
+            client,
+            paths,
+            rounds,
+            requests,
+            lambda run: (
+                f"avg median {harness.ms(harness.median(run['avg']))}, "
+                f"last median {harness.ms(harness.median(run['last']))}"
+            ),
+        )
     result = {
         "benchmark": "series",
         "rows": harness.DATASET_ROWS["10m"],
@@ -78,19 +68,7 @@ def main(rounds: int = 3, requests: int = 50) -> dict:
         "others_cpu_percent": noise,
     }
     for key, path in paths.items():
-        sql = harness.capture_sql(path)
-        sql_times = harness.time_sql(sql, requests)
-        medians = [harness.median(run) for run in latencies[key]]
-        every = [s for run in latencies[key] for s in run]
-        result[key] = {
-            "path": path,
-            "first_request_ms": cold[key] * 1000,
-            "median_ms": harness.median(medians) * 1000,
-            "round_medians_ms": [m * 1000 for m in medians],
-            "p95_ms": harness.percentile(every, 95) * 1000,
-            "sql": sql,
-            "sql_median_ms": harness.median(sql_times) * 1000,
-        }
+        result[key] = {**harness.latency_summary(path, latencies[key], requests), "first_request_ms": cold[key] * 1000}
         harness.log(
             f"series aggregate={key}: median {result[key]['median_ms']:.2f} ms "
             f"(p95 {result[key]['p95_ms']:.2f} ms, first request {cold[key] * 1000:.1f} ms); "
