@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -402,16 +403,32 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """`gunicorn db_django.wsgi -w N` on a free port with the bench settings; stopped on exit."""
+    """`gunicorn db_django.wsgi -w N` on a free loopback port, in its own process group; stopped (group-wide) on exit.
 
-    def __init__(self, workers: int = WORKERS, name: str = "bench"):
-        self.workers = workers
-        self.name = name
+    By default with the bench settings (app_env()), sync workers, and ready once
+    GET /monitor/ answers 200; bench/load.py passes its production environment,
+    threads, and a token-authenticated readiness request.
+    """
+
+    def __init__(
+        self,
+        workers: int = WORKERS,
+        name: str = "bench",
+        *,
+        threads: int | None = None,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/monitor/",
+        ready_headers: dict[str, str] | None = None,
+    ):
+        self.workers, self.threads, self.env = workers, threads, env
+        self.ready_path, self.ready_headers = ready_path, ready_headers or {}
+        self.logfile = OUT_DIR / f"gunicorn-{name}.log"
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     @property
     def command(self) -> list[str]:
+        threads = ["--threads", str(self.threads)] if self.threads else []
         return [
             str(BIN / "gunicorn"),
             "db_django.wsgi:application",
@@ -419,6 +436,7 @@ class Gunicorn:
             f"127.0.0.1:{self.port}",
             "-w",
             str(self.workers),
+            *threads,
             "--chdir",
             str(ROOT),
             "--log-level",
@@ -426,35 +444,45 @@ class Gunicorn:
         ]
 
     def __enter__(self) -> "Gunicorn":
-        logfile = open(OUT_DIR / f"gunicorn-{self.name}.log", "w")  # closed in __exit__
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=app_env(), stdout=logfile, stderr=subprocess.STDOUT)
-        self._logfile = logfile
+        self._logfile = open(self.logfile, "w")  # closed in __exit__
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env if self.env is not None else app_env(),
+            stdout=self._logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: see {logfile.name}")
-            if len(self.worker_pids()) == self.workers:
-                try:
-                    status, _, _ = Client(self.port).get("/monitor/")
-                    if status == 200:
-                        log(f"gunicorn -w {self.workers} on 127.0.0.1:{self.port} (settings bench.settings)")
-                        return self
-                except OSError:
-                    pass
+                raise RuntimeError(f"gunicorn exited: see {self.logfile}")
+            if len(self.worker_pids()) == self.workers and self._answers():
+                if self.env is None:
+                    log(f"gunicorn -w {self.workers} on 127.0.0.1:{self.port} (settings bench.settings)")
+                return self
             time.sleep(0.2)
         self.__exit__(None, None, None)
-        raise RuntimeError("gunicorn did not answer within 60 s")
+        raise RuntimeError(f"gunicorn did not answer within 60 s: see {self.logfile}")
+
+    def _answers(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            conn.request("GET", self.ready_path, headers=self.ready_headers)
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
 
     def worker_pids(self) -> list[int]:
         return [child.pid for child in psutil.Process(self.proc.pid).children()]
 
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._logfile.close()
 

@@ -33,7 +33,6 @@ import os
 import platform
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -45,10 +44,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
-from harness import connect, free_port, log  # shared with the other benchmarks
+from harness import Gunicorn, connect, log  # shared with the other benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 DB_NAME = os.environ.get("BENCH_LOAD_DB", "bench_load_db_django")
 MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
 CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12")
@@ -102,62 +100,6 @@ def manage(env: dict, *args: str) -> str:
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
-
-
-class Gunicorn:
-    """gunicorn on a free loopback port, in its own process group; stopped (group-wide) on exit."""
-
-    def __init__(self, env: dict, workers: int, threads: int, logfile: Path, token: str):
-        self.env, self.workers, self.threads, self.logfile, self.token = env, workers, threads, logfile, token
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def command(self) -> list[str]:
-        return [
-            str(BIN / "gunicorn"),
-            "db_django.wsgi:application",
-            "-b",
-            f"127.0.0.1:{self.port}",
-            "-w",
-            str(self.workers),
-            "--threads",
-            str(self.threads),
-            "--log-level",
-            "warning",
-        ]
-
-    def __enter__(self) -> "Gunicorn":
-        self._log = open(self.logfile, "w")  # closed in __exit__
-        self.proc = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: see {self.logfile}")
-            if len(psutil.Process(self.proc.pid).children()) == self.workers:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                    auth = {"Authorization": f"Token {self.token}"}
-                    conn.request("GET", "/monitor/resources/?page_size=1", headers=auth)
-                    if conn.getresponse().status == 200:
-                        return self
-                except OSError:
-                    pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"gunicorn did not answer within 60 s: see {self.logfile}")
-
-    def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log.close()
 
 
 # --- the client side ------------------------------------------------------------------------------
@@ -401,8 +343,17 @@ def main(argv: list[str] | None = None) -> int:
         with connect(DB_NAME) as conn, conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM monitor_resource")
             rows_before = cur.fetchone()[0]
-        logfile = OUT_DIR / f"gunicorn-{tag}.log"
-        with Gunicorn(env, args.workers, args.threads, logfile, token) as server:
+        auth = {"Authorization": f"Token {token}"}
+        gunicorn = Gunicorn(
+            args.workers,
+            tag,
+            threads=args.threads,
+            env=env,
+            ready_path="/monitor/resources/?page_size=1",
+            ready_headers=auth,
+        )
+        logfile = gunicorn.logfile
+        with gunicorn as server:
             log(
                 f"gunicorn -w {args.workers} --threads {args.threads} on 127.0.0.1:{server.port}, DJANGO_DEBUG=0, "
                 f"cache {'redis' if 'CACHE_URL' in env else 'locmem'}; table holds {rows_before:,} rows; "
