@@ -15,6 +15,28 @@ if ! command -v apt-get >/dev/null; then
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Another apt (unattended-upgrades on a new machine, a second `make install`)
+# may hold the lock for a while: wait for it rather than fail the install.
+apt_waiting() {
+  local attempt log
+  log=$(mktemp)
+  for attempt in $(seq 1 60); do
+    if $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@" 2>"$log"; then
+      rm -f "$log"
+      return 0
+    fi
+    if ! grep -q "Could not get lock\|Unable to lock" "$log"; then
+      cat "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
+    echo "apt is busy (another apt-get holds its lock); retrying in 5 s ($attempt/60)" >&2
+    sleep 5
+  done
+  cat "$log" >&2
+  rm -f "$log"
+  return 1
+}
 echo "installing system packages for mysqlclient: ${packages[*]}"
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${packages[@]}"
+apt_waiting update -q
+apt_waiting install -y -q "${packages[@]}"
