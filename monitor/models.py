@@ -81,6 +81,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "API token"  # the admin would otherwise title-case it "Api tokens"
+
     def __str__(self) -> str:
         return f"{self.name} ({self.scope}, {self.prefix}…)"
 

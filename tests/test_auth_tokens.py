@@ -106,3 +106,7 @@ def test_the_admin_issues_a_token_and_shows_its_key_once(admin_client):
 def test_the_admin_is_staff_only(client):
     client.force_login(User.objects.create_user("not-staff", password="pw-123456"))
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_index_names_them_api_tokens(admin_client):
+    assert "API tokens" in admin_client.get("/admin/").content.decode()
