@@ -37,17 +37,19 @@ def broker_at(url: str) -> Iterator[None]:
     """Point this process's Celery app (the web side) at another broker for the duration.
 
     Celery reads CELERY_BROKER_URL from the environment before its config, so
-    both are switched, and both restored.
+    both are switched, and both restored. The transport follows the URL's scheme
+    (the embedded mode names its own transport class, for filesystem:// only).
     """
     from db_django.celery import app
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_URL")
-    app.conf.broker_url, app.conf.broker_transport_options = url, {}
+    conf = app.conf
+    saved = conf.broker_url, conf.broker_transport_options, conf.broker_transport, os.environ.get("CELERY_BROKER_URL")
+    conf.broker_url, conf.broker_transport_options, conf.broker_transport = url, {}, None
     os.environ["CELERY_BROKER_URL"] = url
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.broker_transport_options, env = saved
+        conf.broker_url, conf.broker_transport_options, conf.broker_transport, env = saved
         if env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:
