@@ -26,7 +26,7 @@ run: migrate
 	@echo "Resources:   http://127.0.0.1:$(WEB_PORT)/monitor/resources/"
 	@echo "App status:  http://127.0.0.1:$(WEB_PORT)/monitor/application/"
 	@echo "Admin:       http://127.0.0.1:$(WEB_PORT)/admin/"
-	$(VENV)/bin/honcho start -f Procfile
+	$(PY) scripts/procfile.py Procfile
 
 ## make test: the whole suite (MySQL/Redis tests skip when those servers are absent).
 test: install
