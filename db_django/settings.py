@@ -189,7 +189,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         # Replies to inspect must arrive well inside the status time budget.
         "polling_interval": 0.1,
     }
-    CELERY_BROKER_TRANSPORT = "db_django.filesystem_broker:Transport"  # stops within 5 s of Ctrl-C
+    CELERY_BROKER_TRANSPORT = "db_django.filesystem_broker:Transport"  # a worker stops promptly on SIGTERM
 else:
     # Without socket timeouts a frozen Redis (accepts, never answers) blocks
     # every caller for as long as the kernel keeps the connection open.

@@ -74,12 +74,11 @@ def stop(started: dict[str, tuple[subprocess.Popen, threading.Thread]], width: i
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             say("system", f"{name} still running after {STOP_TIMEOUT:g} s: sending SIGKILL", width)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+            os.killpg(proc.pid, signal.SIGKILL)  # it, if still running, and whatever it left in its group
         except ProcessLookupError:
             pass
+        proc.wait()
         started[name][1].join(timeout=2)  # the last lines it wrote
         say("system", f"{name} stopped (rc={proc.returncode})", width)
 

@@ -6,10 +6,11 @@ failures so CI can never pass without having talked to the real servers.
 """
 
 import os
-import socket
 from urllib.parse import urlsplit
 
 import pytest
+
+from procs import listening
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -17,11 +18,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
-            return True
-    except OSError:
-        return False
+    return listening(parts.hostname or "127.0.0.1", parts.port or default_port)
 
 
 def _need(url: str, port: int, what: str) -> None:

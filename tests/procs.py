@@ -16,6 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
+def listening(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on (host, port)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def closed_port() -> int:
     """A local port nothing listens on (bound, then released)."""
     with socket.socket() as sock:

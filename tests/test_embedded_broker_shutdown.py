@@ -5,7 +5,6 @@ and scripts/procfile.py signals each process, never its pool processes.
 """
 
 import signal
-import socket
 import sys
 import time
 
@@ -13,15 +12,7 @@ import pytest
 from celery.worker import state as worker_state
 from kombu import Connection
 
-from procs import child_env, closed_port, running, wait_for
-
-
-def web_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+from procs import child_env, closed_port, listening, running, wait_for
 
 
 @pytest.fixture
@@ -60,7 +51,9 @@ def test_make_runs_launcher_stops_web_worker_and_beat_gracefully_on_ctrl_c(tmp_p
     env = child_env(tmp_path, CELERY_BROKER_URL="filesystem://", WEB_PORT=str(port))
     log = tmp_path / "run.log"
     with running([sys.executable, "scripts/procfile.py", "Procfile"], env, log) as launcher:
-        wait_for(lambda: b" ready." in log.read_bytes() and web_answers(port), 60, "worker and web to be up", log)
+        wait_for(
+            lambda: b" ready." in log.read_bytes() and listening("127.0.0.1", port), 60, "worker and web to be up", log
+        )
         started = time.monotonic()
         launcher.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
         launcher.wait(timeout=30)
