@@ -86,14 +86,12 @@ WORKER_SOURCES = (
     "db_django/env.py",
     "db_django/celery.py",
     "db_django/kombu_patches.py",
-    "monitor/tasks.py",
-    "monitor/storage.py",
-    "monitor/status.py",
-    "monitor/worker_control.py",
-    "monitor/schedule.py",
-    "monitor/beat.py",
+    "monitor/collection/*.py",
+    "monitor/collection/collectors/*.py",
+    "monitor/storage/*.py",
+    "monitor/broker.py",
+    "monitor/deadline.py",
     "monitor/models.py",
-    "monitor/collectors/*.py",
 )
 
 
@@ -416,9 +414,9 @@ def idle_and_profile(procs: Procs, seconds: int) -> dict:
     from django.conf import settings
 
     from db_django.celery import app as celery_app
-    from monitor import tasks
-    from monitor.status import ask_workers
-    from monitor.storage import resource_bulk_create
+    from monitor.collection import tasks
+    from monitor.health import ask_workers
+    from monitor.storage.inserts import resource_bulk_create
 
     try:
         wait_until(
@@ -447,9 +445,9 @@ def idle_and_profile(procs: Procs, seconds: int) -> dict:
         run_tasks()  # warm: imports, connections, and the first readings the rates need
         run_tasks()
 
-        from monitor.collectors import RateTracker
-        from monitor.collectors.mysql import collect_mysql
-        from monitor.collectors.redis import collect_redis
+        from monitor.collection.collectors import RateTracker
+        from monitor.collection.collectors.mysql import collect_mysql
+        from monitor.collection.collectors.redis import collect_redis
 
         timeout = settings.MONITOR_COLLECT_TIMEOUT
         tracker = RateTracker()

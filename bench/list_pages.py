@@ -1,7 +1,7 @@
 """List latency at 1M rows: the first page and a page 10,000 pages deep, beside the SQL they send.
 
 The deep page's cursor is built the way the API builds it (base64 of JSON
-[timestamp, id, 0], monitor/pagination.py Cursor.encode) from the last row of
+[timestamp, id, 0], monitor/api/pagination.py Cursor.encode) from the last row of
 page 9,999, found with one OFFSET query; bench/memory.py walks the `next`
 links from page 1 to the same page and checks they agree. Requests are sent
 one at a time (latency, not throughput), alternating first/deep page. The

@@ -3,17 +3,28 @@
 import os
 
 from celery import Celery
+from celery.app.utils import Settings
 
 from . import kombu_patches
 
-kombu_patches.apply()  # see the module: two Redis-outage bugs in kombu 5.7
+kombu_patches.apply()  # see the module: bugs in kombu's Redis transport, each with its upstream issue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 
-# Every task counts its failures where remote control can read them (monitor/worker_control.py).
-app = Celery("db_django", task_cls="monitor.worker_control:CountedTask")
+# Every task counts its failures where remote control can read them (monitor/collection/worker_control.py).
+app = Celery("db_django", task_cls="monitor.collection.worker_control:CountedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks(["monitor.collection"])
+
+
+@app.on_after_configure.connect
+def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
+    """The app's periodic schedule (monitor/collection/schedule.py), at the intervals the settings choose."""
+    from django.conf import settings
+
+    from monitor.collection.schedule import beat_schedule
+
+    source.beat_schedule = beat_schedule(settings.METRICS_INTERVAL, settings.SERVER_METRICS_INTERVAL)
 
 
 @app.task(bind=True, ignore_result=True)

@@ -122,7 +122,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1
 BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
 
 # --- API access ------------------------------------------------------------------
-# Production requires tokens (monitor/auth.py); the embedded mode keeps the notes'
+# Production requires tokens (monitor/api/auth.py); the embedded mode keeps the notes'
 # curl POST working unchanged.
 API_REQUIRE_AUTH = envbool("API_REQUIRE_AUTH", not DEBUG)
 # With auth required, let anonymous clients read (dashboards on a trusted network).
@@ -133,23 +133,23 @@ API_WRITE_RATE = envstr("API_WRITE_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
-        "monitor.parsers.LenientJSONParser",
+        "monitor.api.parsers.LenientJSONParser",
         # Form posts for the browsable API. No multipart: the API takes no
         # files, and Django does not count file parts against the upload limit.
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "monitor.auth.TokenAuthentication",
+        "monitor.api.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["monitor.auth.ApiAccess"],
-    "DEFAULT_THROTTLE_CLASSES": ["monitor.auth.TokenWriteThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["monitor.api.auth.ApiAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["monitor.api.throttling.TokenWriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {"write": API_WRITE_RATE},
-    "DEFAULT_PAGINATION_CLASS": "monitor.pagination.ResourceCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "monitor.api.pagination.ResourceCursorPagination",
     "PAGE_SIZE": envint("API_PAGE_SIZE", 100, minimum=1),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "monitor.errors.exception_handler",
+    "EXCEPTION_HANDLER": "monitor.api.errors.exception_handler",
 }
 if not DEBUG:
     # No browsable API in production: JSON only.
@@ -160,7 +160,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Metric samples of servers and databases, application status and health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["monitor.auth.ApiAccess"],
+    "SERVE_PERMISSIONS": ["monitor.api.auth.ApiAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -231,10 +231,10 @@ CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
 # has not declared the exchange sends to it as if it were direct; declaring the
 # fanout exchange itself makes every sender (beat, a shell) broadcast.
 CELERY_TASK_ROUTES = {
-    "monitor.tasks.collect_host_metrics": {"queue": HOST_BROADCAST, "declare": [HOST_BROADCAST.exchange]},
+    "monitor.collection.tasks.collect_host_metrics": {"queue": HOST_BROADCAST, "declare": [HOST_BROADCAST.exchange]},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULER = "monitor.beat:Scheduler"  # celery's own, minus a busy wait (see the module)
+CELERY_BEAT_SCHEDULER = "monitor.collection.beat:Scheduler"  # celery's own, minus a busy wait (see the module)
 
 # --- Monitoring ---------------------------------------------------------------
 METRICS_INTERVAL = envint("METRICS_INTERVAL", 10, minimum=1)
@@ -257,10 +257,6 @@ RETENTION_DAYS = envint("RETENTION_DAYS", 30, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
-
-from monitor.schedule import beat_schedule  # noqa: E402  (needs the settings above)
-
-CELERY_BEAT_SCHEDULE = beat_schedule(METRICS_INTERVAL, SERVER_METRICS_INTERVAL)
 
 LOGGING = {
     "version": 1,

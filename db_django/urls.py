@@ -3,8 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("monitor/", include("monitor.urls")),
+    path("monitor/", include("monitor.api.urls")),
 ]
 
-handler404 = "monitor.errors.not_found"
-handler500 = "monitor.errors.server_error"
+handler404 = "monitor.api.errors.not_found"
+handler500 = "monitor.api.errors.server_error"

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db import connection
 from django.utils import timezone
 
-from .auth import hash_key, issue_token
+from .api.auth import hash_key, issue_token
 from .models import ApiToken, Host, LegacyUser, Resource
 
 

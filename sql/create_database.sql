@@ -40,7 +40,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
   ON `db\_django`.* TO 'db_django'@'localhost';
 
 -- Server-wide, read-only monitoring privileges for the status collector
--- (monitor/collectors/mysql.py):
+-- (monitor/collection/collectors/mysql.py):
 --   PROCESS            SHOW GLOBAL STATUS counters that describe other sessions
 --                      (threads, InnoDB) and SHOW PROCESSLIST beyond its own;
 --   REPLICATION CLIENT SHOW REPLICA STATUS on MySQL 8 (replication lag);

@@ -77,7 +77,7 @@ def test_it_counts_real_scheduled_tasks_on_a_real_worker(client, redis_url, tmp_
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url)
     with broker_at(redis_url), running(worker_args("status@testhost"), env, log):
         wait_for(lambda: client.get(URL).json()["workers_online"] == 1, 30, "the worker to answer", log)
-        from monitor.tasks import collect_host_metrics
+        from monitor.collection.tasks import collect_host_metrics
 
         with celery_app.connection_for_write() as conn:
             for _ in range(2):  # ETA tasks wait in the worker: "scheduled"

@@ -5,7 +5,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
 
-from monitor.auth import TokenWriteThrottle, issue_token
+from monitor.api.auth import issue_token
+from monitor.api.throttling import TokenWriteThrottle
 from monitor.models import ApiToken, Resource
 
 pytestmark = pytest.mark.django_db

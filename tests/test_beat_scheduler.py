@@ -3,7 +3,7 @@
 import time
 
 from db_django.celery import app as celery_app
-from monitor.beat import Scheduler
+from monitor.collection.beat import Scheduler
 
 
 class RecordingScheduler(Scheduler):
@@ -35,7 +35,7 @@ def test_beat_sleeps_until_each_run_instead_of_ticking_back_to_back(tmp_path):
         app=celery_app, schedule_filename=str(tmp_path / "beat-schedule"), max_interval=5, lazy=False
     )
     scheduler.schedule.clear()  # only the entry under test
-    scheduler.merge_inplace({"fast": {"task": "monitor.tasks.collect_host_metrics", "schedule": every}})
+    scheduler.merge_inplace({"fast": {"task": "monitor.collection.tasks.collect_host_metrics", "schedule": every}})
     try:
         ticks = run_beat_loop(scheduler, 1.5)
     finally:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from monitor.collectors import Sample
+from monitor.collection.collectors import Sample
 from monitor.models import CollectionCycle, Host, Resource
-from monitor.storage import resource_bulk_create
+from monitor.storage.inserts import resource_bulk_create
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.collectors import RateTracker
-from monitor.collectors.host import collect_host
+from monitor.collection.collectors import RateTracker
+from monitor.collection.collectors.host import collect_host
 
 linux_only = pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="reads /proc")
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import MySQLdb
 import pytest
 
-from monitor.collectors.base import RateTracker, Sample
-from monitor.collectors.mysql import _replication, collect_mysql
+from monitor.collection.collectors.base import RateTracker, Sample
+from monitor.collection.collectors.mysql import _replication, collect_mysql
 
 pytestmark = pytest.mark.mysql
 
@@ -284,7 +284,7 @@ def test_an_account_without_replication_privilege_still_reports_up_and_leaves_no
     cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
     try:
         url = f"mysql://{user}:{password}@{parts.hostname}:{parts.port or 3306}/"
-        with caplog.at_level(logging.WARNING, logger="monitor.collectors.mysql"):
+        with caplog.at_level(logging.WARNING, logger="monitor.collection.collectors.mysql"):
             for _ in range(3):
                 values = _values(collect_mysql(url, RateTracker()), url)
                 assert values["up"] == 1.0
@@ -308,7 +308,7 @@ def test_an_account_without_replication_privilege_still_reports_up_and_leaves_no
 def test_unreachable_server_reports_up_zero_and_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     port = _closed_port()
 
-    with caplog.at_level(logging.WARNING, logger="monitor.collectors.mysql"):
+    with caplog.at_level(logging.WARNING, logger="monitor.collection.collectors.mysql"):
         samples = collect_mysql(f"mysql://root@127.0.0.1:{port}/", RateTracker(), timeout=1.0)
 
     assert [(sample.name, sample.value) for sample in samples] == [(f"mysql.up:127.0.0.1:{port}", 0.0)]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from monitor import tasks
-from monitor.collectors import RateTracker
-from monitor.collectors.queue import collect_queue
+from monitor.collection.collectors import RateTracker
+from monitor.collection.collectors.queue import collect_queue
+from monitor.collection.queue_probe import QueueProbe
 from procs import broker_at, child_env, running, wait_for, worker_args
 
 REPLY_BINDINGS = "_kombu.binding.reply.celery.pidbox"
@@ -54,24 +54,22 @@ def test_a_restarted_or_new_worker_causes_no_negative_rate_or_spike():
 
 
 @pytest.fixture
-def fresh_queue_collector(monkeypatch):
-    """The queue collector as a newly started pool process has it: no connection, nothing heard yet."""
-    for name in ("_broker", "_mailbox"):
-        monkeypatch.setattr(tasks, name, None)
-    monkeypatch.setattr(tasks, "_workers_last_cycle", 0)
-    monkeypatch.setattr(tasks, "_listened_fully_at", float("-inf"))
-    yield
-    if tasks._broker is not None:
-        tasks._broker.release()
+def probe():
+    """The queue probe as a newly started pool process has it: no connection, nothing heard yet."""
+    from db_django.celery import app
+
+    probe = QueueProbe(app)
+    yield probe
+    probe.close()
 
 
-def workers_online() -> float:
-    return values(tasks.collect_queue_once(1.0))["celery.workers_online"]
+def workers_online(probe: QueueProbe) -> float:
+    return values(probe.collect(RateTracker(), 1.0))["celery.workers_online"]
 
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_url, tmp_path, fresh_queue_collector):
+def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_url, tmp_path, probe):
     import redis
 
     broker = redis.Redis.from_url(redis_url)
@@ -81,10 +79,11 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
         broker_at(redis_url),
         running(worker_args("queue@testhost"), child_env(tmp_path, CELERY_BROKER_URL=redis_url), log),
     ):
-        wait_for(lambda: workers_online() == 1, 30, "the worker", log)
+        wait_for(lambda: workers_online(probe) == 1, 30, "the worker", log)
         bindings_before = broker.scard(REPLY_BINDINGS)
 
-        cycles = [values(tasks.collect_queue_once(1.0)) for _ in range(5)]
+        tracker = RateTracker()
+        cycles = [values(probe.collect(tracker, 1.0)) for _ in range(5)]
 
         assert all(cycle["celery.broker_up"] == 1.0 and cycle["celery.workers_online"] == 1.0 for cycle in cycles)
         # One reply queue for the collector's life: a new one per cycle would grow the set
@@ -95,21 +94,19 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(
-    redis_url, tmp_path, fresh_queue_collector, monkeypatch
-):
+def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(redis_url, tmp_path, probe):
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    monkeypatch.setattr(tasks, "WORKER_DISCOVERY_SECONDS", 3.0)
+    probe.discovery_seconds = 3.0
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     with broker_at(redis_url), running(worker_args("first@testhost"), env, first_log):
-        wait_for(lambda: workers_online() == 1, 30, "the first worker", first_log)
+        wait_for(lambda: workers_online(probe) == 1, 30, "the first worker", first_log)
         with running(worker_args("second@testhost"), env, second_log):
             # Cycles in between stop listening after one answer; a full listen hears both.
-            wait_for(lambda: workers_online() == 2, 30, "both workers counted", second_log)
-            assert [workers_online() for _ in range(3)] == [2.0, 2.0, 2.0]
+            wait_for(lambda: workers_online(probe) == 2, 30, "both workers counted", second_log)
+            assert [workers_online(probe) for _ in range(3)] == [2.0, 2.0, 2.0]
         # One gone: a cycle expecting two listens out its window and counts one.
-        wait_for(lambda: workers_online() == 1, 15, "the stopped worker no longer counted", first_log)
+        wait_for(lambda: workers_online(probe) == 1, 15, "the stopped worker no longer counted", first_log)
     redis.Redis.from_url(redis_url).flushdb()

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from monitor.collectors.base import RateTracker, Sample
-from monitor.collectors.redis import CLIENT_NAME, collect_redis
+from monitor.collection.collectors.base import RateTracker, Sample
+from monitor.collection.collectors.redis import CLIENT_NAME, collect_redis
 from servers import private_redis
 
 pytestmark = pytest.mark.redis
@@ -214,7 +214,7 @@ def test_a_frozen_server_costs_one_timeout_and_is_up_again_once_thawed(tmp_path)
 def test_unreachable_server_reports_up_zero_and_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     port = _closed_port()
 
-    with caplog.at_level(logging.WARNING, logger="monitor.collectors.redis"):
+    with caplog.at_level(logging.WARNING, logger="monitor.collection.collectors.redis"):
         samples = collect_redis(f"redis://127.0.0.1:{port}/0", RateTracker(), timeout=1.0)
 
     assert [(sample.name, sample.value) for sample in samples] == [(f"redis.up:127.0.0.1:{port}", 0.0)]

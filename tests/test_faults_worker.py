@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from db_django.celery import app as celery_app
+from monitor.collection.tasks import collect_server_status
 from monitor.models import CollectionCycle, Resource
-from monitor.tasks import collect_server_status
 from procs import broker_at, child_env, frozen_server, running, wait_for, worker_args
 from servers import private_redis
 

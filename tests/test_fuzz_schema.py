@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from db_django.celery import app as celery_app
 from db_django.wsgi import application
-from monitor.auth import issue_token
+from monitor.api.auth import issue_token
 from monitor.models import Resource
 from strategies import moments, rfc3339
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitor.collectors import Sample
+from monitor.collection.collectors import Sample
 from monitor.models import Host
-from monitor.storage import resource_bulk_create
+from monitor.storage.inserts import resource_bulk_create
 
 pytestmark = pytest.mark.django_db
 

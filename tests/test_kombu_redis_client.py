@@ -5,7 +5,7 @@ import redis
 from kombu import Connection, Exchange, Queue
 
 import db_django.celery  # noqa: F401  (applies the patches, as every process of the app does)
-from monitor.status import queue_depths
+from monitor.broker import queue_depths
 
 pytestmark = pytest.mark.redis
 

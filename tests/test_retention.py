@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from monitor.models import Resource
-from monitor.retention import count_prunable, prune_resources, retention_cutoff
+from monitor.storage.retention import count_prunable, prune_resources, retention_cutoff
 
 NOW = datetime(2024, 6, 30, 12, 0, 0, 500000, tzinfo=UTC)
 CUTOFF = retention_cutoff(30, now=NOW)
@@ -216,7 +216,7 @@ def test_other_connections_write_and_see_committed_batches_between_batches():
 
 @pytest.mark.django_db
 def test_the_scheduled_task_prunes_by_the_retention_setting(settings):
-    from monitor.tasks import prune_old_resources
+    from monitor.collection.tasks import prune_old_resources
 
     settings.RETENTION_DAYS = 7
     now = timezone.now()

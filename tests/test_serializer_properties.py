@@ -16,8 +16,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from monitor.models import Resource
-from monitor.serializers import (
+from monitor.api.serializers import (
     HOST_MAX,
     NAME_MAX,
     SAMPLE_FIELDS,
@@ -26,6 +25,7 @@ from monitor.serializers import (
     parse_sample,
     parse_samples,
 )
+from monitor.models import Resource
 from strategies import moments, rfc3339
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

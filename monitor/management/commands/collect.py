@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from monitor.storage import resource_bulk_create
-from monitor.tasks import collect_host_once, collect_servers_once
+from monitor.collection.tasks import collect_host_once, collect_servers_once
+from monitor.storage.inserts import resource_bulk_create
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
-from monitor.retention import count_prunable, prune_resources, retention_cutoff
+from monitor.storage.retention import count_prunable, prune_resources, retention_cutoff
 
 
 class Command(BaseCommand):

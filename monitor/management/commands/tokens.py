@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from monitor.auth import issue_token
+from monitor.api.auth import issue_token
 from monitor.models import ApiToken
 
 

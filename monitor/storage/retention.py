@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import connections, router
 from django.utils import timezone
 
-from .models import Resource
+from monitor.models import Resource
 
 
 def retention_cutoff(days: int, now: datetime | None = None) -> datetime:

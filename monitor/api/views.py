@@ -12,10 +12,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from db_django.celery import app as celery_app
+from monitor.broker import BrokerUnavailable, send_tasks
+from monitor.collection.schedule import COLLECTION_TASKS
+from monitor.health import application_snapshot, health_snapshot
+from monitor.models import Host, Resource
+from monitor.storage.inserts import insert_resource, insert_resources, resource_row
+from monitor.storage.queries import (
+    MAX_POINTS,
+    SERIES_AGGREGATES,
+    SeriesQuery,
+    parse_step,
+    resource_latest,
+    resource_series,
+)
 
 from .filters import ResourceFilter
-from .models import Host, Resource
-from .queries import MAX_POINTS, SERIES_AGGREGATES, SeriesQuery, parse_step, resource_latest, resource_series
 from .serializers import (
     HostStatusSerializer,
     ResourceSerializer,
@@ -25,8 +36,6 @@ from .serializers import (
     parse_time,
     sample_json,
 )
-from .status import BrokerUnavailable, application_snapshot, enqueue_collection, health_snapshot
-from .storage import insert_resource, insert_resources, resource_row
 
 SERIES_PARAMETERS = [
     OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
@@ -235,7 +244,7 @@ def collect_now(request: Request) -> Response:
     Fails fast with 503 when the broker is down or frozen, instead of blocking.
     """
     try:
-        ids = enqueue_collection(celery_app, settings.STATUS_TIMEOUT)
+        ids = send_tasks(celery_app, COLLECTION_TASKS, settings.STATUS_TIMEOUT, expires=60)
     except BrokerUnavailable as exc:
         return Response({"detail": f"Broker unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     return Response({"queued": ids}, status=status.HTTP_202_ACCEPTED)

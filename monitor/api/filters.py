@@ -2,7 +2,8 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
-from .models import Resource
+from monitor.models import Resource
+
 from .serializers import to_utc
 
 

@@ -1,8 +1,8 @@
-"""Who may use the API: token authentication, the access policy, write throttling.
+"""Who may use the API: token authentication and the access policy.
 
 Policy (settings.API_REQUIRE_AUTH, on in production, off in the embedded mode):
 reads need a token of any scope or a logged-in session, unless API_PUBLIC_READS;
-writes need a read-write token. Writes are throttled per token.
+writes need a read-write token (and are throttled per token: throttling.py).
 """
 
 import hashlib
@@ -12,9 +12,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework import authentication, exceptions, permissions
 
-from .models import ApiToken
+from monitor.models import ApiToken
 
 KEY_PREFIX = "dbm_"
 # last_used_at is refreshed at most this often: not one UPDATE per request.
@@ -72,21 +72,6 @@ class ApiAccess(permissions.BasePermission):
             self.message = "Authentication required: send 'Authorization: Token <key>' or log in."
             return bool(request.user and request.user.is_authenticated)
         return token is not None and token.can_write
-
-
-class TokenWriteThrottle(throttling.SimpleRateThrottle):
-    """At most API_WRITE_RATE writes per token (per client address without one)."""
-
-    scope = "write"
-
-    def allow_request(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS or not settings.API_REQUIRE_AUTH:
-            return True
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view) -> str:
-        ident = f"token-{request.auth.pk}" if isinstance(request.auth, ApiToken) else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from .models import Resource
+from monitor.models import Resource
 
 NAME_MAX = Resource._meta.get_field("name").max_length
 HOST_MAX = Resource._meta.get_field("host").max_length

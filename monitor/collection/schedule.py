@@ -1,5 +1,11 @@
 """The periodic schedule, in one place: what beat sends and how often."""
 
+COLLECT_HOST = "monitor.collection.tasks.collect_host_metrics"
+COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
+PRUNE = "monitor.collection.tasks.prune_old_resources"
+# One collection cycle: every worker's host (broadcast), plus servers and queue (once).
+COLLECTION_TASKS = (COLLECT_HOST, COLLECT_SERVERS)
+
 
 def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = None) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
@@ -10,23 +16,14 @@ def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = N
     a busy machine or the polling filesystem broker can deliver a little late).
     """
     every = float(interval_seconds)
-    expires = 3 * every
     servers_every = float(server_interval_seconds or interval_seconds)
     return {
-        "collect-host-metrics": {
-            "task": "monitor.tasks.collect_host_metrics",
-            "schedule": every,
-            "options": {"expires": expires},
-        },
+        "collect-host-metrics": {"task": COLLECT_HOST, "schedule": every, "options": {"expires": 3 * every}},
         "collect-server-status": {
-            "task": "monitor.tasks.collect_server_status",
+            "task": COLLECT_SERVERS,
             "schedule": servers_every,
             "options": {"expires": 3 * servers_every},
         },
         # Hourly keeps each run short; batches keep each lock short.
-        "prune-old-resources": {
-            "task": "monitor.tasks.prune_old_resources",
-            "schedule": 3600.0,
-            "options": {"expires": 3600.0},
-        },
+        "prune-old-resources": {"task": PRUNE, "schedule": 3600.0, "options": {"expires": 3600.0}},
     }

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Avg, Count, F, Func, IntegerField, Max, Min, Q, QuerySet, Window
 from django.db.models.functions import FirstValue
 
-from .models import Resource
+from monitor.models import Resource
 
 MAX_STEP = 366 * 86400  # one point per year at most: anything longer is a typo
 MAX_POINTS = 11_000  # Prometheus' limit for query_range: keeps a series one screenful

@@ -7,8 +7,8 @@ from functools import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .collectors import Sample
-from .models import CollectionCycle, Host, Resource
+from monitor.collection.collectors import Sample
+from monitor.models import CollectionCycle, Host, Resource
 
 # mysqlclient splits an executemany into INSERTs of at most this many bytes (its
 # own default is 64 KiB). A request is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE

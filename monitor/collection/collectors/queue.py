@@ -1,7 +1,7 @@
 """Task-queue metrics from what the broker and the workers report.
 
 Pure: takes the workers' `task_counts` replies and the queue depths the caller
-fetched (monitor/status.py does the talking) and returns samples.
+fetched (collection/queue_probe.py does the talking) and returns samples.
 """
 
 from .base import RateTracker, Sample

@@ -1,0 +1,1 @@
+"""The REST API: views, serializers, paging, filters, authentication, throttling, errors."""

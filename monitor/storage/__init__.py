@@ -1,0 +1,1 @@
+"""How samples are stored and read back: inserts, latest values, series, retention."""
