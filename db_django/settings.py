@@ -118,6 +118,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Bounds a single request body (2.5 MB: room for a full bulk batch of samples).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024 // 2, minimum=1024)
+# Rows per page of /monitor/resources/ when the client does not say (?page_size=).
+API_PAGE_SIZE = envint("API_PAGE_SIZE", 100, minimum=1)
 # Samples per bulk POST; beyond it the API answers 413.
 BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
 
@@ -145,9 +147,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["monitor.api.auth.ApiAccess"],
     "DEFAULT_THROTTLE_CLASSES": ["monitor.api.throttling.TokenWriteThrottle"],
     "DEFAULT_THROTTLE_RATES": {"write": API_WRITE_RATE},
-    "DEFAULT_PAGINATION_CLASS": "monitor.api.pagination.ResourceCursorPagination",
-    "PAGE_SIZE": envint("API_PAGE_SIZE", 100, minimum=1),
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "monitor.api.errors.exception_handler",
 }
@@ -252,8 +251,11 @@ MONITOR_MYSQL_URLS = envlist("MONITOR_MYSQL_URLS", [_database_url] if _database_
 MONITOR_REDIS_URLS = envlist("MONITOR_REDIS_URLS", [CELERY_BROKER_URL] if CELERY_BROKER_URL.startswith("redis") else [])
 # Timeout of each collector's connection to a monitored server.
 MONITOR_COLLECT_TIMEOUT = envfloat("MONITOR_COLLECT_TIMEOUT", 2.0)
-# Raw rows older than this are deleted by the prune task, a batch at a time.
-RETENTION_DAYS = envint("RETENTION_DAYS", 30, minimum=1)
+# Days each tier keeps (monitor/storage/retention.py): raw samples, per-minute and
+# per-hour rollups. RETENTION_DAYS, the older name of the raw setting, still counts.
+RETENTION_RAW_DAYS = envint("RETENTION_RAW_DAYS", envint("RETENTION_DAYS", 7, minimum=1), minimum=1)
+RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 90, minimum=1)
+RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 730, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)

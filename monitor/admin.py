@@ -1,21 +1,91 @@
 from django.contrib import admin, messages
 from django.db import connection
 from django.utils import timezone
+from django.utils.html import format_html_join
 
 from .api.auth import hash_key, issue_token
-from .models import ApiToken, Host, LegacyUser, Resource
+from .models import ApiToken, Host, LegacyUser, Resource, Sample, Series
+from .storage.edits import delete_sample
+from .storage.instants import from_us
+
+
+class HostFilter(admin.SimpleListFilter):
+    """Hosts offered from the Host table, not by scanning samples."""
+
+    title = "host"
+    parameter_name = "host"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in Host.objects.order_by("name").values_list("name", flat=True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(host=self.value()) if self.value() is not None else queryset
 
 
 @admin.register(Resource)
 class ResourceAdmin(admin.ModelAdmin):
+    """Samples as the notes' table showed them (the monitor_resource view); read-only but for delete.
+
+    Fine for a few million samples; on larger installs look a series up under Series instead.
+    """
+
     list_display = ("name", "value", "host", "timestamp", "description")
-    list_filter = ("host",)
+    list_filter = (HostFilter,)
     search_fields = ("name", "host")
-    date_hierarchy = "timestamp"
-    ordering = ("-timestamp", "-id")
+    ordering = ("-timestamp",)
     # An exact COUNT(*) over millions of rows would slow every changelist page.
     show_full_result_count = False
     list_per_page = 100
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        series_id, ts = obj.id.split("-", 1)
+        delete_sample(int(series_id), int(ts))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for sample_id in queryset.values_list("id", flat=True):
+            self.delete_model(request, Resource(id=sample_id))
+
+
+@admin.register(Series)
+class SeriesAdmin(admin.ModelAdmin):
+    """The series catalog: one row per metric and host, with its latest value and recent samples."""
+
+    list_display = ("name", "host", "unit", "latest_value", "latest_at")
+    search_fields = ("name", "host")
+    list_filter = ("unit",)
+    ordering = ("host", "name")
+    readonly_fields = ("key", "name", "metric", "host", "labels", "unit", "first_seen", "recent_samples")
+    fields = ("name", "host", "metric", "labels", "description", "unit", "first_seen", "key", "recent_samples")
+    list_select_related = ("latest",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="latest value")
+    def latest_value(self, obj: Series):
+        latest = getattr(obj, "latest", None)
+        return None if latest is None else latest.value
+
+    @admin.display(description="latest at")
+    def latest_at(self, obj: Series):
+        latest = getattr(obj, "latest", None)
+        return None if latest is None else from_us(latest.ts)
+
+    @admin.display(description="recent samples")
+    def recent_samples(self, obj: Series) -> str:
+        rows = Sample.objects.filter(series_id=obj.id).order_by("-ts").values_list("ts", "value")[:50]
+        return (
+            format_html_join(
+                "", "<div><code>{}</code> {}</div>", ((from_us(ts).isoformat(), value) for ts, value in rows)
+            )
+            or "none"
+        )
 
 
 @admin.register(Host)

@@ -2,24 +2,158 @@ from django.db import models
 from django.utils import timezone
 
 
-class Resource(models.Model):
-    """One sample of one metric: what was measured, where, when, and its value."""
+class SeriesQuerySet(models.QuerySet):
+    """The catalog's reads: which series match the API's filters, and their latest values."""
 
-    name = models.CharField(max_length=200)
-    value = models.FloatField()
-    description = models.TextField(blank=True, default="")
-    # A client may send its own time for samples it buffered; otherwise "now".
-    timestamp = models.DateTimeField(default=timezone.now)
+    def matching(self, name: str | None = None, name_prefix: str | None = None, host: str | None = None):
+        from .storage.queries import select_series
+
+        return select_series(name, name_prefix, host) & self
+
+    def latest_rows(self) -> list:
+        """The newest sample of each series here (monitor.storage.queries.Row), without reading samples."""
+        from .storage.queries import resource_latest
+
+        return resource_latest(self)
+
+
+class SampleQuerySet(models.QuerySet):
+    """Writes and reads of samples; the work is in monitor/storage, one module per concern."""
+
+    def store(self, points) -> list[tuple[int, int]]:
+        """Store points (storage.inserts.Point) with their series, rollups and latest values, all or nothing."""
+        from .storage.inserts import store
+
+        return store(points)
+
+    def series(self, query) -> list[tuple[int, float]]:
+        """One aggregated point per step (storage.queries.SeriesQuery), from the coarsest rollup that fits."""
+        from .storage.queries import resource_series
+
+        return resource_series(query)
+
+    def prune(self, **options) -> list:
+        """Drop what each tier keeps past its retention (storage.retention.prune)."""
+        from .storage.retention import prune
+
+        return prune(**options)
+
+
+class Series(models.Model):
+    """One metric of one host with its labels: the catalog every read starts from.
+
+    `name` is what the API shows (`disk.used_percent:/`); `metric` and `labels`
+    are the same thing split the way Prometheus sees it (`disk.used_percent`,
+    `{"mount": "/"}`; monitor/storage/names.py). `key` makes (host, name) unique
+    whatever their length. Latest values live in SeriesLatest, so writing a
+    sample never rewrites this row.
+    """
+
+    # INT, not BIGINT: every sample row repeats it (monitor/storage: bytes per sample).
+    id = models.AutoField(primary_key=True)
+    key = models.CharField(max_length=40, unique=True, editable=False)
+    name = models.CharField(max_length=1000)
+    metric = models.CharField(max_length=255)
     host = models.CharField(max_length=255, blank=True, default="")
+    labels = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True, default="")
+    unit = models.CharField(max_length=32, blank=True, default="")
+    first_seen = models.DateTimeField(default=timezone.now)
+
+    objects = SeriesQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "series"
         indexes = [
-            # "one metric (on one host) over a time range": series, latest, filters.
-            # `value` makes it covering, so a series never touches the table rows.
-            models.Index(fields=["name", "host", "timestamp", "value"], name="resource_series"),
-            # "the newest rows" and keyset paging; InnoDB appends the id to it.
-            models.Index(fields=["timestamp", "id"], name="resource_ts_id"),
+            # latest/hosts/filters narrow by host, then metric; name_prefix by metric.
+            models.Index(fields=["host", "metric"], name="series_host_metric"),
+            models.Index(fields=["metric"], name="series_metric"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.host}" if self.host else self.name
+
+
+class SeriesLatest(models.Model):
+    """The newest sample of a series: what `latest`, the fleet view and alerts read."""
+
+    series = models.OneToOneField(
+        Series, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="latest"
+    )
+    ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC")
+    value = models.FloatField()
+
+    class Meta:
+        verbose_name = "latest value"
+
+
+class Sample(models.Model):
+    """One raw sample: (series, instant, value), nothing else.
+
+    Keyed for "one series over a time range". 20 bytes of payload; on MySQL the
+    table is compressed and partitioned by day (monitor/storage/partitions.py).
+    """
+
+    pk = models.CompositePrimaryKey("series_id", "ts")
+    series = models.ForeignKey(
+        Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC")
+    value = models.FloatField()
+
+    objects = SampleQuerySet.as_manager()
+
+
+class Rollup(models.Model):
+    """count, sum, min, max and last of a series over one bucket, kept up to date as samples arrive."""
+
+    series = models.ForeignKey(
+        Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    bucket = models.BigIntegerField(help_text="start of the bucket, seconds since 1970-01-01 UTC")
+    count = models.PositiveIntegerField()
+    sum = models.FloatField()
+    min = models.FloatField()
+    max = models.FloatField()
+    last = models.FloatField()
+    last_ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC of `last`")
+
+    class Meta:
+        abstract = True
+
+
+class RollupMinute(Rollup):
+    pk = models.CompositePrimaryKey("series_id", "bucket")
+
+    class Meta:
+        verbose_name = "per-minute rollup"
+
+
+class RollupHour(Rollup):
+    pk = models.CompositePrimaryKey("series_id", "bucket")
+
+    class Meta:
+        verbose_name = "per-hour rollup"
+
+
+class Resource(models.Model):
+    """The samples as the notes' table showed them: a read-only database view of samples joined with series.
+
+    Kept for SQL users, ad-hoc ORM queries and the admin; the API reads and
+    writes through monitor/storage, which knows the keys. `id` is
+    "<series id>-<microseconds>".
+    """
+
+    id = models.CharField(primary_key=True, max_length=40)
+    name = models.CharField(max_length=1000)
+    value = models.FloatField()
+    description = models.TextField()
+    timestamp = models.DateTimeField()
+    host = models.CharField(max_length=255)
+
+    class Meta:
+        managed = False
+        db_table = "monitor_resource"
 
     def __str__(self) -> str:
         return self.name

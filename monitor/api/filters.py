@@ -1,42 +1,69 @@
-import django_filters
-from django import forms
-from django_filters.fields import IsoDateTimeField
+"""The query parameters that select samples and series: name, name_prefix, host, since, until."""
 
-from monitor.models import Resource
+from dataclasses import dataclass
 
-from .serializers import to_utc
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
 
+from monitor.models import Series
+from monitor.storage.instants import to_us
 
-class UTCDateTimeField(IsoDateTimeField):
-    """ISO 8601 with time zone, refused (400) when it has no UTC representation."""
-
-    def clean(self, value):
-        cleaned = super().clean(value)
-        if cleaned is None:
-            return None
-        try:
-            return to_utc(cleaned)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+from .serializers import parse_time
 
 
-class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCDateTimeField
+@dataclass(frozen=True)
+class SampleFilters:
+    name: str | None = None
+    name_prefix: str | None = None
+    host: str | None = None
+    since: int | None = None  # microseconds, inclusive
+    until: int | None = None  # microseconds, exclusive
+
+    @classmethod
+    def from_params(cls, params, times: bool = True) -> "SampleFilters":
+        """Read and check the parameters; a bad one is a 400 naming it."""
+        errors: dict[str, list[str]] = {}
+        values: dict = {}
+        for key in ("name", "name_prefix", "host"):
+            raw = params.get(key)
+            if raw is not None and "\x00" in raw:
+                errors[key] = ["Null characters are not allowed."]
+            values[key] = raw
+        if times:
+            for key in ("since", "until"):
+                raw = params.get(key)
+                if raw is None or raw == "":
+                    continue
+                try:
+                    # A '+' in a query string arrives as a space unless the client encoded it.
+                    values[key] = to_us(parse_time(raw.strip().replace(" ", "+")))
+                except ValueError as exc:
+                    errors[key] = [str(exc)]
+        if errors:
+            raise ValidationError(errors)
+        return cls(**values)
+
+    def series(self) -> QuerySet:
+        return Series.objects.matching(name=self.name, name_prefix=self.name_prefix, host=self.host)
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
 
 
-class ResourceFilter(django_filters.FilterSet):
-    """Query parameters of the resource list; each maps onto the (name, host, timestamp) index."""
-
-    name = django_filters.CharFilter(field_name="name", help_text="Exact metric name, e.g. cpu.percent")
-    name_prefix = django_filters.CharFilter(
-        field_name="name", lookup_expr="startswith", help_text="Metric name prefix, e.g. disk. for every disk metric"
-    )
-    host = django_filters.CharFilter(field_name="host", help_text="Exact host name")
-    since = UTCDateTimeFilter(
-        field_name="timestamp", lookup_expr="gte", help_text="ISO 8601 time, inclusive, e.g. 2026-11-25T10:00:00Z"
-    )
-    until = UTCDateTimeFilter(field_name="timestamp", lookup_expr="lt", help_text="ISO 8601 time, exclusive")
-
-    class Meta:
-        model = Resource
-        fields = ["name", "name_prefix", "host", "since", "until"]
+def filter_parameters(times: bool = True) -> list[OpenApiParameter]:
+    """The filters as OpenAPI parameters, with examples a generated client or Postman can run as they are."""
+    found = [
+        OpenApiParameter("name", str, description="Exact metric name, e.g. cpu.percent"),
+        OpenApiParameter(
+            "name_prefix", str, description="Every metric whose name starts with it, e.g. disk. for every disk metric"
+        ),
+        OpenApiParameter("host", str, description="Exact host name"),
+    ]
+    if times:
+        found += [
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601 time, inclusive"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601 time, exclusive"),
+        ]
+    return found

@@ -1,115 +1,81 @@
-"""Keyset ("cursor") paging over (timestamp, id).
+"""Keyset ("cursor") paging over (timestamp, series), newest first by default.
 
-Each page is one index range scan that starts where the previous page ended, so
-page 10,000 costs what page 1 costs, and rows inserted while a client pages
-through cannot shift rows into a page it already read or out of one it has not
-(OFFSET paging does both). The ordering key is unique because `id` breaks ties
-between rows that share a timestamp (every row of one collection cycle does).
+Each page starts where the previous one ended, so page 10,000 costs what
+page 1 costs, and samples that arrive while a client pages cannot shift rows
+into a page it already read or out of one it has not (OFFSET paging does
+both). (timestamp, series id) is unique: a series holds one sample per instant.
+
+A cursor is signed with SECRET_KEY and carries the query it belongs to (the
+filters and the ordering): a bare `?cursor=` continues the same query, a
+cursor sent with different filters is refused, and a cursor we did not issue
+is a 400 before anything in it is read.
 """
 
-import base64
-import binascii
-import json
-from dataclasses import dataclass
-from datetime import datetime
-
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.core import signing
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from .serializers import to_utc
+from monitor.storage.queries import Row, resource_rows
+
+from .filters import SampleFilters
 
 MAX_PAGE_SIZE = 1000
+MAX_CURSOR_LENGTH = 2048
+CURSOR_SALT = "monitor.api.pagination.cursor"
+BAD_CURSOR = "Invalid cursor: use the next/previous links as given."
+ORDERINGS = ("-timestamp", "timestamp")
+QUERY_PARAMETERS = ("name", "name_prefix", "host", "since", "until", "ordering")
 
 
-@dataclass(frozen=True)
-class Cursor:
-    timestamp: datetime
-    id: int
-    backwards: bool  # True: the page before this position (a "previous" link)
-
-    def encode(self) -> str:
-        raw = json.dumps([self.timestamp.isoformat(), self.id, int(self.backwards)])
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> "Cursor":
-        try:
-            padded = token + "=" * (-len(token) % 4)
-            ts, row_id, backwards = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            return cls(to_utc(datetime.fromisoformat(ts)), int(row_id), bool(backwards))
-        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-            raise ValidationError({"cursor": ["Invalid cursor: use the next/previous links as given."]}) from None
-
-
-class ResourceCursorPagination(BasePagination):
-    """Pages of Resource rows: `?page_size=` (max 1000), `?ordering=timestamp|-timestamp`."""
+class ResourcePagination:
+    """Pages of samples: `?page_size=` (1 to 1000), `?ordering=timestamp|-timestamp`, `?cursor=`."""
 
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
     ordering_query_param = "ordering"
     max_page_size = MAX_PAGE_SIZE
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+    def paginate(self, request: Request) -> list[Row]:
         self.request = request
         self.page_size = self._page_size(request)
-        self.descending = self._descending(request)
         token = request.query_params.get(self.cursor_query_param)
-        cursor = Cursor.decode(token) if token else None
-        backwards = bool(cursor and cursor.backwards)
+        if token:
+            position, backwards, query = decode_cursor(token)
+            self._check_same_query(request, query)
+        else:
+            position, backwards, query = None, False, _query_of(request.query_params)
+        self.query = query
+        filters = SampleFilters.from_params(query)
+        descending = query.get("ordering", "-timestamp") == "-timestamp"
         # Walking backwards is walking the opposite order, then flipping the page.
-        descending = self.descending != backwards
-        if cursor is not None:
-            queryset = queryset.filter(_after(cursor, descending))
-        sign = "-" if descending else ""
-        rows = list(queryset.order_by(f"{sign}timestamp", f"{sign}id")[: self.page_size + 1])
+        rows = resource_rows(
+            filters.series(),
+            self.page_size,
+            descending=descending != backwards,
+            after=position,
+            since=filters.since,
+            until=filters.until,
+        )
         more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if backwards:
             rows.reverse()
         self.has_next = more if not backwards else True
-        self.has_previous = cursor is not None if not backwards else more
+        self.has_previous = position is not None if not backwards else more
         self.rows = rows
         return rows
 
-    def get_paginated_response(self, data) -> Response:
+    def get_paginated_response(self, data: list) -> Response:
         return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        link = {"type": "string", "nullable": True, "format": "uri"}
-        return {
-            "type": "object",
-            "required": ["results"],
-            "properties": {"next": link, "previous": link, "results": schema},
-        }
-
-    def get_schema_operation_parameters(self, view) -> list[dict]:
-        def param(name: str, description: str, schema: dict) -> dict:
-            return {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
-
-        return [
-            param(self.cursor_query_param, "Opaque position from a next/previous link.", {"type": "string"}),
-            param(
-                self.page_size_query_param,
-                f"Rows per page, 1 to {self.max_page_size}.",
-                {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-            ),
-            param(
-                self.ordering_query_param,
-                "Newest first (-timestamp, default) or oldest first (timestamp).",
-                {"type": "string", "enum": ["-timestamp", "timestamp"]},
-            ),
-        ]
 
     def get_next_link(self) -> str | None:
         if not self.has_next or not self.rows:
             return None
         last = self.rows[-1]
-        return self._link(Cursor(last.timestamp, last.id, backwards=False))
+        return self._link((last.ts, last.series_id), backwards=False)
 
     def get_previous_link(self) -> str | None:
         if not self.has_previous:
@@ -117,15 +83,30 @@ class ResourceCursorPagination(BasePagination):
         if not self.rows:
             return remove_query_param(self.request.build_absolute_uri(), self.cursor_query_param)
         first = self.rows[0]
-        return self._link(Cursor(first.timestamp, first.id, backwards=True))
+        return self._link((first.ts, first.series_id), backwards=True)
 
-    def _link(self, cursor: Cursor) -> str:
-        return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param, cursor.encode())
+    def _link(self, position: tuple[int, int], backwards: bool) -> str:
+        url = self.request.build_absolute_uri()
+        for key in QUERY_PARAMETERS:  # the cursor carries them
+            url = remove_query_param(url, key)
+        return replace_query_param(url, self.cursor_query_param, encode_cursor(position, backwards, self.query))
+
+    def _check_same_query(self, request: Request, query: dict) -> None:
+        sent = _query_of(request.query_params)
+        differing = sorted(key for key, value in sent.items() if query.get(key) != value)
+        if differing:
+            raise ValidationError(
+                {
+                    "cursor": [
+                        f"This cursor belongs to another query ({', '.join(differing)} differ): send one or the other."
+                    ]
+                }
+            )
 
     def _page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return api_settings.PAGE_SIZE or 100
+            return settings.API_PAGE_SIZE
         try:
             size = int(raw)
         except ValueError:
@@ -134,19 +115,52 @@ class ResourceCursorPagination(BasePagination):
             raise ValidationError({"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]})
         return size
 
-    def _descending(self, request: Request) -> bool:
-        ordering = request.query_params.get(self.ordering_query_param, "-timestamp")
-        if ordering not in ("timestamp", "-timestamp"):
-            raise ValidationError({"ordering": ["Must be 'timestamp' (oldest first) or '-timestamp' (newest first)."]})
-        return ordering == "-timestamp"
+
+def _query_of(params) -> dict:
+    """The parameters that define which samples, in which order (not the page size)."""
+    query = {key: params[key] for key in QUERY_PARAMETERS if params.get(key) not in (None, "")}
+    if query.get("ordering", "-timestamp") not in ORDERINGS:
+        raise ValidationError({"ordering": ["Must be 'timestamp' (oldest first) or '-timestamp' (newest first)."]})
+    return query
 
 
-def _after(cursor: Cursor, descending: bool) -> Q:
-    """Rows strictly past the cursor position in the walking order.
+def encode_cursor(position: tuple[int, int], backwards: bool, query: dict) -> str:
+    payload = {"p": list(position), "b": int(backwards), "q": query}
+    return signing.dumps(payload, key=settings.SECRET_KEY, salt=CURSOR_SALT, compress=True)
 
-    Written as `ts <= x AND (ts < x OR id < y)` rather than a plain OR so the
-    first term alone bounds an index range scan on MySQL.
-    """
-    if descending:
-        return Q(timestamp__lte=cursor.timestamp) & (Q(timestamp__lt=cursor.timestamp) | Q(id__lt=cursor.id))
-    return Q(timestamp__gte=cursor.timestamp) & (Q(timestamp__gt=cursor.timestamp) | Q(id__gt=cursor.id))
+
+def decode_cursor(token: str) -> tuple[tuple[int, int], bool, dict]:
+    """(position, backwards, query) of a cursor we issued; anything else is a 400."""
+    if len(token) > MAX_CURSOR_LENGTH:
+        raise ValidationError({"cursor": [BAD_CURSOR]})
+    try:
+        payload = signing.loads(token, key=settings.SECRET_KEY, salt=CURSOR_SALT)
+        ts, series_id = payload["p"]
+        position = (int(ts), int(series_id))
+        query = {str(k): str(v) for k, v in payload["q"].items()}
+        return position, bool(payload["b"]), query
+    except (signing.BadSignature, KeyError, TypeError, ValueError, AttributeError):
+        raise ValidationError({"cursor": [BAD_CURSOR]}) from None
+
+
+def pagination_parameters() -> list[dict]:
+    """The paging parameters for the OpenAPI schema."""
+
+    def param(name: str, description: str, schema: dict) -> dict:
+        return {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
+
+    return [
+        param(
+            "cursor", "Opaque position from a next/previous link; it carries the query's filters.", {"type": "string"}
+        ),
+        param(
+            "page_size",
+            f"Rows per page, 1 to {MAX_PAGE_SIZE}.",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        ),
+        param(
+            "ordering",
+            "Newest first (-timestamp, default) or oldest first (timestamp).",
+            {"type": "string", "enum": list(ORDERINGS)},
+        ),
+    ]

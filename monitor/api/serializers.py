@@ -1,22 +1,24 @@
-"""JSON <-> Resource. Every rule about what a valid sample is lives here.
+"""JSON <-> samples. Every rule about what a valid sample is lives here, once.
 
-Writes go through `parse_samples`, a plain validator that costs a few
-microseconds per sample, so one POST and a 5,000-sample batch are checked by the
-same code; `ResourceSerializer` serves reads, updates, the browsable API and the
-schema, with the same rules for `value`.
+`parse_sample` is the one write schema: a single POST, each item of a bulk
+POST, PUT, PATCH and the browsable API's form all go through it. It costs a
+few microseconds per sample, which keeps bulk ingest close to the database's
+own speed. `ResourceSerializer` wraps it for DRF, and its fields describe the
+same rules to the OpenAPI schema, generated clients and the HTML form.
 """
 
 import math
 from datetime import UTC, datetime
 
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from monitor.models import Resource
+from monitor.storage.inserts import Point
+from monitor.storage.instants import from_us, to_us
+from monitor.storage.queries import Row
 
-NAME_MAX = Resource._meta.get_field("name").max_length
-HOST_MAX = Resource._meta.get_field("host").max_length
+NAME_MAX = 200
+HOST_MAX = 255
 NOT_FINITE = "Must be a finite number (not NaN or Infinity)."
 NOT_A_NUMBER = "A valid number is required."
 BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
@@ -25,89 +27,107 @@ OUT_OF_RANGE = "Datetime value out of range."
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
 
-class FiniteFloatField(serializers.FloatField):
-    """A float that must be finite: NaN, Infinity and overflow (1e400) are refused.
-
-    MySQL cannot store them, and some DRF releases pass the string forms
-    ("NaN", "1e400") through to the database, which then answers with a 500.
-    """
-
-    default_error_messages = {"not_finite": NOT_FINITE}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        value = super().to_internal_value(data)
-        if not math.isfinite(value):
-            self.fail("not_finite")
-        return value
-
-
-class ResourceSerializer(serializers.ModelSerializer):
-    value = FiniteFloatField()
-
-    class Meta:
-        model = Resource
-        fields = ["id", "name", "value", "description", "timestamp", "host"]
-        read_only_fields = ["id"]
-
-
-class HostStatusSerializer(serializers.Serializer):
-    """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
-
-    name = serializers.CharField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
-    seconds_since_last_seen = serializers.FloatField()
-    stale = serializers.BooleanField()
-
-
 class SampleErrors(Exception):
     """Validation failed; `errors` maps field name to messages (DRF's shape)."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict):
         super().__init__(errors)
         self.errors = errors
 
 
-def parse_sample(data: object, now: datetime) -> Resource:
-    """Validate one incoming sample and build its (unsaved) row."""
+def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
+    """Validate one incoming sample and build it. With `base` (an update), absent fields keep its values."""
     if not isinstance(data, dict):
         raise SampleErrors({"non_field_errors": ["Expected a JSON object with name and value."]})
     errors: dict[str, list[str]] = {}
-    name = _text(data, "name", NAME_MAX, errors, required=True)
-    value = _finite(data, errors)
+    name = _text(data, "name", NAME_MAX, errors, required=base is None)
+    value = _finite(data, errors, required=base is None)
     description = _text(data, "description", None, errors)
     host = _text(data, "host", HOST_MAX, errors)
-    timestamp = _timestamp(data, errors, now)
+    ts = _timestamp(data, errors, now)
     if errors:
         raise SampleErrors(errors)
-    return Resource(name=name, value=value, description=description, host=host, timestamp=timestamp)
+    if base is not None:
+        name = name if "name" in data else base.name
+        value = value if "value" in data else base.value
+        description = description if "description" in data else base.description
+        host = host if "host" in data else base.host
+        ts = ts if data.get("timestamp") is not None else base.ts
+    return Point(name, host, ts, value, description)
 
 
-def parse_samples(items: list, now: datetime) -> list[Resource]:
+def parse_samples(items: list, now: datetime) -> list[Point]:
     """All-or-nothing: every sample valid, or SampleErrors keyed by item index."""
-    rows, errors = [], {}
+    points, errors = [], {}
     for index, item in enumerate(items):
         try:
-            rows.append(parse_sample(item, now))
+            points.append(parse_sample(item, now))
         except SampleErrors as exc:
             errors[str(index)] = exc.errors
     if errors:
         raise SampleErrors(errors)
-    return rows
+    return points
 
 
-def sample_json(row: Resource) -> dict:
-    """The stored row as the API returns it (same shape as ResourceSerializer)."""
+def sample_json(row: Row) -> dict:
+    """A stored sample as the API returns it."""
     return {
         "id": row.id,
         "name": row.name,
         "value": row.value,
         "description": row.description,
-        "timestamp": _iso(row.timestamp),
+        "timestamp": iso(row.ts),
         "host": row.host,
     }
+
+
+def iso(us: int) -> str:
+    return from_us(us).isoformat().replace("+00:00", "Z")
+
+
+class ResourceSerializer(serializers.Serializer):
+    """A metric sample: what was measured (name), where (host), when (timestamp) and its value.
+
+    Validation is `parse_sample`; the fields say the same for the schema and the HTML form.
+    """
+
+    id = serializers.CharField(
+        read_only=True, help_text='"<series id>-<microseconds since 1970>", e.g. 12-1764064800103602'
+    )
+    name = serializers.CharField(max_length=NAME_MAX, help_text="metric name, e.g. cpu.percent or CPU Usage")
+    value = serializers.FloatField(help_text="a finite number")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="what the metric means; belongs to the series"
+    )
+    timestamp = serializers.DateTimeField(
+        required=False, help_text="ISO 8601; default: when the server receives it. Answers are in UTC."
+    )
+    host = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=HOST_MAX, help_text="the machine it is about"
+    )
+
+    def to_internal_value(self, data) -> Point:
+        from django.utils import timezone
+
+        base = self.instance if isinstance(self.instance, Row) else None
+        if not self.partial and base is not None:
+            missing = {field: [REQUIRED] for field in ("name", "value") if field not in data}
+            if missing:
+                raise serializers.ValidationError(missing)
+        try:
+            return parse_sample(plain(data), timezone.now(), base=base)
+        except SampleErrors as exc:
+            raise serializers.ValidationError(exc.errors) from None
+
+    def to_representation(self, row: Row) -> dict:
+        return sample_json(row)
+
+
+def plain(data) -> object:
+    """A form's QueryDict as the plain dict JSON gives; an empty timestamp field means "now"."""
+    if hasattr(data, "getlist"):
+        return {k: v for k, v in data.items() if k in SAMPLE_FIELDS and not (k == "timestamp" and v == "")}
+    return data
 
 
 def _text(data: dict, field: str, max_length: int | None, errors: dict, required: bool = False) -> str:
@@ -133,17 +153,18 @@ def _text(data: dict, field: str, max_length: int | None, errors: dict, required
         errors[field] = ["Not valid Unicode text (lone surrogate)."]
         return ""
     if field != "description":
-        raw = raw.strip()  # as DRF's CharField does for updates
-    if required and not raw:
+        raw = raw.strip()  # as DRF's CharField does
+    if field == "name" and not raw:
         errors[field] = ["This field may not be blank."]
     elif max_length is not None and len(raw) > max_length:
         errors[field] = [f"Ensure this field has no more than {max_length} characters."]
     return raw
 
 
-def _finite(data: dict, errors: dict) -> float:
+def _finite(data: dict, errors: dict, required: bool = True) -> float:
     if "value" not in data:
-        errors["value"] = [REQUIRED]
+        if required:
+            errors["value"] = [REQUIRED]
         return 0.0
     raw = data["value"]
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
@@ -165,6 +186,8 @@ def to_utc(value: datetime) -> datetime:
     Raises ValueError when the instant has no UTC representation, e.g.
     0001-01-01T00:00+01:00, which is before year 1 in UTC.
     """
+    from django.utils import timezone
+
     try:
         if timezone.is_naive(value):
             value = timezone.make_aware(value, timezone.get_default_timezone())
@@ -186,16 +209,22 @@ def parse_time(raw: object) -> datetime:
     return to_utc(parsed)
 
 
-def _timestamp(data: dict, errors: dict, now: datetime) -> datetime:
+def _timestamp(data: dict, errors: dict, now: datetime) -> int:
     raw = data.get("timestamp")
     if raw is None:
-        return now
+        return to_us(now)
     try:
-        return parse_time(raw)
+        return to_us(parse_time(raw))
     except ValueError as exc:
         errors["timestamp"] = [str(exc)]
-        return now
+        return to_us(now)
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+class HostStatusSerializer(serializers.Serializer):
+    """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
+
+    name = serializers.CharField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    seconds_since_last_seen = serializers.FloatField()
+    stale = serializers.BooleanField()

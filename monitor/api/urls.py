@@ -2,10 +2,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from .views import ResourceViewSet, application_status, collect_now, health, hosts
+from .resources import ResourceViewSet
+from .views import application_status, collect_now, health, hosts
 
 router = DefaultRouter()
-router.register(r"resources", ResourceViewSet)
+router.register(r"resources", ResourceViewSet, basename="resource")
 
 urlpatterns = [
     path("application/", application_status, name="application_status"),

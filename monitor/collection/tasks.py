@@ -66,11 +66,23 @@ def collect_server_status(self) -> int:
 
 @shared_task(ignore_result=True)
 def prune_old_resources() -> int:
-    """Delete raw rows older than RETENTION_DAYS, one short transaction per batch."""
-    from monitor.storage.retention import prune_resources, retention_cutoff
+    """Drop what each tier keeps past its retention; then make sure the coming periods have partitions."""
+    from monitor.models import Sample
+    from monitor.storage.partitions import ensure_partitions
 
-    deleted = prune_resources(
-        retention_cutoff(settings.RETENTION_DAYS), batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05
-    )
-    logger.info("pruned %d rows older than %d days", deleted, settings.RETENTION_DAYS)
-    return deleted
+    created = ensure_partitions()
+    if created:
+        logger.info("created partitions %s", ", ".join(created))
+    removed = 0
+    for tier in Sample.objects.prune(batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05):
+        removed += tier.rows
+        if tier.rows or tier.partitions:
+            logger.info(
+                "retention %s: removed %d rows older than %s (%d days)%s",
+                tier.tier,
+                tier.rows,
+                tier.cutoff.isoformat(),
+                tier.days,
+                f", partitions {', '.join(tier.partitions)}" if tier.partitions else "",
+            )
+    return removed

@@ -1,116 +1,229 @@
-"""Writes of Resource rows, shared by the API and the Celery tasks."""
+"""Writes: samples in, with their series, rollups, latest values and hosts, all or nothing.
+
+The one write path of the application: the API (one sample or a batch), the
+collection tasks and the other ingest protocols all call `store`. One batch
+costs one INSERT of its samples, one upsert per rollup tier, one upsert of the
+latest values and, at most once a second per host, one upsert of the host;
+series the process has not seen yet cost one more INSERT and SELECT.
+
+A sample whose series already has a sample at that instant is a repeat: the
+same value is skipped (an agent resending a batch after a timeout stores
+nothing twice), a different value is a conflict and the whole batch is refused.
+"""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from monitor.collection.collectors import Sample
-from monitor.models import CollectionCycle, Host, Resource
+from monitor.collection.collectors import Sample as CollectedSample
+from monitor.models import CollectionCycle, Host, Sample, SeriesLatest
+
+from .catalog import series_ids
+from .instants import from_us, to_us
+from .rollups import fold
 
 # mysqlclient splits an executemany into INSERTs of at most this many bytes (its
 # own default is 64 KiB). A request is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE
 # (2.5 MB), so a bulk POST goes as one statement, well below MySQL's
 # max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on MySQL 8).
 MAX_STATEMENT_BYTES = 8 * 1024 * 1024
+# A host's last_seen is written at most this often per process (samples
+# arrive many times a second from agents; staleness is judged in tens of seconds).
+HOST_SEEN_RESOLUTION_US = 1_000_000
+# Keys checked per statement when a batch holds repeats (bound parameters stay well under SQLite's limit).
+LOOKUP_CHUNK = 400
 
-# A row as insert_resources() takes it, in INSERT_COLUMNS order.
-ResourceRow = tuple[str, float, str, datetime, str]
-INSERT_COLUMNS = ("name", "value", "description", "timestamp", "host")
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A sample on its way in: which series (host, name), when (microseconds since the epoch), what value."""
+
+    name: str
+    host: str
+    ts: int
+    value: float
+    description: str = ""
+
+
+class Conflict(Exception):
+    """Samples of a series at an instant that already holds another value; `items` maps point index -> message."""
+
+    def __init__(self, items: dict[int, str]):
+        super().__init__(items)
+        self.items = items
+
+
+class _Repeats(Exception):
+    """The fast path met samples already stored: redo the batch on the careful path."""
+
+
+def store(points: Sequence[Point]) -> list[tuple[int, int]]:
+    """Store `points` (all, or none on Conflict); returns the (series id, ts) key of each, in order.
+
+    Repeats of stored samples are skipped but still get their key.
+    """
+    if not points:
+        return []
+    try:
+        with transaction.atomic():
+            return _store(points, careful=False)
+    except _Repeats:
+        with transaction.atomic():
+            return _store(points, careful=True)
+
+
+def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
+    ids = series_ids((p.host, p.name, p.description) for p in points)
+    keys = [(ids[(p.host, p.name)], p.ts) for p in points]
+    rows = [(series_id, ts, p.value) for (series_id, ts), p in zip(keys, points, strict=True)]
+    if careful:
+        rows = _new_only(rows)
+    inserted = _insert_samples(rows)
+    if inserted != len(rows):
+        if careful:  # another writer stored some of them meanwhile: try again from the start
+            raise IntegrityError("samples stored concurrently; retry")
+        raise _Repeats
+    fold(rows)
+    _upsert_latest(rows)
+    _hosts_seen(points)
+    return keys
+
+
+def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "mysql":
+            cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
+        cursor.executemany(_sql(connection.vendor, "samples"), rows)
+        return cursor.rowcount
+
+
+def _new_only(rows: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """The rows not stored yet; raises Conflict for an instant that holds another value."""
+    first: dict[tuple[int, int], tuple[int, float]] = {}
+    conflicts: dict[int, str] = {}
+    for index, (series_id, ts, value) in enumerate(rows):
+        seen = first.setdefault((series_id, ts), (index, value))
+        if seen[1] != value:
+            conflicts[index] = f"Another value for this series and timestamp is in the same batch (item {seen[0]})."
+    stored = _stored_values(list(first))
+    fresh = []
+    for (series_id, ts), (index, value) in first.items():
+        if (series_id, ts) not in stored:
+            fresh.append((series_id, ts, value))
+        elif stored[(series_id, ts)] != value:
+            conflicts[index] = (
+                f"A different value ({stored[(series_id, ts)]!r}) is already stored for this series at this timestamp."
+            )
+    if conflicts:
+        raise Conflict(conflicts)
+    return fresh
+
+
+def _stored_values(keys: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
+    found: dict[tuple[int, int], float] = {}
+    table = connection.ops.quote_name(Sample._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            pairs = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                f"SELECT series_id, ts, value FROM {table} WHERE (series_id, ts) IN ({pairs})",
+                [part for key in chunk for part in key],
+            )
+            found.update({(series_id, ts): value for series_id, ts, value in cursor.fetchall()})
+    return found
+
+
+def _upsert_latest(rows: Iterable[tuple[int, int, float]]) -> None:
+    newest: dict[int, tuple[int, float]] = {}
+    for series_id, ts, value in rows:
+        held = newest.get(series_id)
+        if held is None or ts >= held[0]:
+            newest[series_id] = (ts, value)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _sql(connection.vendor, "latest"), [(series_id, ts, value) for series_id, (ts, value) in newest.items()]
+        )
+
+
+_host_written: dict[str, int] = {}
+
+
+def _hosts_seen(points: Iterable[Point]) -> None:
+    """Record when each host last sent something, at most once a second per host and process."""
+    newest: dict[str, int] = {}
+    for point in points:
+        if point.host and point.ts > newest.get(point.host, -(2**62)):
+            newest[point.host] = point.ts
+    due = {host: ts for host, ts in newest.items() if ts - _host_written.get(host, -(2**62)) >= HOST_SEEN_RESOLUTION_US}
+    if not due:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _sql(connection.vendor, "hosts"),
+            [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in due.items()],
+        )
+    _host_written.update(due)
+
+
+def host_seen(name: str, at: datetime) -> None:
+    """Record that `name` reported at `at` (first_seen kept, last_seen only moves forward)."""
+    _host_written.pop(name, None)
+    _hosts_seen([Point("", name, to_us(at), 0.0)])
+
+
+@cache
+def _sql(vendor: str, what: str) -> str:
+    quote = connection.ops.quote_name
+    mysql = vendor == "mysql"
+    if what == "samples":
+        table = quote(Sample._meta.db_table)
+        verb = "INSERT IGNORE" if mysql else "INSERT OR IGNORE"
+        return f"{verb} INTO {table} (series_id, ts, value) VALUES (%s, %s, %s)"
+    if what == "latest":
+        table = quote(SeriesLatest._meta.db_table)
+        insert = f"INSERT INTO {table} (series_id, ts, value) VALUES (%s, %s, %s)"
+        if mysql:
+            return (
+                f"{insert} ON DUPLICATE KEY UPDATE"
+                " value = IF(VALUES(ts) >= ts, VALUES(value), value), ts = GREATEST(ts, VALUES(ts))"
+            )
+        return (
+            f"{insert} ON CONFLICT (series_id) DO UPDATE SET"
+            " value = CASE WHEN excluded.ts >= ts THEN excluded.value ELSE value END, ts = MAX(ts, excluded.ts)"
+        )
+    table = quote(Host._meta.db_table)
+    insert = f"INSERT INTO {table} (name, first_seen, last_seen) VALUES (%s, %s, %s)"
+    if mysql:
+        return f"{insert} ON DUPLICATE KEY UPDATE last_seen = GREATEST(last_seen, VALUES(last_seen))"
+    return f"{insert} ON CONFLICT (name) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)"
 
 
 def resource_bulk_create(
-    samples: Iterable[Sample], host: str, timestamp: datetime | None = None, cycle_id: str | None = None
+    samples: Iterable[CollectedSample], host: str, timestamp: datetime | None = None, cycle_id: str | None = None
 ) -> int:
-    """Store one collection cycle as Resource rows in one multi-row INSERT.
+    """Store one collection cycle: every sample of it shares one timestamp and the worker's host.
 
-    Every row of a cycle shares one timestamp so a dashboard can line them up.
     With `cycle_id` (the Celery task id) a cycle is stored at most once per
     host: the marker row and the samples commit together, so a redelivered
-    task finds the marker and stores nothing. Returns the rows stored.
+    task finds the marker and stores nothing. Returns the samples stored.
     """
     at = timestamp or timezone.now()
-    rows = [(s.name, s.value, s.description, at, host) for s in samples]
+    ts = to_us(at)
+    points = [Point(s.name, host, ts, s.value, s.description) for s in samples]
     with transaction.atomic():
         if cycle_id is not None:
             try:
                 with transaction.atomic():
-                    CollectionCycle.objects.create(task_id=cycle_id, host=host, stored_at=at, rows=len(rows))
+                    CollectionCycle.objects.create(task_id=cycle_id, host=host, stored_at=at, rows=len(points))
             except IntegrityError:
                 return 0  # this cycle was stored by an earlier delivery of the same task
-        insert_resources(rows)
-        if host:
-            host_seen(host, at)
-    return len(rows)
-
-
-def insert_resources(rows: Sequence[ResourceRow]) -> None:
-    """INSERT rows of (name, value, description, timestamp, host), all or none.
-
-    Plain parameters through the database cursor instead of model instances:
-    building and preparing a model object per row cost more CPU than the
-    INSERT itself, which matters at a collection every second and in bulk
-    ingest. The caller validated the values. On MySQL the rows go as one
-    multi-row INSERT (up to MAX_STATEMENT_BYTES); SQLite runs one prepared
-    statement per row.
-    """
-    if not rows:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
-        cursor.executemany(_insert_sql(connection.vendor), _parameters(rows))
-
-
-def insert_resource(row: ResourceRow) -> int:
-    """INSERT one row of (name, value, description, timestamp, host); returns its id.
-
-    The API's single POST: one statement through the cursor instead of
-    Model.save(), whose machinery around the INSERT cost more CPU than the
-    INSERT (bench/post_one.py). Autocommit makes it its own transaction.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), _parameters([row])[0])
-        return connection.ops.last_insert_id(cursor, Resource._meta.db_table, Resource._meta.pk.column)
-
-
-def resource_row(resource: Resource) -> ResourceRow:
-    """An unsaved Resource, as the API's validation builds it, as the row the inserts take."""
-    return (resource.name, resource.value, resource.description, resource.timestamp, resource.host)
-
-
-def _parameters(rows: Sequence[ResourceRow]) -> list[tuple]:
-    """The rows with their timestamps as the database backend stores them."""
-    adapt = connection.ops.adapt_datetimefield_value
-    # Rows mostly share one timestamp (a cycle, a request): adapt each once.
-    adapted: dict[datetime, object] = {}
-    params = []
-    for name, value, description, at, host in rows:
-        when = adapted.get(at)
-        if when is None:
-            when = adapted[at] = adapt(at)
-        params.append((name, value, description, when, host))
-    return params
-
-
-@cache
-def _insert_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(Resource._meta.get_field(name).column) for name in INSERT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
-    return f"INSERT INTO {quote(Resource._meta.db_table)} ({columns}) VALUES ({placeholders})"
-
-
-def host_seen(name: str, at: datetime) -> None:
-    """Record that `name` reported at `at`: one upsert, first_seen kept."""
-    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target (Django refuses
-    # one there); SQLite's ON CONFLICT requires it.
-    target = ["name"] if connection.features.supports_update_conflicts_with_target else None
-    Host.objects.bulk_create(
-        [Host(name=name, first_seen=at, last_seen=at)],
-        update_conflicts=True,
-        unique_fields=target,
-        update_fields=["last_seen"],
-    )
+        store(points)
+    return len(points)

@@ -1,53 +1,32 @@
-"""Reads of Resource rows beyond the plain list: latest values and downsampled series."""
+"""Reads: series selection, downsampled series over the rollup tiers, latest values, rows newest first.
+
+Every read starts from the catalog (a few thousand rows at most per host), then
+touches only the samples or rollups of the series it selected, by their
+(series_id, time) primary key.
+"""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, F, Func, IntegerField, Max, Min, Q, QuerySet, Window
-from django.db.models.functions import FirstValue
+from django.db import connection
+from django.db.models import Min, Q, QuerySet
 
-from monitor.models import Resource
+from monitor.models import RollupHour, RollupMinute, Sample, Series
+
+from .instants import from_us, to_us
+from .names import parse, series_key
 
 MAX_STEP = 366 * 86400  # one point per year at most: anything longer is a typo
 MAX_POINTS = 11_000  # Prometheus' limit for query_range: keeps a series one screenful
+SERIES_AGGREGATES = ("avg", "min", "max", "last", "count")
+US = 1_000_000
 _STEP = re.compile(r"^(\d+)(s|m|h|d)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-AGGREGATES = {"avg": Avg, "min": Min, "max": Max, "count": Count}
-SERIES_AGGREGATES = (*AGGREGATES, "last")
-
-
-class EpochSeconds(Func):
-    """Whole seconds since 1970-01-01 UTC of a stored (UTC) datetime column."""
-
-    output_field = IntegerField()
-
-    def as_mysql(self, compiler, connection, **extra):
-        # TIMESTAMPDIFF ignores the session time zone, unlike UNIX_TIMESTAMP().
-        return self.as_sql(
-            compiler, connection, template="TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)", **extra
-        )
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra
-        )
-
-
-class Bucket(Func):
-    """Start (epoch seconds) of the `step`-second bucket a row falls in."""
-
-    output_field = IntegerField()
-
-    def __init__(self, expression, step: int):
-        super().__init__(expression)
-        self.step = int(step)  # an int inlined into the SQL: identical in SELECT and GROUP BY
-
-    def as_sql(self, compiler, connection, **extra):
-        epoch_sql, params = compiler.compile(EpochSeconds(*self.source_expressions))
-        # Integer division back to seconds: MySQL's DIV; SQLite's `/` on integers.
-        div = "DIV" if connection.vendor == "mysql" else "/"
-        return f"(({epoch_sql}) {div} {self.step}) * {self.step}", params
+# Floor division of signed microseconds in SQL, where DIV and `/` truncate toward
+# zero: shifting by a whole number of steps beyond year 1 makes every value positive.
+_SHIFT_SECONDS = 62_135_596_800 + 86400
 
 
 def parse_step(text: str) -> int:
@@ -59,6 +38,27 @@ def parse_step(text: str) -> int:
     if seconds > MAX_STEP:
         raise ValueError(f"step {text!r} is longer than {MAX_STEP // 86400} days")
     return seconds
+
+
+def select_series(name: str | None = None, name_prefix: str | None = None, host: str | None = None) -> QuerySet:
+    """Catalog rows matching the API's filters, each served by an index (key, metric or host+metric)."""
+    rows = Series.objects.all()
+    if name is not None and host is not None:
+        return rows.filter(key=series_key(host, name))
+    if host is not None:
+        rows = rows.filter(host=host)
+    if name is not None:
+        rows = rows.filter(metric=parse(name)[0], name=name)
+    if name_prefix:
+        head = re.split(r"[:{]", name_prefix, maxsplit=1)[0]
+        narrow = Q(metric__startswith=name_prefix)
+        if head != name_prefix:
+            narrow |= Q(metric=head)
+        rows = rows.filter(narrow, name__startswith=name_prefix)
+    return rows
+
+
+# --- series ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -74,41 +74,294 @@ class SeriesQuery:
         return int((self.until - self.since) / timedelta(seconds=self.step)) + 1
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a part of a series comes from: raw samples or a rollup tier (`seconds` per bucket)."""
+
+    table: str
+    seconds: int  # 0: raw samples
+    time_column: str  # microseconds (raw) or seconds (tiers)
+
+
+RAW = Source(Sample._meta.db_table, 0, "ts")
+MINUTE = Source(RollupMinute._meta.db_table, 60, "bucket")
+HOUR = Source(RollupHour._meta.db_table, 3600, "bucket")
+
+
 def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
-    """One (bucket start, value) per step that has data, computed in the database.
+    """One (bucket start, value) per step that has data.
 
-    Served by the (name, host, timestamp, value) index: a range scan that never
-    reads the table itself.
+    Whole tier buckets come from the coarsest tier whose bucket divides the
+    step; the edges of the range that cut a tier bucket come from the next
+    finer one, so every point equals the computation over raw samples.
     """
-    rows = Resource.objects.filter(name=query.name, timestamp__gte=query.since, timestamp__lt=query.until)
-    if query.host is not None:
-        rows = rows.filter(host=query.host)
-    rows = rows.annotate(bucket=Bucket(F("timestamp"), query.step))
-    if query.aggregate == "last":
-        latest = Window(
-            FirstValue("value"), partition_by=[F("bucket")], order_by=[F("timestamp").desc(), F("id").desc()]
-        )
-        points = rows.annotate(point=latest).values_list("bucket", "point").distinct().order_by("bucket")
-    else:
-        function = AGGREGATES[query.aggregate]
-        points = rows.values("bucket").annotate(point=function("value")).values_list("bucket", "point")
-        points = points.order_by("bucket")
-    return [(int(bucket), float(value)) for bucket, value in points]
-
-
-def resource_latest(rows: QuerySet) -> list[Resource]:
-    """The newest row of each (name, host) among `rows`: two index-served queries.
-
-    First the newest timestamp per series (a loose index scan on MySQL), then
-    the rows at those points; ties on timestamp go to the highest id.
-    """
-    newest = list(rows.order_by().values_list("name", "host").annotate(ts=Max("timestamp")))
-    if not newest:
+    ids = list(select_series(query.name, None, query.host).values_list("id", flat=True))
+    if not ids:
         return []
-    match = Q()
-    for name, host, ts in newest:
-        match |= Q(name=name, host=host, timestamp=ts)
-    picked: dict[tuple[str, str], Resource] = {}
-    for row in Resource.objects.filter(match).order_by("id"):
-        picked[(row.name, row.host)] = row  # later id wins a tie
-    return sorted(picked.values(), key=lambda r: (r.host, r.name))
+    return series_points(ids, to_us(query.since), to_us(query.until), query.step, query.aggregate)
+
+
+def series_points(ids: list[int], since: int, until: int, step: int, aggregate: str) -> list[tuple[int, float]]:
+    merged: dict[int, list] = {}
+    for source, lo, hi in plan(since, until, step):
+        for bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step):
+            _merge(merged, bucket, [count, total, low, high, None, None])
+        if aggregate == "last":
+            for bucket, last, last_ts, series_id in _lasts(source, ids, lo, hi, step):
+                _merge(merged, bucket, [0, 0.0, None, None, last, (last_ts, series_id)])
+    return [(bucket, _result(merged[bucket], aggregate)) for bucket in sorted(merged)]
+
+
+def plan(since: int, until: int, step: int, sources: tuple[Source, ...] = (HOUR, MINUTE)) -> list[tuple]:
+    """[(source, lo, hi)] covering [since, until) in microseconds: tiers for whole buckets, finer at the edges."""
+    if since >= until:
+        return []
+    for index, source in enumerate(sources):
+        if step % source.seconds:
+            continue
+        size = source.seconds * US
+        lo, hi = -(-since // size) * size, until // size * size
+        if lo >= hi:
+            continue
+        finer = sources[index + 1 :]
+        return [*plan(since, lo, step, finer), (source, lo, hi), *plan(hi, until, step, finer)]
+    return [(RAW, since, until)]
+
+
+def _bucket_sql(source: Source, step: int) -> tuple[str, int]:
+    """SQL for the request bucket (seconds) of a row, and the shift it needs."""
+    per = step * US if source is RAW else step
+    shift_steps = -(-_SHIFT_SECONDS // step)
+    shift = shift_steps * per
+    return f"((({source.time_column} + {shift}) DIV {per}) - {shift_steps}) * {step}", shift
+
+
+def _where(source: Source, ids: list[int], lo: int, hi: int) -> tuple[str, list]:
+    bounds = (lo, hi) if source is RAW else (lo // US, hi // US)
+    placeholders = ", ".join(["%s"] * len(ids))
+    return f"series_id IN ({placeholders}) AND {source.time_column} >= %s AND {source.time_column} < %s", [
+        *ids,
+        *bounds,
+    ]
+
+
+def _aggregates(source: Source, ids: list[int], lo: int, hi: int, step: int) -> list[tuple]:
+    bucket, _ = _bucket_sql(source, step)
+    where, params = _where(source, ids, lo, hi)
+    if source is RAW:
+        columns = "COUNT(*), SUM(value), MIN(value), MAX(value)"
+    else:
+        columns = "SUM(count), SUM(sum), MIN(min), MAX(max)"
+    return _fetch(f"SELECT {bucket} AS b, {columns} FROM {source.table} WHERE {where} GROUP BY b", params)
+
+
+def _lasts(source: Source, ids: list[int], lo: int, hi: int, step: int) -> list[tuple]:
+    bucket, _ = _bucket_sql(source, step)
+    where, params = _where(source, ids, lo, hi)
+    value, ts = ("value", "ts") if source is RAW else ("last", "last_ts")
+    inner = (
+        f"SELECT {bucket} AS b, {value} AS v, {ts} AS t, series_id,"
+        f" ROW_NUMBER() OVER (PARTITION BY {bucket} ORDER BY {ts} DESC, series_id DESC) AS n"
+        f" FROM {source.table} WHERE {where}"
+    )
+    return _fetch(f"SELECT b, v, t, series_id FROM ({inner}) ranked WHERE n = 1", params)
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    if connection.vendor != "mysql":
+        sql = sql.replace(" DIV ", " / ")  # SQLite divides integers as integers
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _merge(merged: dict[int, list], bucket: int, part: list) -> None:
+    bucket = int(bucket)
+    held = merged.get(bucket)
+    if held is None:
+        merged[bucket] = part
+        return
+    held[0] += part[0]
+    held[1] += part[1]
+    if part[2] is not None:
+        held[2] = part[2] if held[2] is None else min(held[2], part[2])
+        held[3] = part[3] if held[3] is None else max(held[3], part[3])
+    if part[5] is not None and (held[5] is None or part[5] > held[5]):
+        held[4], held[5] = part[4], part[5]
+
+
+def _result(held: list, aggregate: str) -> float:
+    count, total, low, high, last, _ = held
+    if aggregate == "avg":
+        return float(total) / count
+    if aggregate == "count":
+        return float(count)
+    if aggregate == "min":
+        return float(low)
+    if aggregate == "max":
+        return float(high)
+    return float(last)
+
+
+# --- latest ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    """A sample with its series' name, host and description: what the Resource API shows."""
+
+    series_id: int
+    ts: int
+    value: float
+    name: str
+    host: str
+    description: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.series_id}-{self.ts}"
+
+    @property
+    def timestamp(self) -> datetime:
+        return from_us(self.ts)
+
+
+def resource_latest(series: QuerySet) -> list[Row]:
+    """The newest sample of each selected series, from the catalog alone (no sample is read)."""
+    rows = series.filter(latest__isnull=False).order_by("host", "name")
+    return [
+        Row(series_id, ts, value, name, host, description)
+        for series_id, ts, value, name, host, description in rows.values_list(
+            "id", "latest__ts", "latest__value", "name", "host", "description"
+        )
+    ]
+
+
+# --- rows newest (or oldest) first ------------------------------------------------------
+
+# Series per statement when walking samples across many series (the optimizer's
+# range list for IN (...) stays small).
+IDS_PER_QUERY = 2000
+# The widest window one step of the walk reads: a dense hour of a large fleet is
+# the most one step can cost, however sparse the data before it was.
+MAX_WINDOW_US = 3600 * US
+
+
+def resource_rows(
+    series: QuerySet,
+    page_size: int,
+    descending: bool = True,
+    after: tuple[int, int] | None = None,
+    since: int | None = None,
+    until: int | None = None,
+) -> list[Row]:
+    """Up to `page_size` + 1 samples of the selected series in (ts, series_id) order, strictly past `after`.
+
+    Samples are keyed by series, not time, so the walk asks every selected
+    series for a window of time at once (one index range each) and widens the
+    window (up to MAX_WINDOW_US) until the page is full; series whose newest
+    sample is older than a window are left out of it, and the walk jumps over
+    times no selected series has data for. `since`/`until` are microseconds,
+    inclusive and exclusive.
+    """
+    latest = dict(series.filter(latest__isnull=False).values_list("id", "latest__ts"))
+    if not latest:
+        return []
+    newest = max(latest.values())
+    high = newest if until is None else min(until - 1, newest)
+    low = since  # None: unknown until the walk needs it (most first pages never do)
+    if after is not None:
+        if descending:
+            high = min(high, after[0])
+        else:
+            low = after[0] if low is None else max(low, after[0])
+    if low is None and not descending:
+        low = _oldest(list(latest))
+    want = page_size + 1
+    found: list[tuple[int, int, float]] = []
+    window = min(MAX_WINDOW_US, max(US, 10 * US * want // len(latest)))
+    first_window = True
+    while len(found) < want:
+        if descending:
+            if low is None and not first_window:
+                low = _oldest(list(latest))  # a second window is needed: find where the data ends
+            if low is not None and high < low:
+                break
+            lo, hi = (high - window + 1) if low is None else max(low, high - window + 1), high
+            high = lo - 1
+        else:
+            if low > high:
+                break
+            lo, hi = low, min(high, low + window - 1)
+            low = hi + 1
+        ids = [i for i, ts in latest.items() if ts >= lo]
+        if not ids:
+            if not descending:
+                break  # no selected series has anything this late
+            older = [ts for ts in latest.values() if ts < lo]
+            if not older:
+                break
+            high = max(older)  # jump over the time no selected series has data for
+            continue
+        found = _merge_rows(found, _window(ids, lo, hi, after, descending, want), descending, want)
+        window = min(MAX_WINDOW_US, window * 2)
+        first_window = False
+    return _with_names(found)
+
+
+def _merge_rows(found: list, more: list, descending: bool, want: int) -> list:
+    return sorted(found + more, key=lambda r: (r[1], r[0]), reverse=descending)[:want]
+
+
+def _window(
+    ids: list[int], lo: int, hi: int, after: tuple[int, int] | None, descending: bool, want: int
+) -> list[tuple]:
+    rows: list[tuple] = []
+    sign = "-" if descending else ""
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        picked = Sample.objects.filter(series_id__in=ids[start : start + IDS_PER_QUERY], ts__gte=lo, ts__lte=hi)
+        if after is not None:
+            ts, series_id = after
+            if descending:
+                picked = picked.filter(Q(ts__lt=ts) | Q(ts=ts, series_id__lt=series_id))
+            else:
+                picked = picked.filter(Q(ts__gt=ts) | Q(ts=ts, series_id__gt=series_id))
+        rows += picked.order_by(f"{sign}ts", f"{sign}series_id").values_list("series_id", "ts", "value")[:want]
+    return rows
+
+
+def _oldest(ids: list[int]) -> int:
+    """The oldest sample of these series: one index lookup each, grouped (a loose index scan on MySQL)."""
+    oldest = None
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        first = (
+            Sample.objects.filter(series_id__in=ids[start : start + IDS_PER_QUERY])
+            .values("series_id")
+            .annotate(first=Min("ts"))
+            .values_list("first", flat=True)
+        )
+        for ts in first:
+            oldest = ts if oldest is None else min(oldest, ts)
+    return oldest if oldest is not None else 0
+
+
+def _with_names(found: Iterable[tuple[int, int, float]]) -> list[Row]:
+    found = list(found)
+    names = {
+        series_id: (name, host, description)
+        for series_id, name, host, description in Series.objects.filter(
+            id__in={series_id for series_id, _, _ in found}
+        ).values_list("id", "name", "host", "description")
+    }
+    return [Row(series_id, ts, value, *names[series_id]) for series_id, ts, value in found if series_id in names]
+
+
+def resource_row(series_id: int, ts: int) -> Row | None:
+    """One sample by its key, with its series."""
+    sample = Sample.objects.filter(series_id=series_id, ts=ts).values_list("value", flat=True).first()
+    if sample is None:
+        return None
+    series = Series.objects.filter(id=series_id).values_list("name", "host", "description").first()
+    if series is None:
+        return None
+    return Row(series_id, ts, sample, *series)

@@ -1,80 +1,142 @@
-"""Retention of raw Resource rows: delete what is older than a cutoff, in small batches.
+"""Retention per tier: raw samples, per-minute and per-hour rollups each kept for their own number of days.
 
-Plain functions so the Celery task and `manage.py prune` share one implementation.
-Each batch is one short transaction (select up to `batch_size` ids, delete them by
-primary key), so row locks are held for one batch only and the API and collectors
-keep writing while a large backlog is pruned.
+On MySQL/MariaDB the tables are partitioned by time (partitions.py) and a
+tier's expired partitions are dropped whole. Elsewhere (SQLite) and on a
+table that is not partitioned, rows go in small batches, series by series
+along the primary key, each batch its own short transaction, so the API and
+the collectors keep writing meanwhile. Collection-cycle markers go with the
+raw samples they vouch for.
 """
 
-import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from django.db import connections, router
-from django.utils import timezone
+from django.conf import settings
+from django.db import connection
 
-from monitor.models import Resource
+from monitor.models import CollectionCycle, Series
 
-
-def retention_cutoff(days: int, now: datetime | None = None) -> datetime:
-    """The instant `days` days before `now`: rows stamped strictly before it are prunable."""
-    if days < 1:
-        raise ValueError(f"retention must be at least 1 day, got {days}")
-    return (now or timezone.now()) - timedelta(days=days)
+from . import partitions
+from .partitions import PLANS, Plan
 
 
-def count_prunable(older_than: datetime) -> int:
-    """How many rows `prune_resources(older_than)` would delete (a range count on the (timestamp, id) index)."""
-    return Resource.objects.filter(timestamp__lt=older_than).count()
+@dataclass
+class TierPrune:
+    """What retention removes (or would) from one tier."""
+
+    tier: str
+    days: int
+    cutoff: datetime
+    rows: int = 0
+    partitions: list[str] = field(default_factory=list)
+    estimated: bool = False  # rows counted from the server's statistics (a dry run on partitions)
 
 
-def prune_resources(
-    older_than: datetime,
+TIER_NAMES = ("raw", "minute", "hour")
+
+
+def retention_days() -> dict[str, int]:
+    return {
+        "raw": settings.RETENTION_RAW_DAYS,
+        "minute": settings.RETENTION_MINUTE_DAYS,
+        "hour": settings.RETENTION_HOUR_DAYS,
+    }
+
+
+def prune(
+    now: datetime | None = None,
+    dry_run: bool = False,
     batch_size: int = 5000,
     pause: float = 0.0,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Delete rows with timestamp < `older_than`, oldest first, `batch_size` rows per transaction.
-
-    Two statements per batch: an index range read of the next ids, then one
-    DELETE by primary key. Deleting by id (not by a timestamp range) means InnoDB
-    locks exactly those rows, never a gap that concurrent inserts would wait on.
-    `pause` seconds of sleep between batches leave room for other writers on a
-    busy server. `progress` receives the running total after every batch.
-    Returns the number of rows deleted.
-
-    Called inside an atomic block, the batches share that outer transaction;
-    the scheduled task and the command call it in autocommit mode.
-    """
+    days: dict[str, int] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[TierPrune]:
+    """Remove (or with `dry_run` only count) what every tier holds past its retention."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if pause < 0:
         raise ValueError(f"pause must not be negative, got {pause}")
-    batch_size = min(batch_size, _max_ids_per_statement())
-    prunable = Resource.objects.filter(timestamp__lt=older_than).order_by("timestamp", "id")
+    now = now or datetime.now(UTC)
+    days = {**retention_days(), **(days or {})}
+    reports = []
+    for name, plan in zip(TIER_NAMES, PLANS, strict=True):
+        if days[name] < 1:
+            raise ValueError(f"retention of {name} must be at least 1 day, got {days[name]}")
+        report = TierPrune(name, days[name], now - timedelta(days=days[name]))
+        cutoff = plan.bound(report.cutoff)
+        whole = partitions.droppable(plan, cutoff)
+        if whole:
+            report.partitions = [part for part, _, _ in whole]
+            report.rows, report.estimated = _partition_rows(plan, report.partitions), True
+            if not dry_run:
+                partitions.drop(plan, report.partitions)
+        if not partitions.partitions(plan):  # not partitioned: batched deletes
+            report.rows = _count(plan, cutoff) if dry_run else _delete(plan, cutoff, batch_size, pause, name, progress)
+        if name == "raw" and not dry_run:
+            _delete_cycles(report.cutoff, batch_size)
+        reports.append(report)
+    return reports
+
+
+def _partition_rows(plan: Plan, names: list[str]) -> int:
+    placeholders = ", ".join(["%s"] * len(names))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(TABLE_ROWS), 0) FROM information_schema.PARTITIONS"
+            f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND PARTITION_NAME IN ({placeholders})",
+            [plan.table, *names],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _count(plan: Plan, cutoff: int) -> int:
+    return plan.model.objects.filter(**{f"{plan.column}__lt": cutoff}).count()
+
+
+def _delete(
+    plan: Plan, cutoff: int, batch_size: int, pause: float, tier: str, progress: Callable[[str, int], None] | None
+) -> int:
+    """Oldest first along each series' primary key range, `batch_size` rows per statement."""
+    table, column = connection.ops.quote_name(plan.table), plan.column
+    if connection.vendor == "mysql":
+        sql = f"DELETE FROM {table} WHERE series_id = %s AND {column} < %s ORDER BY {column} LIMIT %s"
+    else:  # SQLite has no DELETE ... LIMIT unless compiled with it
+        sql = (
+            f"DELETE FROM {table} WHERE series_id = %s AND {column} IN"
+            f" (SELECT {column} FROM {table} WHERE series_id = %s AND {column} < %s ORDER BY {column} LIMIT %s)"
+        )
     deleted = 0
-    while True:
-        ids = list(prunable.values_list("id", flat=True)[:batch_size])
-        if not ids:
-            break
-        # No model points at Resource and no delete signals are connected, so the
-        # collector takes its fast path: one DELETE ... WHERE id IN (...), no fetch.
-        count, _ = Resource.objects.filter(id__in=ids).delete()
-        deleted += count
-        if progress is not None:
-            progress(deleted)
-        if len(ids) < batch_size:
-            break  # that was the tail; skip one empty range read
-        if pause:
-            time.sleep(pause)
+    for series_id in Series.objects.order_by("id").values_list("id", flat=True).iterator():
+        while True:
+            params = [series_id, cutoff, batch_size]
+            if connection.vendor != "mysql":
+                params = [series_id, *params]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                count = cursor.rowcount
+            deleted += count
+            if progress is not None and count:
+                progress(tier, deleted)
+            if count < batch_size:
+                break
+            if pause:
+                time.sleep(pause)
     return deleted
 
 
-def _max_ids_per_statement() -> int:
-    """SQLite caps bound parameters per statement (999 on old builds); MySQL has no such cap."""
-    connection = connections[router.db_for_write(Resource)]
-    if connection.vendor != "sqlite":
-        return 1_000_000
-    connection.ensure_connection()
-    return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+def _delete_cycles(cutoff: datetime, batch_size: int) -> int:
+    """Collection-cycle markers older than the raw samples they vouch for, oldest first, in batches."""
+    deleted = 0
+    while True:
+        ids = list(
+            CollectionCycle.objects.filter(stored_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += CollectionCycle.objects.filter(id__in=ids).delete()[0]
+        if len(ids) < batch_size:
+            return deleted

@@ -1,83 +1,66 @@
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError
 
-from monitor.storage.retention import count_prunable, prune_resources, retention_cutoff
+from monitor.models import Sample
+from monitor.storage.partitions import ensure_partitions
+from monitor.storage.retention import TIER_NAMES, retention_days
 
 
 class Command(BaseCommand):
     help = (
-        "Delete Resource rows older than --days (default RETENTION_DAYS) in small batches, "
-        "each its own short transaction, with a progress bar; --dry-run only counts them."
+        "Remove what each storage tier (raw samples, per-minute and per-hour rollups) keeps past its retention: "
+        "whole time partitions on MySQL, small batches elsewhere. --dry-run shows what each tier would lose."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--days", type=int, default=None, help="keep this many days (default: RETENTION_DAYS)")
+        for tier in TIER_NAMES:
+            parser.add_argument(
+                f"--{tier}-days",
+                type=int,
+                default=None,
+                help=f"keep this many days of {tier} data (default: RETENTION_{tier.upper()}_DAYS)",
+            )
+        parser.add_argument("--days", type=int, default=None, help="the same as --raw-days (older name)")
         parser.add_argument(
-            "--batch-size", type=int, default=None, help="rows per DELETE (default: RETENTION_BATCH_SIZE)"
+            "--batch-size", type=int, default=None, help="rows per DELETE where tables are not partitioned"
         )
         parser.add_argument("--pause", type=float, default=0.0, help="seconds to sleep between batches")
-        parser.add_argument("--dry-run", action="store_true", help="count the rows that would go; delete nothing")
+        parser.add_argument("--dry-run", action="store_true", help="show what would go; remove nothing")
 
-    def handle(self, *args, days: int | None, batch_size: int | None, pause: float, dry_run: bool, **options) -> None:
-        days = getattr(settings, "RETENTION_DAYS", 30) if days is None else days
-        batch_size = getattr(settings, "RETENTION_BATCH_SIZE", 5000) if batch_size is None else batch_size
-        if days < 1:
-            raise CommandError(f"--days must be at least 1 (got {days})")
+    def handle(self, *args, dry_run: bool, pause: float, batch_size: int | None, days: int | None, **options) -> None:
+        batch_size = settings.RETENTION_BATCH_SIZE if batch_size is None else batch_size
+        keep = retention_days()
+        if days is not None:
+            keep["raw"] = days
+        for tier in TIER_NAMES:
+            if options[f"{tier}_days"] is not None:
+                keep[tier] = options[f"{tier}_days"]
+        for tier, value in keep.items():
+            if value < 1:
+                raise CommandError(f"--{tier}-days must be at least 1 (got {value})")
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1 (got {batch_size})")
         if pause < 0:
             raise CommandError(f"--pause must not be negative (got {pause})")
-        cutoff = retention_cutoff(days)
-        total = count_prunable(cutoff)
-        if dry_run:
-            self.stdout.write(f"would delete {total} rows older than {cutoff.isoformat()}")
-            return
+        if not dry_run:
+            for name in ensure_partitions():
+                self.stdout.write(f"created partition {name}")
         started = time.monotonic()
-        bar = ProgressBar(self.stdout, total)
-        deleted = prune_resources(cutoff, batch_size=batch_size, pause=pause, progress=bar.update)
-        bar.finish()
-        elapsed = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(f"deleted {deleted} rows older than {cutoff.isoformat()} in {elapsed:.1f}s")
+        reports = Sample.objects.prune(
+            dry_run=dry_run, batch_size=batch_size, pause=pause, days=keep, progress=self._progress
         )
+        verb = "would remove" if dry_run else "removed"
+        for report in reports:
+            rows = f"~{report.rows}" if report.estimated else f"{report.rows}"
+            where = f" (partitions {', '.join(report.partitions)})" if report.partitions else ""
+            self.stdout.write(
+                f"{report.tier}: {verb} {rows} rows older than {report.cutoff.isoformat()} "
+                f"(keeps {report.days} days){where}"
+            )
+        if not dry_run:
+            self.stdout.write(self.style.SUCCESS(f"done in {time.monotonic() - started:.1f}s"))
 
-
-class ProgressBar:
-    """`[#####.....] 52% 26000/50000 rows, 41000 rows/s`.
-
-    Redrawn in place with \\r on a terminal; elsewhere (logs, cron mail) one line
-    per 10% step so the output stays short and readable.
-    """
-
-    WIDTH = 10
-
-    def __init__(self, out: OutputWrapper, total: int) -> None:
-        self.out = out
-        self.total = total
-        self.tty = out.isatty()
-        self.started = time.monotonic()
-        self.last_step = 0
-        self.drawn = False
-
-    def update(self, done: int) -> None:
-        # Rows back-dated into the range during the run can push `done` past the count.
-        total = max(self.total, done, 1)
-        percent = done * 100 // total
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        filled = done * self.WIDTH // total
-        line = (
-            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {percent}% {done}/{total} rows, {done / elapsed:.0f} rows/s"
-        )
-        if self.tty:
-            self.out.write("\r" + line, ending="")
-            self.out.flush()
-            self.drawn = True
-        elif percent // 10 > self.last_step:
-            self.last_step = percent // 10
-            self.out.write(line)
-
-    def finish(self) -> None:
-        if self.drawn:
-            self.out.write("")  # end the redrawn line
+    def _progress(self, tier: str, removed: int) -> None:
+        self.stdout.write(f"  {tier}: {removed} rows removed so far")

@@ -1,0 +1,238 @@
+"""/monitor/resources/: samples as the notes' Resource, read and written through the storage engine."""
+
+import re
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from monitor.models import Sample
+from monitor.storage.edits import delete_sample, replace_sample
+from monitor.storage.inserts import Conflict
+from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, Row, SeriesQuery, parse_step, resource_row
+
+from .filters import SampleFilters, filter_parameters
+from .pagination import ResourcePagination, pagination_parameters
+from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, parse_time, plain, sample_json
+
+SAMPLE_ID = re.compile(r"^(\d+)-(-?\d+)$")
+SERIES_PARAMETERS = [
+    OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
+    OpenApiParameter("host", str, description="host name; omitted: all hosts together"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive; default until - 1 h"),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601, exclusive; default now"),
+    OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s"),
+    OpenApiParameter("aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg"),
+]
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request={
+            "application/json": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/ResourceRequest"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ResourceRequest"}, "minItems": 1},
+                ]
+            }
+        },
+        responses={
+            201: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+        },
+        description="POST one sample (object) or up to BULK_MAX_ITEMS samples (array, all or nothing).",
+    ),
+    list=extend_schema(
+        parameters=[*filter_parameters(), *pagination_parameters()],
+        responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT},
+    ),
+    retrieve=extend_schema(responses={200: ResourceSerializer, 404: OpenApiTypes.OBJECT}),
+    update=extend_schema(responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}),
+    partial_update=extend_schema(
+        responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+    ),
+    destroy=extend_schema(responses={204: None, 404: OpenApiTypes.OBJECT}),
+    latest=extend_schema(
+        parameters=filter_parameters(times=False),
+        responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT},
+    ),
+    series=extend_schema(parameters=SERIES_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT}),
+)
+class ResourceViewSet(viewsets.GenericViewSet):
+    """Metric samples: list (cursor-paged, newest first), create one or many, read, update, delete.
+
+    POST a JSON object to store one sample, or a JSON array of up to
+    BULK_MAX_ITEMS samples to store them all at once (or none).
+    """
+
+    serializer_class = ResourceSerializer
+    lookup_value_regex = r"\d+--?\d+"
+    queryset = Sample.objects.none()  # for the schema and the router; the rows come from monitor/storage
+
+    def list(self, request: Request) -> Response:
+        paginator = ResourcePagination()
+        rows = paginator.paginate(request)
+        return paginator.get_paginated_response([sample_json(row) for row in rows])
+
+    def create(self, request: Request) -> Response:
+        data = request.data
+        now = timezone.now()
+        if isinstance(data, list):
+            return self._create_many(data, now)
+        try:
+            point = parse_sample(plain(data), now)
+        except SampleErrors as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            ((series_id, ts),) = Sample.objects.store([point])
+        except Conflict as exc:
+            return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
+        row = Row(series_id, ts, point.value, point.name, point.host, point.description)
+        return Response(sample_json(row), status=status.HTTP_201_CREATED)
+
+    def _create_many(self, items: list, now: datetime) -> Response:
+        limit = settings.BULK_MAX_ITEMS
+        if len(items) > limit:
+            return Response(
+                {"detail": f"{len(items)} samples in one request; the limit is {limit} (BULK_MAX_ITEMS)."},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        if not items:
+            return Response({"detail": "Expected at least one sample."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            points = parse_samples(items, now)
+        except SampleErrors as exc:
+            return Response(
+                {
+                    "detail": f"{len(exc.errors)} of {len(items)} samples are invalid; none was stored.",
+                    "items": exc.errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            Sample.objects.store(points)
+        except Conflict as exc:
+            return Response(
+                {
+                    "detail": f"{len(exc.items)} of {len(items)} samples clash with stored ones; none was stored.",
+                    "items": {str(index): {"timestamp": [message]} for index, message in exc.items.items()},
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response({"created": len(points)}, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(sample_json(self._row(pk)))
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        row = self._row(pk)
+        serializer = ResourceSerializer(row, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        try:
+            series_id, ts = replace_sample(row.series_id, row.ts, serializer.validated_data)
+        except Conflict as exc:
+            return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
+        return Response(sample_json(resource_row(series_id, ts)))
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        row = self._row(pk)
+        delete_sample(row.series_id, row.ts)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _row(self, pk: str) -> Row:
+        match = SAMPLE_ID.match(pk)
+        row = resource_row(int(match.group(1)), int(match.group(2))) if match else None
+        if row is None:
+            raise Http404
+        return row
+
+    @action(detail=False)
+    def latest(self, request: Request) -> Response:
+        """The newest sample of every (name, host): what a dashboard shows on first paint.
+
+        Filters: `host`, `name`, `name_prefix` (as on the list). Read from the
+        series catalog: no sample is scanned, however many there are.
+        """
+        filters = SampleFilters.from_params(request.query_params, times=False)
+        return Response([sample_json(row) for row in filters.series().latest_rows()])
+
+    @action(detail=False)
+    def series(self, request: Request) -> Response:
+        """One point per `step` for one metric, aggregated in the database.
+
+        `name` (required), `host`, `since`/`until` (ISO 8601; default the last
+        hour), `step` (60s, 5m, 1h, 1d; default 60s), `aggregate` (avg, min,
+        max, last, count; default avg). At most 11,000 points per request.
+        Steps of whole minutes or hours read the per-minute or per-hour rollups.
+        """
+        query = _series_query(request.query_params)
+        points = Sample.objects.series(query)
+        return Response(
+            {
+                "name": query.name,
+                "host": query.host,
+                "since": query.since,
+                "until": query.until,
+                "step": query.step,
+                "aggregate": query.aggregate,
+                "points": points,
+            }
+        )
+
+
+def _series_query(params) -> SeriesQuery:
+    errors: dict[str, list[str]] = {}
+    name = params.get("name", "").strip()
+    if not name:
+        errors["name"] = ["This parameter is required."]
+    now = timezone.now()
+    until = _time_param(params, "until", now, errors)
+    try:
+        default_since = until - timedelta(hours=1)
+    except OverflowError:
+        default_since = until
+    since = _time_param(params, "since", default_since, errors)
+    try:
+        step = parse_step(params.get("step", "60s"))
+    except ValueError as exc:
+        errors["step"] = [str(exc)]
+        step = 60
+    aggregate = params.get("aggregate", "avg")
+    if aggregate not in SERIES_AGGREGATES:
+        errors["aggregate"] = [f"Must be one of {', '.join(SERIES_AGGREGATES)}."]
+    if not errors and since >= until:
+        errors["since"] = ["Must be earlier than until."]
+    query = SeriesQuery(name, params.get("host"), since, until, step, aggregate)
+    if not errors and query.points_requested() > MAX_POINTS:
+        errors["step"] = [
+            f"{query.points_requested()} points requested; at most {MAX_POINTS} per request: "
+            "use a larger step or a shorter range."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return query
+
+
+def _time_param(params, key: str, default: datetime, errors: dict) -> datetime:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        # A '+' in a query string arrives as a space unless the client encoded it.
+        return parse_time(raw.strip().replace(" ", "+"))
+    except ValueError as exc:
+        errors[key] = [str(exc)]
+        return default

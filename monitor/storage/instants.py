@@ -1,0 +1,15 @@
+"""Instants as samples store them: whole microseconds since 1970-01-01 UTC in a BIGINT."""
+
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_us(value: datetime) -> int:
+    """An aware datetime -> microseconds since the epoch (exact: integer arithmetic)."""
+    return (value - EPOCH) // MICROSECOND
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
