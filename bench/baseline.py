@@ -12,29 +12,55 @@
 
 import json
 
-from django.db import connection
+from django.db import connection, models
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, viewsets
 
-from monitor.models import Resource
+NOTES_TABLE = "bench_notes_resource"
+# The notes' table as their model declares it (plus the host column our API has), made by `create_notes_table`.
+NOTES_TABLE_SQL = {
+    "mysql": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(200) NOT NULL,"
+    " value DOUBLE NOT NULL, description LONGTEXT NOT NULL, timestamp DATETIME(6) NOT NULL,"
+    " host VARCHAR(255) NOT NULL DEFAULT '') CHARACTER SET utf8mb4",
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL,"
+    " value REAL NOT NULL, description TEXT NOT NULL, timestamp DATETIME NOT NULL, host VARCHAR(255) NOT NULL DEFAULT '')",
+}
+
+
+class NotesResource(models.Model):
+    """The notes' Resource model (section 2), on a table of its own."""
+
+    name = models.CharField(max_length=200)
+    value = models.FloatField()
+    description = models.TextField()
+    timestamp = models.DateTimeField(auto_now_add=True)
+    host = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        app_label = "monitor"
+        managed = False
+        db_table = NOTES_TABLE
+
+
+def create_notes_table() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(NOTES_TABLE_SQL[connection.vendor])
 
 
 class NotesResourceSerializer(serializers.ModelSerializer):
     class Meta:
-        model = Resource
+        model = NotesResource
         fields = "__all__"
 
 
 class NotesResourceViewSet(viewsets.ModelViewSet):
-    queryset = Resource.objects.all()
+    queryset = NotesResource.objects.all()
     serializer_class = NotesResourceSerializer
 
 
-INSERT = (
-    f"INSERT INTO {Resource._meta.db_table} (name, value, description, timestamp, host) VALUES (%s, %s, %s, %s, %s)"
-)
+INSERT = f"INSERT INTO {NOTES_TABLE} (name, value, description, timestamp, host) VALUES (%s, %s, %s, %s, %s)"
 
 
 @csrf_exempt

@@ -45,8 +45,8 @@ class Series(models.Model):
     `name` is what the API shows (`disk.used_percent:/`); `metric` and `labels`
     are the same thing split the way Prometheus sees it (`disk.used_percent`,
     `{"mount": "/"}`; monitor/storage/names.py). `key` makes (host, name) unique
-    whatever their length. Latest values live in SeriesLatest, so writing a
-    sample never rewrites this row.
+    whatever their length. Latest values live with the rollups (step 0), so
+    writing a sample never rewrites this row.
     """
 
     # INT, not BIGINT: every sample row repeats it (monitor/storage: bytes per sample).
@@ -74,19 +74,6 @@ class Series(models.Model):
         return f"{self.name} @ {self.host}" if self.host else self.name
 
 
-class SeriesLatest(models.Model):
-    """The newest sample of a series: what `latest`, the fleet view and alerts read."""
-
-    series = models.OneToOneField(
-        Series, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="latest"
-    )
-    ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC")
-    value = models.FloatField()
-
-    class Meta:
-        verbose_name = "latest value"
-
-
 class Sample(models.Model):
     """One raw sample: (series, instant, value), nothing else.
 
@@ -105,11 +92,23 @@ class Sample(models.Model):
 
 
 class Rollup(models.Model):
-    """count, sum, min, max and last of a series over one bucket, kept up to date as samples arrive."""
+    """count, sum, min, max and last of a series over one bucket, kept up to date as samples arrive.
 
+    One table for every tier so that a write folds its samples into all of
+    them with one statement: `step` 60 (per-minute) and 3600 (per-hour)
+    buckets, and `step` 0, bucket 0: the series' latest value (`last` at
+    `last_ts`; its count, sum, min and max are those of the newest write).
+    """
+
+    LATEST = 0
+    MINUTE = 60
+    HOUR = 3600
+
+    pk = models.CompositePrimaryKey("series_id", "step", "bucket")
     series = models.ForeignKey(
         Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
+    step = models.PositiveSmallIntegerField(help_text="bucket length in seconds; 0: the latest value")
     bucket = models.BigIntegerField(help_text="start of the bucket, seconds since 1970-01-01 UTC")
     count = models.PositiveIntegerField()
     sum = models.FloatField()
@@ -117,23 +116,6 @@ class Rollup(models.Model):
     max = models.FloatField()
     last = models.FloatField()
     last_ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC of `last`")
-
-    class Meta:
-        abstract = True
-
-
-class RollupMinute(Rollup):
-    pk = models.CompositePrimaryKey("series_id", "bucket")
-
-    class Meta:
-        verbose_name = "per-minute rollup"
-
-
-class RollupHour(Rollup):
-    pk = models.CompositePrimaryKey("series_id", "bucket")
-
-    class Meta:
-        verbose_name = "per-hour rollup"
 
 
 class Resource(models.Model):

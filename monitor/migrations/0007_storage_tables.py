@@ -1,4 +1,4 @@
-"""The storage engine's tables: series catalog, latest values, narrow samples, rollup tiers.
+"""The storage engine's tables: series catalog, narrow samples, rollup tiers with the latest values.
 
 On MySQL/MariaDB the sample and rollup tables are compressed (InnoDB
 ROW_FORMAT=COMPRESSED: 25.8 bytes per sample instead of 44.8, measured at 10M
@@ -14,7 +14,11 @@ import django.utils.timezone
 from django.db import migrations, models
 
 COMPRESSED = "ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8"
-BINARY_COLUMNS = [("name", "VARCHAR(1000) NOT NULL"), ("metric", "VARCHAR(255) NOT NULL"), ("host", "VARCHAR(255) NOT NULL")]
+BINARY_COLUMNS = [
+    ("name", "VARCHAR(1000) NOT NULL"),
+    ("metric", "VARCHAR(255) NOT NULL"),
+    ("host", "VARCHAR(255) NOT NULL"),
+]
 
 
 def _binary_collation(cursor) -> str:
@@ -37,12 +41,11 @@ def tune_for_mysql(apps, schema_editor) -> None:
             cursor.execute(f"ALTER TABLE `monitor_series` MODIFY `{column}` {definition} COLLATE {collation}")
         cursor.execute("SELECT MIN(`timestamp`) FROM `monitor_resource`")
         oldest = cursor.fetchone()[0]
-        for table in ("monitor_sample", "monitor_rollupminute", "monitor_rolluphour"):
+        for table in ("monitor_sample", "monitor_rollup"):
             cursor.execute(f"ALTER TABLE `{table}` {COMPRESSED}")
     now = datetime.now(UTC)
     since = oldest.replace(tzinfo=UTC) if oldest is not None else now
-    for plan in partitions.PLANS:
-        partitions.partition_table(plan, min(since, now), now)
+    partitions.partition_tables(min(since, now), now)
 
 
 class Migration(migrations.Migration):
@@ -71,25 +74,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="SeriesLatest",
-            fields=[
-                (
-                    "series",
-                    models.OneToOneField(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        primary_key=True,
-                        related_name="latest",
-                        serialize=False,
-                        to="monitor.series",
-                    ),
-                ),
-                ("ts", models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC")),
-                ("value", models.FloatField()),
-            ],
-            options={"verbose_name": "latest value"},
-        ),
-        migrations.CreateModel(
             name="Sample",
             fields=[
                 (
@@ -112,37 +96,37 @@ class Migration(migrations.Migration):
                 ("value", models.FloatField()),
             ],
         ),
-        *[
-            migrations.CreateModel(
-                name=name,
-                fields=[
-                    (
-                        "pk",
-                        models.CompositePrimaryKey(
-                            "series_id", "bucket", blank=True, editable=False, primary_key=True, serialize=False
-                        ),
+        migrations.CreateModel(
+            name="Rollup",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "series_id", "step", "bucket", blank=True, editable=False, primary_key=True, serialize=False
                     ),
-                    (
-                        "series",
-                        models.ForeignKey(
-                            db_constraint=False,
-                            db_index=False,
-                            on_delete=django.db.models.deletion.DO_NOTHING,
-                            related_name="+",
-                            to="monitor.series",
-                        ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="monitor.series",
                     ),
-                    ("bucket", models.BigIntegerField(help_text="start of the bucket, seconds since 1970-01-01 UTC")),
-                    ("count", models.PositiveIntegerField()),
-                    ("sum", models.FloatField()),
-                    ("min", models.FloatField()),
-                    ("max", models.FloatField()),
-                    ("last", models.FloatField()),
-                    ("last_ts", models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC of `last`")),
-                ],
-                options={"verbose_name": verbose},
-            )
-            for name, verbose in (("RollupMinute", "per-minute rollup"), ("RollupHour", "per-hour rollup"))
-        ],
+                ),
+                (
+                    "step",
+                    models.PositiveSmallIntegerField(help_text="bucket length in seconds; 0: the latest value"),
+                ),
+                ("bucket", models.BigIntegerField(help_text="start of the bucket, seconds since 1970-01-01 UTC")),
+                ("count", models.PositiveIntegerField()),
+                ("sum", models.FloatField()),
+                ("min", models.FloatField()),
+                ("max", models.FloatField()),
+                ("last", models.FloatField()),
+                ("last_ts", models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC of `last`")),
+            ],
+        ),
         migrations.RunPython(tune_for_mysql, migrations.RunPython.noop),
     ]

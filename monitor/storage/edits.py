@@ -1,4 +1,4 @@
-"""Changing or removing one stored sample (the API's PUT, PATCH and DELETE; the admin).
+"""Changing or removing stored samples (the API's PUT, PATCH and DELETE; the admin).
 
 Rare operations: each rebuilds the rollup buckets and the latest value its
 sample was part of, instead of making the write path track what it would
@@ -7,8 +7,9 @@ have to undo.
 
 from django.db import transaction
 
-from monitor.models import Sample, SeriesLatest
+from monitor.models import Rollup, Sample, Series
 
+from .catalog import forget
 from .inserts import Point, store
 from .rollups import recompute
 
@@ -20,7 +21,6 @@ def delete_sample(series_id: int, ts: int) -> bool:
         if not deleted:
             return False
         recompute(series_id, [ts])
-        refresh_latest(series_id)
     return True
 
 
@@ -32,18 +32,18 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int]:
     with transaction.atomic():
         Sample.objects.filter(series_id=series_id, ts=ts).delete()
         recompute(series_id, [ts])
-        refresh_latest(series_id)
         (key,) = store([point])
     return key
 
 
-def refresh_latest(series_id: int) -> None:
-    """Set a series' latest value from its newest remaining sample (or drop it when none is left)."""
-    newest = Sample.objects.filter(series_id=series_id).order_by("-ts").values_list("ts", "value").first()
-    if newest is None:
-        SeriesLatest.objects.filter(series_id=series_id).delete()
-        return
-    ts, value = newest
-    updated = SeriesLatest.objects.filter(series_id=series_id).update(ts=ts, value=value)
-    if not updated:
-        SeriesLatest.objects.create(series_id=series_id, ts=ts, value=value)
+def delete_series(series_id: int) -> None:
+    """Remove a series with all its samples and rollups (the admin's delete).
+
+    Other processes forget their cached id within catalog.CACHE_SECONDS; an
+    agent that keeps sending the series then creates it anew.
+    """
+    with transaction.atomic():
+        Sample.objects.filter(series_id=series_id).delete()
+        Rollup.objects.filter(series_id=series_id).delete()
+        Series.objects.filter(id=series_id).delete()
+    forget()

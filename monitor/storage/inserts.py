@@ -11,16 +11,17 @@ same value is skipped (an agent resending a batch after a timeout stores
 nothing twice), a different value is a conflict and the whole batch is refused.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from monitor.collection.collectors import Sample as CollectedSample
-from monitor.models import CollectionCycle, Host, Sample, SeriesLatest
+from monitor.models import CollectionCycle, Host, Sample
 
 from .catalog import series_ids
 from .instants import from_us, to_us
@@ -69,11 +70,31 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     if not points:
         return []
     try:
-        with transaction.atomic():
+        with _transaction():
             return _store(points, careful=False)
     except _Repeats:
-        with transaction.atomic():
+        with _transaction():
             return _store(points, careful=True)
+
+
+@contextmanager
+def _transaction() -> Iterator[None]:
+    """All of a write or none of it."""
+    if connection.vendor != "mysql" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("START TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            try:
+                cursor.execute("ROLLBACK")
+            except DatabaseError:
+                pass  # the connection is gone, and the transaction with it
+            raise
+        cursor.execute("COMMIT")
 
 
 def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
@@ -88,7 +109,6 @@ def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
             raise IntegrityError("samples stored concurrently; retry")
         raise _Repeats
     fold(rows)
-    _upsert_latest(rows)
     _hosts_seen(points)
     return keys
 
@@ -140,18 +160,6 @@ def _stored_values(keys: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
     return found
 
 
-def _upsert_latest(rows: Iterable[tuple[int, int, float]]) -> None:
-    newest: dict[int, tuple[int, float]] = {}
-    for series_id, ts, value in rows:
-        held = newest.get(series_id)
-        if held is None or ts >= held[0]:
-            newest[series_id] = (ts, value)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            _sql(connection.vendor, "latest"), [(series_id, ts, value) for series_id, (ts, value) in newest.items()]
-        )
-
-
 _host_written: dict[str, int] = {}
 
 
@@ -187,18 +195,6 @@ def _sql(vendor: str, what: str) -> str:
         table = quote(Sample._meta.db_table)
         verb = "INSERT IGNORE" if mysql else "INSERT OR IGNORE"
         return f"{verb} INTO {table} (series_id, ts, value) VALUES (%s, %s, %s)"
-    if what == "latest":
-        table = quote(SeriesLatest._meta.db_table)
-        insert = f"INSERT INTO {table} (series_id, ts, value) VALUES (%s, %s, %s)"
-        if mysql:
-            return (
-                f"{insert} ON DUPLICATE KEY UPDATE"
-                " value = IF(VALUES(ts) >= ts, VALUES(value), value), ts = GREATEST(ts, VALUES(ts))"
-            )
-        return (
-            f"{insert} ON CONFLICT (series_id) DO UPDATE SET"
-            " value = CASE WHEN excluded.ts >= ts THEN excluded.value ELSE value END, ts = MAX(ts, excluded.ts)"
-        )
     table = quote(Host._meta.db_table)
     insert = f"INSERT INTO {table} (name, first_seen, last_seen) VALUES (%s, %s, %s)"
     if mysql:

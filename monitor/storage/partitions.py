@@ -3,12 +3,15 @@
 Retention on a partitioned table is `ALTER TABLE ... DROP PARTITION`: the
 server unlinks the partition's file instead of deleting row by row, so pruning
 a day costs milliseconds whatever it held, and inserts into today's partition
-never wait on it. Each table has a catch-all `pmax` partition at the top;
-new periods are split off it ahead of time (while it is still empty, so the
-split moves no rows) by `ensure_partitions`, which beat runs every hour.
+never wait on it. Every tier ends in a catch-all partition (`pmax`, `mmax`,
+`hmax`); new periods are split off it ahead of time, while it is still empty,
+so the split moves no rows (`ensure_partitions`, run by beat every hour).
 
-Other databases (SQLite, the embedded default) are not partitioned: retention
-deletes there in batches (monitor/storage/retention.py).
+Samples: RANGE (ts), one partition a day. Rollups: RANGE COLUMNS (step,
+bucket): the latest values (step 0) in `platest`, per-minute buckets one
+partition a week, per-hour buckets one a month. Other databases (SQLite, the
+embedded default) are not partitioned: retention deletes there in batches
+(monitor/storage/retention.py).
 """
 
 from collections.abc import Callable
@@ -17,27 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from monitor.models import RollupHour, RollupMinute, Sample
+from monitor.models import Rollup, Sample
 
 US = 1_000_000
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How one table is cut: `column` in `unit` per second, one partition per `period`."""
-
-    model: type
-    column: str
-    unit: int  # column units per second: 1_000_000 for microseconds, 1 for seconds
-    period: Callable[[datetime], datetime]  # start of the period after the one holding the instant
-    ahead: int  # periods created in advance
-
-    @property
-    def table(self) -> str:
-        return self.model._meta.db_table
-
-    def bound(self, at: datetime) -> int:
-        return int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * self.unit
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _next_day(at: datetime) -> datetime:
@@ -53,48 +39,87 @@ def _next_month(at: datetime) -> datetime:
     return datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=UTC)
 
 
-PLANS = (
-    Plan(Sample, "ts", US, _next_day, ahead=3),
-    Plan(RollupMinute, "bucket", 1, _next_week, ahead=2),
-    Plan(RollupHour, "bucket", 1, _next_month, ahead=2),
-)
+@dataclass(frozen=True)
+class Tier:
+    """One retention tier: which rows, cut how (one partition per `period`), kept how long (retention.py)."""
+
+    name: str
+    model: type
+    step: int | None  # the rollup step it holds; None: raw samples
+    unit: int  # the time column's units per second
+    period: Callable[[datetime], datetime]  # start of the period after the one holding the instant
+    ahead: int  # periods created in advance
+    prefix: str  # partition names: prefix + first day no longer held, e.g. p20261128
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def column(self) -> str:
+        return "ts" if self.step is None else "bucket"
+
+    @property
+    def top(self) -> str:
+        return f"{self.prefix}max"
+
+    def bound(self, at: datetime) -> int:
+        return int((at - EPOCH).total_seconds()) * self.unit
+
+    def less_than(self, bound: int | None) -> str:
+        if self.step is None:
+            return "MAXVALUE" if bound is None else str(bound)
+        if bound is None:
+            return "MAXVALUE, MAXVALUE" if self is TIERS[-1] else f"{self.step}, MAXVALUE"
+        return f"{self.step}, {bound}"
+
+    def rows(self):
+        """This tier's rows in its table."""
+        rows = self.model.objects.all()
+        return rows if self.step is None else rows.filter(step=self.step)
+
+
+RAW = Tier("raw", Sample, None, US, _next_day, 3, "p")
+MINUTE = Tier("minute", Rollup, Rollup.MINUTE, 1, _next_week, 2, "m")
+HOUR = Tier("hour", Rollup, Rollup.HOUR, 1, _next_month, 2, "h")
+TIERS = (RAW, MINUTE, HOUR)
+LATEST_PARTITION = "PARTITION platest VALUES LESS THAN (1, 0)"
 
 
 def supported() -> bool:
     return connection.vendor == "mysql"
 
 
-def partition_table(plan: Plan, since: datetime, now: datetime) -> None:
-    """Partition an empty (or small) table: one partition per period from `since`, `ahead` more, and pmax."""
-    bounds = _bounds(plan, since, now)
-    parts = [f"PARTITION {_name(at)} VALUES LESS THAN ({plan.bound(at)})" for at in bounds]
-    parts.append("PARTITION pmax VALUES LESS THAN MAXVALUE")
+def partition_tables(since: datetime, now: datetime) -> None:
+    """Partition the (empty or small) tables: one partition per period from `since`, a few ahead, and the tops."""
+    sample = _definitions(RAW, _bounds(RAW, since, now))
     with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE `{plan.table}` PARTITION BY RANGE ({plan.column}) ({', '.join(parts)})")
+        cursor.execute(f"ALTER TABLE `{RAW.table}` PARTITION BY RANGE (ts) ({', '.join(sample)})")
+        rollup = [LATEST_PARTITION, *_definitions(MINUTE, _bounds(MINUTE, since, now))]
+        rollup += _definitions(HOUR, _bounds(HOUR, since, now))
+        cursor.execute(f"ALTER TABLE `{MINUTE.table}` PARTITION BY RANGE COLUMNS (step, bucket) ({', '.join(rollup)})")
 
 
 def ensure_partitions(now: datetime | None = None) -> list[str]:
-    """Split the periods up to `ahead` periods from now off each table's pmax; returns what it created."""
+    """Split the periods up to `ahead` periods from now off each tier's top partition; returns what it made."""
     now = now or datetime.now(UTC)
     created = []
-    for plan in PLANS:
-        existing = partitions(plan)
-        if not existing:
-            continue  # not partitioned (yet): nothing to maintain
-        top = max(bound for _, bound in existing if bound is not None)
-        new = [at for at in _bounds(plan, now, now) if plan.bound(at) > top]
+    for tier in TIERS:
+        if not is_partitioned(tier):
+            continue
+        top = max((bound for _, bound in partitions(tier)), default=None)
+        new = [at for at in _bounds(tier, now, now) if top is None or tier.bound(at) > top]
         if not new:
             continue
-        parts = [f"PARTITION {_name(at)} VALUES LESS THAN ({plan.bound(at)})" for at in new]
-        parts.append("PARTITION pmax VALUES LESS THAN MAXVALUE")
+        parts = ", ".join(_definitions(tier, new))
         with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE `{plan.table}` REORGANIZE PARTITION pmax INTO ({', '.join(parts)})")
-        created += [f"{plan.table}.{_name(at)}" for at in new]
+            cursor.execute(f"ALTER TABLE `{tier.table}` REORGANIZE PARTITION {tier.top} INTO ({parts})")
+        created += [f"{tier.table}.{_name(tier, at)}" for at in new]
     return created
 
 
-def partitions(plan: Plan) -> list[tuple[str, int | None]]:
-    """(name, upper bound) of each partition, lowest first; None is MAXVALUE; [] when not partitioned."""
+def partitions(tier: Tier) -> list[tuple[str, int]]:
+    """(name, upper bound) of the tier's dated partitions, lowest first; [] when the table is not partitioned."""
     if not supported():
         return []
     with connection.cursor() as cursor:
@@ -102,38 +127,54 @@ def partitions(plan: Plan) -> list[tuple[str, int | None]]:
             "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS"
             " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND PARTITION_NAME IS NOT NULL"
             " ORDER BY PARTITION_ORDINAL_POSITION",
-            [plan.table],
+            [tier.table],
         )
         rows = cursor.fetchall()
-    return [(name, None if bound == "MAXVALUE" else int(bound)) for name, bound in rows]
+    return [
+        (name, int(description.split(",")[-1]))
+        for name, description in rows
+        if name.startswith(tier.prefix) and name not in (tier.top, "platest")
+    ]
 
 
-def droppable(plan: Plan, cutoff: int) -> list[tuple[str, int, int]]:
-    """Partitions holding only instants before `cutoff` (column units): (name, lower bound, upper bound)."""
-    found, lower = [], None
-    for name, upper in partitions(plan):
-        if upper is not None and upper <= cutoff and name != "pmax":
-            found.append((name, lower, upper))
-        lower = upper
-    return found
+def is_partitioned(tier: Tier) -> bool:
+    if not supported():
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE()"
+            " AND TABLE_NAME = %s AND PARTITION_NAME = %s",
+            [tier.table, tier.top],
+        )
+        return cursor.fetchone()[0] > 0
 
 
-def drop(plan: Plan, names: list[str]) -> None:
+def droppable(tier: Tier, cutoff: int) -> list[str]:
+    """The tier's partitions holding only instants before `cutoff` (in the time column's units)."""
+    return [name for name, upper in partitions(tier) if upper <= cutoff]
+
+
+def drop(tier: Tier, names: list[str]) -> None:
     if names:
         with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE `{plan.table}` DROP PARTITION {', '.join(names)}")
+            cursor.execute(f"ALTER TABLE `{tier.table}` DROP PARTITION {', '.join(names)}")
 
 
-def _bounds(plan: Plan, since: datetime, now: datetime) -> list[datetime]:
+def _definitions(tier: Tier, bounds: list[datetime]) -> list[str]:
+    parts = [f"PARTITION {_name(tier, at)} VALUES LESS THAN ({tier.less_than(tier.bound(at))})" for at in bounds]
+    return [*parts, f"PARTITION {tier.top} VALUES LESS THAN ({tier.less_than(None)})"]
+
+
+def _bounds(tier: Tier, since: datetime, now: datetime) -> list[datetime]:
     """Upper bounds of the periods from the one holding `since` to `ahead` periods after the one holding `now`."""
-    bounds = [plan.period(since)]
+    bounds = [tier.period(since)]
     while bounds[-1] <= now:
-        bounds.append(plan.period(bounds[-1]))
-    for _ in range(plan.ahead):
-        bounds.append(plan.period(bounds[-1]))
+        bounds.append(tier.period(bounds[-1]))
+    for _ in range(tier.ahead):
+        bounds.append(tier.period(bounds[-1]))
     return bounds
 
 
-def _name(upper: datetime) -> str:
-    """A partition is named after the first day it no longer holds: p20261128 ends at 2026-11-28 00:00 UTC."""
-    return f"p{upper:%Y%m%d}"
+def _name(tier: Tier, upper: datetime) -> str:
+    """Named after the first day a partition no longer holds: p20261128 ends at 2026-11-28 00:00 UTC."""
+    return f"{tier.prefix}{upper:%Y%m%d}"

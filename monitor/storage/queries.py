@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models import Min, Q, QuerySet
 
-from monitor.models import RollupHour, RollupMinute, Sample, Series
+from monitor.models import Rollup, Sample, Series
 
 from .instants import from_us, to_us
 from .names import parse, series_key
@@ -84,8 +84,8 @@ class Source:
 
 
 RAW = Source(Sample._meta.db_table, 0, "ts")
-MINUTE = Source(RollupMinute._meta.db_table, 60, "bucket")
-HOUR = Source(RollupHour._meta.db_table, 3600, "bucket")
+MINUTE = Source(Rollup._meta.db_table, Rollup.MINUTE, "bucket")
+HOUR = Source(Rollup._meta.db_table, Rollup.HOUR, "bucket")
 
 
 def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
@@ -105,7 +105,8 @@ def series_points(ids: list[int], since: int, until: int, step: int, aggregate: 
     merged: dict[int, list] = {}
     for source, lo, hi in plan(since, until, step):
         for bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step):
-            _merge(merged, bucket, [count, total, low, high, None, None])
+            # MySQL sums integers as DECIMAL
+            _merge(merged, bucket, [int(count), float(total), float(low), float(high), None, None])
         if aggregate == "last":
             for bucket, last, last_ts, series_id in _lasts(source, ids, lo, hi, step):
                 _merge(merged, bucket, [0, 0.0, None, None, last, (last_ts, series_id)])
@@ -137,12 +138,12 @@ def _bucket_sql(source: Source, step: int) -> tuple[str, int]:
 
 
 def _where(source: Source, ids: list[int], lo: int, hi: int) -> tuple[str, list]:
-    bounds = (lo, hi) if source is RAW else (lo // US, hi // US)
     placeholders = ", ".join(["%s"] * len(ids))
-    return f"series_id IN ({placeholders}) AND {source.time_column} >= %s AND {source.time_column} < %s", [
-        *ids,
-        *bounds,
-    ]
+    column = source.time_column
+    if source is RAW:
+        return f"series_id IN ({placeholders}) AND {column} >= %s AND {column} < %s", [*ids, lo, hi]
+    where = f"series_id IN ({placeholders}) AND step = %s AND {column} >= %s AND {column} < %s"
+    return where, [*ids, source.seconds, lo // US, hi // US]
 
 
 def _aggregates(source: Source, ids: list[int], lo: int, hi: int, step: int) -> list[tuple]:
@@ -227,14 +228,20 @@ class Row:
 
 
 def resource_latest(series: QuerySet) -> list[Row]:
-    """The newest sample of each selected series, from the catalog alone (no sample is read)."""
-    rows = series.filter(latest__isnull=False).order_by("host", "name")
+    """The newest sample of each selected series, from the catalog and the latest values (no sample is read)."""
+    rows = Rollup.objects.filter(step=Rollup.LATEST, bucket=0, series__in=series.values("id"))
     return [
-        Row(series_id, ts, value, name, host, description)
-        for series_id, ts, value, name, host, description in rows.values_list(
-            "id", "latest__ts", "latest__value", "name", "host", "description"
+        Row(*fields)
+        for fields in rows.order_by("series__host", "series__name").values_list(
+            "series_id", "last_ts", "last", "series__name", "series__host", "series__description"
         )
     ]
+
+
+def latest_instants(series: QuerySet) -> dict[int, int]:
+    """{series id: microseconds of its newest sample} for the selected series."""
+    rows = Rollup.objects.filter(step=Rollup.LATEST, bucket=0, series__in=series.values("id"))
+    return dict(rows.values_list("series_id", "last_ts"))
 
 
 # --- rows newest (or oldest) first ------------------------------------------------------
@@ -264,7 +271,7 @@ def resource_rows(
     times no selected series has data for. `since`/`until` are microseconds,
     inclusive and exclusive.
     """
-    latest = dict(series.filter(latest__isnull=False).values_list("id", "latest__ts"))
+    latest = latest_instants(series)
     if not latest:
         return []
     newest = max(latest.values())

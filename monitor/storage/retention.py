@@ -19,7 +19,7 @@ from django.db import connection
 from monitor.models import CollectionCycle, Series
 
 from . import partitions
-from .partitions import PLANS, Plan
+from .partitions import TIERS, Tier
 
 
 @dataclass
@@ -34,7 +34,7 @@ class TierPrune:
     estimated: bool = False  # rows counted from the server's statistics (a dry run on partitions)
 
 
-TIER_NAMES = ("raw", "minute", "hour")
+TIER_NAMES = tuple(tier.name for tier in TIERS)
 
 
 def retention_days() -> dict[str, int]:
@@ -61,51 +61,51 @@ def prune(
     now = now or datetime.now(UTC)
     days = {**retention_days(), **(days or {})}
     reports = []
-    for name, plan in zip(TIER_NAMES, PLANS, strict=True):
+    for tier in TIERS:
+        name = tier.name
         if days[name] < 1:
             raise ValueError(f"retention of {name} must be at least 1 day, got {days[name]}")
         report = TierPrune(name, days[name], now - timedelta(days=days[name]))
-        cutoff = plan.bound(report.cutoff)
-        whole = partitions.droppable(plan, cutoff)
-        if whole:
-            report.partitions = [part for part, _, _ in whole]
-            report.rows, report.estimated = _partition_rows(plan, report.partitions), True
-            if not dry_run:
-                partitions.drop(plan, report.partitions)
-        if not partitions.partitions(plan):  # not partitioned: batched deletes
-            report.rows = _count(plan, cutoff) if dry_run else _delete(plan, cutoff, batch_size, pause, name, progress)
+        cutoff = tier.bound(report.cutoff)
+        if partitions.is_partitioned(tier):
+            report.partitions = partitions.droppable(tier, cutoff)
+            if report.partitions:
+                report.rows, report.estimated = _partition_rows(tier, report.partitions), True
+                if not dry_run:
+                    partitions.drop(tier, report.partitions)
+        else:  # batched deletes along each series' key
+            report.rows = _count(tier, cutoff) if dry_run else _delete(tier, cutoff, batch_size, pause, progress)
         if name == "raw" and not dry_run:
             _delete_cycles(report.cutoff, batch_size)
         reports.append(report)
     return reports
 
 
-def _partition_rows(plan: Plan, names: list[str]) -> int:
+def _partition_rows(tier: Tier, names: list[str]) -> int:
     placeholders = ", ".join(["%s"] * len(names))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COALESCE(SUM(TABLE_ROWS), 0) FROM information_schema.PARTITIONS"
             f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND PARTITION_NAME IN ({placeholders})",
-            [plan.table, *names],
+            [tier.table, *names],
         )
         return int(cursor.fetchone()[0])
 
 
-def _count(plan: Plan, cutoff: int) -> int:
-    return plan.model.objects.filter(**{f"{plan.column}__lt": cutoff}).count()
+def _count(tier: Tier, cutoff: int) -> int:
+    return tier.rows().filter(**{f"{tier.column}__lt": cutoff}).count()
 
 
-def _delete(
-    plan: Plan, cutoff: int, batch_size: int, pause: float, tier: str, progress: Callable[[str, int], None] | None
-) -> int:
+def _delete(tier: Tier, cutoff: int, batch_size: int, pause: float, progress: Callable[[str, int], None] | None) -> int:
     """Oldest first along each series' primary key range, `batch_size` rows per statement."""
-    table, column = connection.ops.quote_name(plan.table), plan.column
+    table, column = connection.ops.quote_name(tier.table), tier.column
+    step = "" if tier.step is None else f" AND step = {int(tier.step)}"
     if connection.vendor == "mysql":
-        sql = f"DELETE FROM {table} WHERE series_id = %s AND {column} < %s ORDER BY {column} LIMIT %s"
+        sql = f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s"
     else:  # SQLite has no DELETE ... LIMIT unless compiled with it
         sql = (
-            f"DELETE FROM {table} WHERE series_id = %s AND {column} IN"
-            f" (SELECT {column} FROM {table} WHERE series_id = %s AND {column} < %s ORDER BY {column} LIMIT %s)"
+            f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} IN"
+            f" (SELECT {column} FROM {table} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s)"
         )
     deleted = 0
     for series_id in Series.objects.order_by("id").values_list("id", flat=True).iterator():
@@ -118,7 +118,7 @@ def _delete(
                 count = cursor.rowcount
             deleted += count
             if progress is not None and count:
-                progress(tier, deleted)
+                progress(tier.name, deleted)
             if count < batch_size:
                 break
             if pause:

@@ -1,45 +1,33 @@
-"""Per-minute and per-hour rollups (count, sum, min, max, last) kept up to date as samples arrive.
+"""Per-minute and per-hour rollups (count, sum, min, max, last) and latest values, kept up to date as samples arrive.
 
-A write folds the samples it stored into their buckets with one upsert per
-tier: the rows are aggregated here first, then added to what the bucket
-already holds (count and sum add up, min and max compare, the newest `last`
-wins). Nothing is ever rescanned, except the one bucket a sample edit or
-delete touched (`recompute`).
+A write folds the samples it stored into their buckets with one upsert: the
+rows are aggregated here first, then added to what each bucket already holds
+(count and sum add up, min and max compare, the newest `last` wins). The same
+statement moves each series' latest value (step 0). Nothing is ever
+rescanned, except the buckets a sample edit or delete touched (`recompute`).
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection
 
-from monitor.models import RollupHour, RollupMinute, Sample
+from monitor.models import Rollup, Sample
 
 US = 1_000_000
+TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
+COLUMNS = ("series_id", "step", "bucket", "count", "sum", "min", "max", "last", "last_ts")
 
 
-@dataclass(frozen=True)
-class Tier:
-    model: type
-    seconds: int
+def aggregate(rows: Iterable[tuple[int, int, float]], step: int) -> list[tuple]:
+    """(series_id, ts_us, value) rows -> one (series_id, step, bucket, count, sum, min, max, last, last_ts) per bucket.
 
-    @property
-    def table(self) -> str:
-        return self.model._meta.db_table
-
-
-MINUTE = Tier(RollupMinute, 60)
-HOUR = Tier(RollupHour, 3600)
-TIERS = (MINUTE, HOUR)  # finest first
-COLUMNS = ("series_id", "bucket", "count", "sum", "min", "max", "last", "last_ts")
-
-
-def aggregate(rows: Iterable[tuple[int, int, float]], seconds: int) -> list[tuple]:
-    """(series_id, ts_us, value) rows -> one (series_id, bucket, count, sum, min, max, last, last_ts) per bucket."""
-    step = seconds * US
+    step 0 (latest) aggregates each series' rows into bucket 0.
+    """
+    size = step * US
     buckets: dict[tuple[int, int], list] = {}
     for series_id, ts, value in rows:
-        key = (series_id, ts // step * seconds)
+        key = (series_id, ts // size * step if step else 0)
         b = buckets.get(key)
         if b is None:
             buckets[key] = [1, value, value, value, value, ts]
@@ -52,32 +40,41 @@ def aggregate(rows: Iterable[tuple[int, int, float]], seconds: int) -> list[tupl
             b[3] = value
         if ts >= b[5]:
             b[4], b[5] = value, ts
-    return [(series_id, bucket, *b) for (series_id, bucket), b in buckets.items()]
+    return [(series_id, step, bucket, *b) for (series_id, bucket), b in buckets.items()]
 
 
 def fold(rows: Sequence[tuple[int, int, float]]) -> None:
-    """Add freshly stored samples to every tier (the caller's transaction makes it all or nothing)."""
+    """Add freshly stored samples to every tier and the latest values (the caller's transaction makes it atomic)."""
     if not rows:
         return
+    folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
     with connection.cursor() as cursor:
-        for tier in TIERS:
-            cursor.executemany(_upsert_sql(connection.vendor, tier.table), aggregate(rows, tier.seconds))
+        cursor.executemany(_upsert_sql(connection.vendor), folded)
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
-    """Rebuild the minute and hour buckets holding these instants from the tier below (after an edit or delete)."""
+    """Rebuild the minute and hour buckets holding these instants, and the latest value, after an edit or delete."""
     instants = set(ts_values)
-    minutes = {ts // (60 * US) * 60 for ts in instants}
-    hours = {ts // (3600 * US) * 3600 for ts in instants}
-    for bucket in sorted(minutes):
+    rows: list[tuple] = []
+    for bucket in sorted({ts // (60 * US) * 60 for ts in instants}):
         raw = Sample.objects.filter(series_id=series_id, ts__gte=bucket * US, ts__lt=(bucket + 60) * US)
-        _replace(MINUTE, series_id, bucket, aggregate(raw.values_list("series_id", "ts", "value"), 60))
-    for bucket in sorted(hours):
-        minute_rows = RollupMinute.objects.filter(series_id=series_id, bucket__gte=bucket, bucket__lt=bucket + 3600)
-        _replace(HOUR, series_id, bucket, merge(minute_rows.values_list(*COLUMNS[2:]), series_id, bucket))
+        _delete(series_id, Rollup.MINUTE, bucket)
+        rows += aggregate(raw.values_list("series_id", "ts", "value"), Rollup.MINUTE)
+    _write(rows)
+    rows = []
+    for bucket in sorted({ts // (3600 * US) * 3600 for ts in instants}):
+        minutes = Rollup.objects.filter(
+            series_id=series_id, step=Rollup.MINUTE, bucket__gte=bucket, bucket__lt=bucket + 3600
+        ).values_list(*COLUMNS[3:])
+        _delete(series_id, Rollup.HOUR, bucket)
+        rows += merge(minutes, series_id, Rollup.HOUR, bucket)
+    newest = Sample.objects.filter(series_id=series_id).order_by("-ts").values_list("series_id", "ts", "value")[:1]
+    _delete(series_id, Rollup.LATEST, 0)
+    rows += aggregate(newest, Rollup.LATEST)
+    _write(rows)
 
 
-def merge(parts: Iterable[tuple], series_id: int, bucket: int) -> list[tuple]:
+def merge(parts: Iterable[tuple], series_id: int, step: int, bucket: int) -> list[tuple]:
     """Several (count, sum, min, max, last, last_ts) into one row of `bucket`, or none when there are none."""
     merged: list | None = None
     for count, total, low, high, last, last_ts in parts:
@@ -90,38 +87,50 @@ def merge(parts: Iterable[tuple], series_id: int, bucket: int) -> list[tuple]:
         merged[3] = max(merged[3], high)
         if last_ts >= merged[5]:
             merged[4], merged[5] = last, last_ts
-    return [] if merged is None else [(series_id, bucket, *merged)]
+    return [] if merged is None else [(series_id, step, bucket, *merged)]
 
 
-def _replace(tier: Tier, series_id: int, bucket: int, rows: list[tuple]) -> None:
-    tier.model.objects.filter(series_id=series_id, bucket=bucket).delete()
+def _delete(series_id: int, step: int, bucket: int) -> None:
+    Rollup.objects.filter(series_id=series_id, step=step, bucket=bucket).delete()
+
+
+def _write(rows: list[tuple]) -> None:
     if rows:
         with connection.cursor() as cursor:
-            cursor.executemany(_upsert_sql(connection.vendor, tier.table), rows)
+            cursor.executemany(_upsert_sql(connection.vendor), rows)
 
 
 @cache
-def _upsert_sql(vendor: str, table: str) -> str:
+def _upsert_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(c) for c in COLUMNS)
-    insert = f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
     c = {name: quote(name) for name in COLUMNS}
+    insert = (
+        f"INSERT INTO {quote(Rollup._meta.db_table)} ({', '.join(c.values())})"
+        f" VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    )
     if vendor == "mysql":
         # Assignments run left to right and see the columns already assigned:
-        # `last` must be decided before `last_ts` moves.
+        # `last` must be decided before `last_ts` moves. The latest value (step 0)
+        # takes the newest write's figures instead of adding up forever.
         new = {name: f"VALUES({c[name]})" for name in COLUMNS}
+        latest = f"{c['step']} = 0"
         return (
-            f"{insert} ON DUPLICATE KEY UPDATE {c['count']} = {c['count']} + {new['count']},"
-            f" {c['sum']} = {c['sum']} + {new['sum']}, {c['min']} = LEAST({c['min']}, {new['min']}),"
-            f" {c['max']} = GREATEST({c['max']}, {new['max']}),"
+            f"{insert} ON DUPLICATE KEY UPDATE"
+            f" {c['count']} = IF({latest}, {new['count']}, {c['count']} + {new['count']}),"
+            f" {c['sum']} = IF({latest}, {new['sum']}, {c['sum']} + {new['sum']}),"
+            f" {c['min']} = IF({latest}, {new['min']}, LEAST({c['min']}, {new['min']})),"
+            f" {c['max']} = IF({latest}, {new['max']}, GREATEST({c['max']}, {new['max']})),"
             f" {c['last']} = IF({new['last_ts']} >= {c['last_ts']}, {new['last']}, {c['last']}),"
             f" {c['last_ts']} = GREATEST({c['last_ts']}, {new['last_ts']})"
         )
     new = {name: f"excluded.{c[name]}" for name in COLUMNS}
+    latest = f"{c['step']} = 0"
     return (
-        f"{insert} ON CONFLICT ({c['series_id']}, {c['bucket']}) DO UPDATE SET"
-        f" {c['count']} = {c['count']} + {new['count']}, {c['sum']} = {c['sum']} + {new['sum']},"
-        f" {c['min']} = MIN({c['min']}, {new['min']}), {c['max']} = MAX({c['max']}, {new['max']}),"
+        f"{insert} ON CONFLICT ({c['series_id']}, {c['step']}, {c['bucket']}) DO UPDATE SET"
+        f" {c['count']} = CASE WHEN {latest} THEN {new['count']} ELSE {c['count']} + {new['count']} END,"
+        f" {c['sum']} = CASE WHEN {latest} THEN {new['sum']} ELSE {c['sum']} + {new['sum']} END,"
+        f" {c['min']} = CASE WHEN {latest} THEN {new['min']} ELSE MIN({c['min']}, {new['min']}) END,"
+        f" {c['max']} = CASE WHEN {latest} THEN {new['max']} ELSE MAX({c['max']}, {new['max']}) END,"
         f" {c['last']} = CASE WHEN {new['last_ts']} >= {c['last_ts']} THEN {new['last']} ELSE {c['last']} END,"
         f" {c['last_ts']} = MAX({c['last_ts']}, {new['last_ts']})"
     )
