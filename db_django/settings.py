@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it.
+    "monitor.api.bodies.RequestBodyGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
