@@ -66,11 +66,11 @@ def collect_server_status(self) -> int:
 
 @shared_task(ignore_result=True)
 def prune_old_resources() -> int:
-    """Delete raw rows older than RETENTION_DAYS, one short transaction per batch."""
-    from monitor.storage.retention import prune_resources, retention_cutoff
+    """Delete raw rows and collection-cycle markers older than RETENTION_DAYS, one short transaction per batch."""
+    from monitor.storage.retention import prune_cycles, prune_resources, retention_cutoff
 
-    deleted = prune_resources(
-        retention_cutoff(settings.RETENTION_DAYS), batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05
-    )
-    logger.info("pruned %d rows older than %d days", deleted, settings.RETENTION_DAYS)
+    cutoff = retention_cutoff(settings.RETENTION_DAYS)
+    deleted = prune_resources(cutoff, batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05)
+    cycles = prune_cycles(cutoff, batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05)
+    logger.info("pruned %d rows and %d collection cycles older than %d days", deleted, cycles, settings.RETENTION_DAYS)
     return deleted

@@ -3,13 +3,19 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
-from monitor.storage.retention import count_prunable, prune_resources, retention_cutoff
+from monitor.storage.retention import (
+    count_prunable,
+    count_prunable_cycles,
+    prune_cycles,
+    prune_resources,
+    retention_cutoff,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Delete Resource rows older than --days (default RETENTION_DAYS) in small batches, "
-        "each its own short transaction, with a progress bar; --dry-run only counts them."
+        "Delete Resource rows (and collection-cycle markers) older than --days (default RETENTION_DAYS) "
+        "in small batches, each its own short transaction, with a progress bar; --dry-run only counts them."
     )
 
     def add_arguments(self, parser) -> None:
@@ -32,15 +38,22 @@ class Command(BaseCommand):
         cutoff = retention_cutoff(days)
         total = count_prunable(cutoff)
         if dry_run:
-            self.stdout.write(f"would delete {total} rows older than {cutoff.isoformat()}")
+            cycles = count_prunable_cycles(cutoff)
+            self.stdout.write(
+                f"would delete {total} rows and {cycles} collection cycles older than {cutoff.isoformat()}"
+            )
             return
         started = time.monotonic()
         bar = ProgressBar(self.stdout, total)
         deleted = prune_resources(cutoff, batch_size=batch_size, pause=pause, progress=bar.update)
         bar.finish()
+        cycles = prune_cycles(cutoff, batch_size=batch_size, pause=pause)
         elapsed = time.monotonic() - started
         self.stdout.write(
-            self.style.SUCCESS(f"deleted {deleted} rows older than {cutoff.isoformat()} in {elapsed:.1f}s")
+            self.style.SUCCESS(
+                f"deleted {deleted} rows and {cycles} collection cycles older than {cutoff.isoformat()} "
+                f"in {elapsed:.1f}s"
+            )
         )
 
 
