@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so every answer below gets its CSP and API cache rule.
+    "monitor.security_headers.SecurityHeaders",
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -172,6 +174,8 @@ SPECTACULAR_SETTINGS = {
 # Browser frontends on other origins (e.g. http://localhost:5173) must be listed.
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/monitor/.*$"
+# Headers a frontend's script may read besides the CORS-safelisted ones: when to retry after a 429.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # Throttle counters; set CACHE_URL=redis://... so several web processes share them.
 CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
