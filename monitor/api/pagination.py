@@ -25,7 +25,7 @@ MAX_PAGE_SIZE = 1000
 # Cursors are signed (HMAC-SHA256 with SECRET_KEY) under this salt, so only a
 # cursor this site issued decodes; no client may build or alter one.
 CURSOR_SALT = "monitor.api.cursor"
-# A cursor of ours is about 120 characters; the bound leaves room for the
+# A cursor of ours is about 140 characters; the bound leaves room for the
 # filters and ordering a later cursor will carry, and is checked before anything
 # is decoded, so a megabyte of cursor costs one len().
 MAX_CURSOR_LENGTH = 2048
