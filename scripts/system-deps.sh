@@ -3,8 +3,10 @@
 # mysqlclient compiles against, and pkg-config which finds them. Does nothing
 # when they are already there; on a machine without apt it says what to install.
 #
-#   scripts/system-deps.sh         what `make install` needs
-#   scripts/system-deps.sh nginx   also nginx and openssl, for tests/test_slow_clients.py (.ci/run)
+#   scripts/system-deps.sh                  what `make install` needs
+#   scripts/system-deps.sh nginx chromium   also what the test suite drives (.ci/run):
+#     nginx   nginx and openssl, for tests/test_slow_clients.py
+#     chromium  headless Chromium, for the browser tests
 set -euo pipefail
 
 packages=()
@@ -12,10 +14,16 @@ if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmar
   packages+=(pkg-config default-libmysqlclient-dev build-essential python3-dev)
 fi
 new_nginx=0
-if [ "${1:-}" = nginx ]; then
-  if [ ! -x /usr/sbin/nginx ]; then packages+=(nginx); new_nginx=1; fi
-  command -v openssl >/dev/null || packages+=(openssl)
-fi
+for extra in "$@"; do
+  case "$extra" in
+    nginx)
+      if [ ! -x /usr/sbin/nginx ]; then packages+=(nginx); new_nginx=1; fi
+      command -v openssl >/dev/null || packages+=(openssl)
+      ;;
+    chromium) command -v chromium >/dev/null || packages+=(chromium) ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium)" >&2; exit 2 ;;
+  esac
+done
 [ ${#packages[@]} -gt 0 ] || exit 0
 if ! command -v apt-get >/dev/null; then
   echo "needed: ${packages[*]} (Debian/Ubuntu package names); install them with your package manager" >&2
