@@ -67,9 +67,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one, so every answer below gets its CSP and API cache rule.
+    "monitor.security_headers.SecurityHeaders",
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it.
+    "monitor.api.bodies.RequestBodyGuard",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -169,6 +173,8 @@ SPECTACULAR_SETTINGS = {
 # Browser frontends on other origins (e.g. http://localhost:5173) must be listed.
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/monitor/.*$"
+# Headers a frontend's script may read besides the CORS-safelisted ones: when to retry after a 429.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # Throttle counters; set CACHE_URL=redis://... so several web processes share them.
 CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}

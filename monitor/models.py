@@ -227,3 +227,5 @@ class CollectionCycle(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task_id", "host"], name="cycle_once_per_host")]
+        # Retention deletes the oldest markers a batch at a time (monitor/storage/retention.py).
+        indexes = [models.Index(fields=["stored_at"], name="cycle_stored_at")]

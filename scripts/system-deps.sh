@@ -2,15 +2,32 @@
 # Installs the system packages that pip cannot: the MySQL/MariaDB client headers
 # mysqlclient compiles against, and pkg-config which finds them. Does nothing
 # when they are already there; on a machine without apt it says what to install.
+#
+#   scripts/system-deps.sh                  what `make install` needs
+#   scripts/system-deps.sh nginx chromium   also what the test suite drives (.ci/run):
+#     nginx   nginx and openssl, for tests/test_slow_clients.py
+#     chromium  headless Chromium, for the browser tests
 set -euo pipefail
 
-if pkg-config --exists mysqlclient 2>/dev/null || pkg-config --exists libmariadb 2>/dev/null; then
-  exit 0
+packages=()
+if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmariadb 2>/dev/null; then
+  packages+=(pkg-config default-libmysqlclient-dev build-essential python3-dev)
 fi
-packages=(pkg-config default-libmysqlclient-dev build-essential python3-dev)
+new_nginx=0
+for extra in "$@"; do
+  case "$extra" in
+    nginx)
+      if [ ! -x /usr/sbin/nginx ]; then packages+=(nginx); new_nginx=1; fi
+      command -v openssl >/dev/null || packages+=(openssl)
+      ;;
+    chromium) command -v chromium >/dev/null || packages+=(chromium) ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium)" >&2; exit 2 ;;
+  esac
+done
+[ ${#packages[@]} -gt 0 ] || exit 0
 if ! command -v apt-get >/dev/null; then
-  echo "mysqlclient needs the MySQL client headers and pkg-config; install them with your package manager" >&2
-  echo "(Debian/Ubuntu: ${packages[*]}; Fedora: mariadb-connector-c-devel pkgconf; macOS: brew install mysql-client pkg-config)" >&2
+  echo "needed: ${packages[*]} (Debian/Ubuntu package names); install them with your package manager" >&2
+  echo "(mysqlclient: Fedora mariadb-connector-c-devel pkgconf; macOS: brew install mysql-client pkg-config)" >&2
   exit 1
 fi
 sudo=""
@@ -37,6 +54,18 @@ apt_waiting() {
   rm -f "$log"
   return 1
 }
-echo "installing system packages for mysqlclient: ${packages[*]}"
+echo "installing system packages: ${packages[*]}"
 apt_waiting update -q
 apt_waiting install -y -q "${packages[@]}"
+
+# Debian's package starts nginx on port 80 and enables it at boot. The tests run
+# their own nginx on spare ports; one we installed is stopped and disabled again
+# (where policy-rc.d forbade the start, as in containers, there is nothing to stop).
+if [ "$new_nginx" = 1 ]; then
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now nginx.service
+  elif [ -x /etc/init.d/nginx ]; then
+    $sudo /etc/init.d/nginx stop >/dev/null 2>&1 || true
+    $sudo update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+fi

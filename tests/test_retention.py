@@ -14,8 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from monitor.models import Resource
-from monitor.storage.retention import count_prunable, prune_resources, retention_cutoff
+from monitor.models import CollectionCycle, Resource
+from monitor.storage.retention import count_prunable, prune_cycles, prune_resources, retention_cutoff
 
 NOW = datetime(2024, 6, 30, 12, 0, 0, 500000, tzinfo=UTC)
 CUTOFF = retention_cutoff(30, now=NOW)
@@ -25,6 +25,15 @@ def _rows(count: int, newest: datetime, name: str = "cpu.percent") -> list[Resou
     """`count` rows one second apart, the newest stamped `newest`."""
     rows = [Resource(name=name, value=i, timestamp=newest - timedelta(seconds=i), host="h1") for i in range(count)]
     return Resource.objects.bulk_create(rows)
+
+
+def _cycles(count: int, newest: datetime, host: str = "h1") -> list[CollectionCycle]:
+    """`count` cycle markers one second apart, the newest stored at `newest`."""
+    cycles = [
+        CollectionCycle(task_id=f"{host}-{newest.timestamp()}-{i}", host=host, stored_at=newest - timedelta(seconds=i))
+        for i in range(count)
+    ]
+    return CollectionCycle.objects.bulk_create(cycles)
 
 
 def _deletes(queries: CaptureQueriesContext) -> list[str]:
@@ -114,8 +123,8 @@ def test_dry_run_counts_and_deletes_nothing():
     assert _deletes(queries) == []
     assert Resource.objects.count() == 30
     line = out.getvalue().strip()
-    assert line.startswith("would delete 25 rows older than ")
-    cutoff = datetime.fromisoformat(line.removeprefix("would delete 25 rows older than "))
+    assert line.startswith("would delete 25 rows and 0 collection cycles older than ")
+    cutoff = datetime.fromisoformat(line.removeprefix("would delete 25 rows and 0 collection cycles older than "))
     assert abs(cutoff - (timezone.now() - timedelta(days=30))) < timedelta(seconds=5)
 
 
@@ -134,7 +143,7 @@ def test_the_command_prints_progress_and_a_final_line():
     assert lines[0].endswith(" rows/s")
     assert lines[4].startswith("[##########] 100% 50/50 rows, ")
     assert len(lines) == 6
-    assert lines[5].startswith("deleted 50 rows older than ")
+    assert lines[5].startswith("deleted 50 rows and 0 collection cycles older than ")
     assert lines[5].endswith("s")
     assert " in " in lines[5]
     assert Resource.objects.filter(name="old").count() == 0
@@ -151,7 +160,7 @@ def test_the_command_redraws_the_bar_in_place_on_a_terminal():
     text = out.getvalue()
     assert text.count("\r[") == 3
     assert "\r[##########] 100% 30/30 rows, " in text
-    assert text.splitlines()[-1].startswith("deleted 30 rows older than ")
+    assert text.splitlines()[-1].startswith("deleted 30 rows and 0 collection cycles older than ")
     assert Resource.objects.count() == 0
 
 
@@ -164,7 +173,7 @@ def test_the_command_uses_retention_days_from_settings(settings):
 
     call_command("prune", stdout=out)
 
-    assert out.getvalue().splitlines()[-1].startswith("deleted 4 rows older than ")
+    assert out.getvalue().splitlines()[-1].startswith("deleted 4 rows and 0 collection cycles older than ")
     assert sorted(set(Resource.objects.values_list("name", flat=True))) == ["kept"]
 
 
@@ -225,3 +234,82 @@ def test_the_scheduled_task_prunes_by_the_retention_setting(settings):
     )
     assert prune_old_resources() == 1
     assert list(Resource.objects.values_list("name", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_it_deletes_collection_cycles_older_than_the_cutoff_and_keeps_the_rest():
+    _cycles(3, CUTOFF - timedelta(microseconds=1), host="old")
+    _cycles(1, CUTOFF, host="at_cutoff")
+    _cycles(2, NOW, host="new")
+
+    assert prune_cycles(CUTOFF) == 3
+
+    assert sorted(CollectionCycle.objects.values_list("host", flat=True)) == ["at_cutoff", "new", "new"]
+
+
+@pytest.mark.django_db
+def test_it_deletes_collection_cycles_in_batches_of_two_statements_each():
+    _cycles(25, CUTOFF - timedelta(seconds=1), host="old")
+    _cycles(5, NOW, host="new")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert prune_cycles(CUTOFF, batch_size=10) == 25
+
+    assert len(_deletes(queries)) == 3
+    assert len(queries.captured_queries) == 6, [q["sql"] for q in queries.captured_queries]
+    assert set(CollectionCycle.objects.values_list("host", flat=True)) == {"new"}
+
+
+@pytest.mark.django_db
+def test_the_cycle_prune_reads_an_index_not_the_whole_table():
+    cutoff = connection.ops.adapt_datetimefield_value(CUTOFF)
+    table = connection.ops.quote_name(CollectionCycle._meta.db_table)
+    sql = f"SELECT id FROM {table} WHERE stored_at < %s ORDER BY stored_at, id LIMIT 10"
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", [cutoff])
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "INDEX cycle_stored_at" in plan and "TEMP B-TREE" not in plan, plan
+        else:
+            cursor.execute(f"EXPLAIN {sql}", [cutoff])
+            columns = [c[0] for c in cursor.description]
+            plan = dict(zip(columns, cursor.fetchone(), strict=True))
+            assert plan["key"] == "cycle_stored_at", plan
+
+
+@pytest.mark.django_db
+def test_the_command_prunes_collection_cycles_with_the_rows():
+    _rows(4, timezone.now() - timedelta(days=8), name="old")
+    _cycles(6, timezone.now() - timedelta(days=8), host="old")
+    _cycles(2, timezone.now(), host="new")
+    out = StringIO()
+
+    call_command("prune", "--days", "7", "--batch-size", "4", stdout=out)
+
+    assert out.getvalue().splitlines()[-1].startswith("deleted 4 rows and 6 collection cycles older than ")
+    assert set(CollectionCycle.objects.values_list("host", flat=True)) == {"new"}
+
+
+@pytest.mark.django_db
+def test_dry_run_counts_collection_cycles_and_deletes_none():
+    _rows(2, timezone.now() - timedelta(days=31), name="old")
+    _cycles(3, timezone.now() - timedelta(days=31), host="old")
+    out = StringIO()
+
+    call_command("prune", "--dry-run", stdout=out)
+
+    assert out.getvalue().startswith("would delete 2 rows and 3 collection cycles older than ")
+    assert CollectionCycle.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_scheduled_task_prunes_collection_cycles_too(settings):
+    from monitor.collection.tasks import prune_old_resources
+
+    settings.RETENTION_DAYS = 7
+    _cycles(2, timezone.now() - timedelta(days=8), host="old")
+    _cycles(1, timezone.now(), host="new")
+
+    prune_old_resources()
+
+    assert list(CollectionCycle.objects.values_list("host", flat=True)) == ["new"]

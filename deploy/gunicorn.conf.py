@@ -1,0 +1,52 @@
+"""gunicorn settings of the production web process (deploy/systemd/db_django-web.service).
+
+    .venv/bin/gunicorn -c deploy/gunicorn.conf.py db_django.wsgi
+
+Sync workers, behind nginx (deploy/nginx/db_django.conf): nginx reads each
+request whole and takes each answer at once, so a worker is busy only while
+the app works. Without nginx in front, four clients that send a body slowly
+hold all four workers (tests/test_slow_clients.py shows both). Override any
+setting without editing this file, e.g. in /etc/db_django/env:
+GUNICORN_CMD_ARGS="--bind 127.0.0.1:8001 --workers 8".
+"""
+
+# Loopback only: nginx is the one client (the upstream in the nginx site).
+bind = "127.0.0.1:8000"
+# Four, as BENCHMARKS.md measured; gunicorn suggests 2 x cores + 1.
+workers = 4
+worker_class = "sync"
+# A worker silent for this long is killed and replaced. nginx gives up earlier
+# (proxy_read_timeout 20 s), and the app's own time limits are shorter still.
+timeout = 30
+# On SIGTERM or HUP, running requests get this long to finish.
+graceful_timeout = 20
+# X-Forwarded-* are believed only from nginx on this machine.
+forwarded_allow_ips = "127.0.0.1,::1"
+# nginx logs each request; gunicorn's errors go to stderr (the journal).
+accesslog = None
+errorlog = "-"
+
+# nginx never sends more (client_max_body_size 3m); the margin covers the headers.
+DRAIN_LIMIT = 4 * 1024 * 1024
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """Read whatever the app left of the request body before gunicorn closes the connection.
+
+    The app answers some requests without reading their body: 401, 403 and 429
+    before parsing, 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE. Closing a
+    socket with unread data in it makes the kernel reset the connection, and nginx,
+    still sending that body, then answers 502 in place of the app's answer
+    (gunicorn's own close drains only 64 KB). Behind nginx the rest of the body
+    arrives at once, from nginx's buffer; tests/test_slow_clients.py posts 2.5 MB.
+    """
+    stream = environ.get("wsgi.input")
+    left = DRAIN_LIMIT
+    try:
+        while stream is not None and left > 0:
+            chunk = stream.read(min(64 * 1024, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except Exception:  # the client went away: nothing left to protect
+        worker.log.debug("request body not drained", exc_info=True)
