@@ -55,6 +55,15 @@ def on_mysql(settings) -> None:
         pytest.skip("default database is not MySQL (set DATABASE_URL=mysql://...)")
 
 
+@pytest.fixture(autouse=True)
+def fresh_catalog_cache() -> None:
+    """Each test's database starts empty: series ids a previous test cached in this process are void."""
+    from monitor.storage import catalog, inserts
+
+    catalog.forget()
+    inserts.forget_hosts()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """One SQLite test file per test run, so two runs on one machine never share it."""

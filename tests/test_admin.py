@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from monitor.models import Resource
+from samples import point, store_many
 
 pytestmark = pytest.mark.django_db
 
@@ -13,12 +13,12 @@ CHANGELIST = reverse("admin:monitor_resource_changelist")
 
 
 @pytest.fixture
-def resources() -> list[Resource]:
-    return Resource.objects.bulk_create(
+def resources() -> list:
+    return store_many(
         [
-            Resource(name="cpu.percent", value=12.5, host="web-1"),
-            Resource(name="memory.used_bytes", value=2.0e9, host="web-1"),
-            Resource(name="mysql.threads_connected", value=7, host="db-1"),
+            point("cpu.percent", 12.5, host="web-1"),
+            point("memory.used_bytes", 2.0e9, host="web-1"),
+            point("mysql.threads_connected", 7, host="db-1"),
         ]
     )
 

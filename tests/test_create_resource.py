@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from monitor.models import Resource
+from samples import store
 
 pytestmark = pytest.mark.django_db
 URL = "/monitor/resources/"
@@ -56,12 +57,12 @@ def test_it_stores_the_host_a_client_sends(client):
 
 
 def test_it_reads_updates_and_deletes_a_row(client):
-    row = Resource.objects.create(name="a", value=1, timestamp=timezone.now() - timedelta(minutes=1))
+    row = store(name="a", value=1, timestamp=timezone.now() - timedelta(minutes=1))
     assert client.get(f"{URL}{row.id}/").json()["value"] == 1
     response = client.patch(f"{URL}{row.id}/", {"value": 2.5}, content_type="application/json")
     assert response.status_code == 200
-    row.refresh_from_db()
-    assert row.value == 2.5
+    assert response.json()["id"] == row.id  # same series, same instant
+    assert Resource.objects.get(id=row.id).value == 2.5
     assert client.delete(f"{URL}{row.id}/").status_code == 204
     assert not Resource.objects.exists()
     assert client.get(f"{URL}{row.id}/").status_code == 404

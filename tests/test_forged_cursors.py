@@ -15,6 +15,7 @@ from django.core import signing
 
 from monitor.api.pagination import CURSOR_SALT, MAX_CURSOR_LENGTH
 from monitor.models import Resource
+from samples import point, store_many
 
 pytestmark = pytest.mark.django_db
 URL = "/monitor/resources/"
@@ -24,7 +25,7 @@ INVALID = {"cursor": ["Invalid cursor: use the next/previous links as given."]}
 
 @pytest.fixture
 def rows() -> list[Resource]:
-    Resource.objects.bulk_create(Resource(name="m", value=i, timestamp=T0 + timedelta(seconds=i)) for i in range(10))
+    store_many(point(name="m", value=i, timestamp=T0 + timedelta(seconds=i)) for i in range(10))
     return list(Resource.objects.order_by("-timestamp", "-id"))
 
 

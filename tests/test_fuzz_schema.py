@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from db_django.celery import app as celery_app
 from db_django.wsgi import application
 from monitor.api.auth import issue_token
-from monitor.models import Resource
+from samples import store
 from strategies import moments, rfc3339
 
 MAX_EXAMPLES = 30
@@ -88,8 +88,8 @@ def test_every_operation_conforms_to_the_schema(case, settings):
     if str(case.path_parameters.get("id")).isdigit():
         # A generated integer id almost never exists: aim at a real row so the
         # 200 paths of GET/PUT/PATCH/DELETE meet the fuzzed bodies.
-        row = Resource.objects.create(name="fuzz.target", value=1.0, host="fuzz")
-        case.path_parameters["id"] = row.pk
+        row = store(name="fuzz.target", value=1.0, host="fuzz")
+        case.path_parameters["id"] = row.id
     headers = {"Authorization": f"Token {key}"}
     response = case.call(headers=headers)
     assert_no_undocumented_server_error(case, response, headers)
@@ -141,9 +141,9 @@ EDGE_REQUESTS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("method, path, body", [pytest.param(*case[1:], id=case[0]) for case in EDGE_REQUESTS])
 def test_an_edge_request_is_never_answered_with_a_server_error(client, method, path, body):
-    row = Resource.objects.create(name="m", value=1.0)
+    row = store(name="m", value=1.0)
     kwargs = {} if body is None else {"data": body, "content_type": "application/json"}
-    response = getattr(client, method)(path.replace("{id}", str(row.pk)), **kwargs)
+    response = getattr(client, method)(path.replace("{id}", row.id), **kwargs)
     assert response.status_code < 500, response.content[:300]  # (an exception in the view is raised here)
     if response.status_code >= 400:
         assert response.json()

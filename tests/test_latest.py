@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Resource
+from samples import point, store, store_many
 
 pytestmark = pytest.mark.django_db
 URL = "/monitor/resources/latest/"
@@ -17,8 +17,8 @@ def history():
     for minute in range(5):
         for host in ("a", "b"):
             for name in ("cpu.percent", "disk.used_percent:/"):
-                rows.append(Resource(name=name, host=host, value=minute, timestamp=T0 + timedelta(minutes=minute)))
-    Resource.objects.bulk_create(rows)
+                rows.append(point(name=name, host=host, value=minute, timestamp=T0 + timedelta(minutes=minute)))
+    store_many(rows)
 
 
 def test_it_returns_one_newest_row_per_name_and_host(client, history):
@@ -38,20 +38,23 @@ def test_it_filters_by_host_and_name_prefix(client, history):
     assert [(r["host"], r["name"], r["value"]) for r in body] == [("b", "disk.used_percent:/", 4)]
 
 
-def test_a_tie_on_timestamp_goes_to_the_row_stored_last(client, history):
-    Resource.objects.create(name="cpu.percent", host="a", value=99, timestamp=T0 + timedelta(minutes=4))
-    body = client.get(URL, {"host": "a", "name": "cpu.percent"}).json()
-    assert [r["value"] for r in body] == [99]
+def test_a_series_holds_one_value_per_instant_so_a_second_one_is_refused(client, history):
+    # The narrow layout keys samples by (series, instant): what was a tie is now a conflict.
+    body = {"name": "cpu.percent", "host": "a", "value": 99, "timestamp": (T0 + timedelta(minutes=4)).isoformat()}
+    response = client.post("/monitor/resources/", body, content_type="application/json")
+    assert response.status_code == 409
+    assert "already stored" in response.json()["timestamp"][0]
+    assert [r["value"] for r in client.get(URL, {"host": "a", "name": "cpu.percent"}).json()] == [4]
 
 
-def test_it_costs_two_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
-    with django_assert_num_queries(2):
+def test_it_costs_one_query_whatever_the_number_of_series(client, history, django_assert_num_queries):
+    with django_assert_num_queries(1):
         client.get(URL)
 
 
 def test_names_differing_in_case_or_trailing_space_are_separate_series(client):
     for name in ("CPU.percent", "cpu.percent", "cpu.percent "):
-        Resource.objects.create(name=name, host="h", value=1, timestamp=T0)
+        store(name=name, host="h", value=1, timestamp=T0)
     assert len(client.get(URL, {"host": "h"}).json()) == 3
     assert [r["name"] for r in client.get("/monitor/resources/", {"name": "cpu.percent"}).json()["results"]] == [
         "cpu.percent"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.models import Resource
 from monitor.security_headers import HTML_POLICY
 from procs import child_env, closed_port, listening, running, wait_for
+from samples import store
 from servers import need_program
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -109,7 +109,7 @@ def test_swagger_ui_renders_every_endpoint_under_the_policy(site, tmp_path):
 
 @pytest.mark.parametrize("path", ["/monitor/", "/monitor/resources/", "/monitor/resources/{id}/", "/admin/login/"])
 def test_the_browsable_api_and_the_admin_run_under_the_policy(site, tmp_path, path):
-    row = Resource.objects.create(name="browser.sample", value=1.0)
+    row = store(name="browser.sample", value=1.0)
     assert policy_of(site + path.format(id=row.id)) == HTML_POLICY
     dom, console = browse(site + path.format(id=row.id), tmp_path / "chrome")
     assert violations(console) == []

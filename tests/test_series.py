@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Resource
+from samples import point, store, store_many
 
 pytestmark = pytest.mark.django_db
 URL = "/monitor/resources/series/"
@@ -15,10 +15,10 @@ EPOCH0 = int(T0.timestamp())
 @pytest.fixture
 def samples():
     """cpu.percent on host a every 20 s for 3 minutes: values 0..8; noise on other series."""
-    rows = [Resource(name="cpu.percent", host="a", value=i, timestamp=T0 + timedelta(seconds=20 * i)) for i in range(9)]
-    rows += [Resource(name="cpu.percent", host="b", value=1000, timestamp=T0 + timedelta(seconds=5))]
-    rows += [Resource(name="load.1m", host="a", value=-1, timestamp=T0 + timedelta(seconds=5))]
-    Resource.objects.bulk_create(rows)
+    rows = [point(name="cpu.percent", host="a", value=i, timestamp=T0 + timedelta(seconds=20 * i)) for i in range(9)]
+    rows += [point(name="cpu.percent", host="b", value=1000, timestamp=T0 + timedelta(seconds=5))]
+    rows += [point(name="load.1m", host="a", value=-1, timestamp=T0 + timedelta(seconds=5))]
+    store_many(rows)
 
 
 def series(client, **params):
@@ -51,7 +51,7 @@ def test_each_aggregate_matches_values_computed_by_hand(client, samples, aggrega
 
 
 def test_last_is_the_newest_value_not_the_largest(client, samples):
-    Resource.objects.create(name="cpu.percent", host="a", value=-5, timestamp=T0 + timedelta(seconds=59))
+    store(name="cpu.percent", host="a", value=-5, timestamp=T0 + timedelta(seconds=59))
     points = series(client, step="60s", aggregate="last").json()["points"]
     assert points[0] == [EPOCH0, -5.0]
 

@@ -13,6 +13,7 @@ is a 400 before anything in it is read.
 
 from django.conf import settings
 from django.core import signing
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -143,24 +144,14 @@ def decode_cursor(token: str) -> tuple[tuple[int, int], bool, dict]:
         raise ValidationError({"cursor": [BAD_CURSOR]}) from None
 
 
-def pagination_parameters() -> list[dict]:
+def pagination_parameters() -> list[OpenApiParameter]:
     """The paging parameters for the OpenAPI schema."""
-
-    def param(name: str, description: str, schema: dict) -> dict:
-        return {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
-
     return [
-        param(
-            "cursor", "Opaque position from a next/previous link; it carries the query's filters.", {"type": "string"}
+        OpenApiParameter(
+            "cursor", str, description="Opaque position from a next/previous link; it carries the query's filters."
         ),
-        param(
-            "page_size",
-            f"Rows per page, 1 to {MAX_PAGE_SIZE}.",
-            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-        ),
-        param(
-            "ordering",
-            "Newest first (-timestamp, default) or oldest first (timestamp).",
-            {"type": "string", "enum": list(ORDERINGS)},
+        OpenApiParameter("page_size", int, description=f"Rows per page, 1 to {MAX_PAGE_SIZE} (default 100)."),
+        OpenApiParameter(
+            "ordering", str, enum=list(ORDERINGS), description="Newest first (-timestamp, default) or oldest first."
         ),
     ]

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -21,9 +22,21 @@ from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, Row, SeriesQu
 
 from .filters import SampleFilters, filter_parameters
 from .pagination import ResourcePagination, pagination_parameters
-from .serializers import ResourceSerializer, SampleErrors, parse_sample, parse_samples, parse_time, plain, sample_json
+from .serializers import (
+    ResourcePageSerializer,
+    ResourceSerializer,
+    SampleErrors,
+    parse_sample,
+    parse_samples,
+    parse_time,
+    plain,
+    sample_json,
+)
 
-SAMPLE_ID = re.compile(r"^(\d+)-(-?\d+)$")
+# "<series id>-<microseconds>": an INT id and a BIGINT instant, nothing wider reaches the database.
+SAMPLE_ID = re.compile(r"^(\d{1,10})-(-?\d{1,19})$")
+MAX_SERIES_ID = 2**31 - 1
+MAX_TS = 2**63 - 1
 SERIES_PARAMETERS = [
     OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
     OpenApiParameter("host", str, description="host name; omitted: all hosts together"),
@@ -32,6 +45,20 @@ SERIES_PARAMETERS = [
     OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s"),
     OpenApiParameter("aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg"),
 ]
+
+
+class ResourceSchema(AutoSchema):
+    """The list answers one page object (ResourcePage), not a bare array as drf-spectacular assumes of `list`."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        if getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+    def get_operation_id(self) -> str:
+        if getattr(self.view, "action", None) == "list":
+            return "resources_list"
+        return super().get_operation_id()
 
 
 @extend_schema_view(
@@ -54,7 +81,7 @@ SERIES_PARAMETERS = [
     ),
     list=extend_schema(
         parameters=[*filter_parameters(), *pagination_parameters()],
-        responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT},
+        responses={200: ResourcePageSerializer, 400: OpenApiTypes.OBJECT},
     ),
     retrieve=extend_schema(responses={200: ResourceSerializer, 404: OpenApiTypes.OBJECT}),
     update=extend_schema(responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}),
@@ -76,6 +103,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
     """
 
     serializer_class = ResourceSerializer
+    schema = ResourceSchema()
+    lookup_field = "id"
     lookup_value_regex = r"\d+--?\d+"
     queryset = Sample.objects.none()  # for the schema and the router; the rows come from monitor/storage
 
@@ -131,11 +160,11 @@ class ResourceViewSet(viewsets.GenericViewSet):
             )
         return Response({"created": len(points)}, status=status.HTTP_201_CREATED)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(sample_json(self._row(pk)))
+    def retrieve(self, request: Request, id: str) -> Response:
+        return Response(sample_json(self._row(id)))
 
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        row = self._row(pk)
+    def update(self, request: Request, id: str, partial: bool = False) -> Response:
+        row = self._row(id)
         serializer = ResourceSerializer(row, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         try:
@@ -144,17 +173,24 @@ class ResourceViewSet(viewsets.GenericViewSet):
             return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
         return Response(sample_json(resource_row(series_id, ts)))
 
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
+    def partial_update(self, request: Request, id: str) -> Response:
+        return self.update(request, id, partial=True)
 
-    def destroy(self, request: Request, pk: str) -> Response:
-        row = self._row(pk)
+    def destroy(self, request: Request, id: str) -> Response:
+        row = self._row(id)
         delete_sample(row.series_id, row.ts)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _row(self, pk: str) -> Row:
-        match = SAMPLE_ID.match(pk)
-        row = resource_row(int(match.group(1)), int(match.group(2))) if match else None
+    def get_object(self) -> Row:
+        """The sample named in the URL (the browsable API's forms and OPTIONS use it)."""
+        return self._row(self.kwargs["id"])
+
+    def _row(self, sample_id: str) -> Row:
+        match = SAMPLE_ID.match(sample_id)
+        if match is None:
+            raise Http404
+        series_id, ts = int(match.group(1)), int(match.group(2))
+        row = resource_row(series_id, ts) if series_id <= MAX_SERIES_ID and -MAX_TS <= ts <= MAX_TS else None
         if row is None:
             raise Http404
         return row

@@ -220,6 +220,14 @@ def _timestamp(data: dict, errors: dict, now: datetime) -> int:
         return to_us(now)
 
 
+class ResourcePageSerializer(serializers.Serializer):
+    """One page of samples with the links to its neighbours (null at either end)."""
+
+    next = serializers.URLField(allow_null=True, help_text="the following page, or null on the last")
+    previous = serializers.URLField(allow_null=True, help_text="the page before, or null on the first")
+    results = ResourceSerializer(many=True)
+
+
 class HostStatusSerializer(serializers.Serializer):
     """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
 

@@ -181,6 +181,11 @@ def _hosts_seen(points: Iterable[Point]) -> None:
     _host_written.update(due)
 
 
+def forget_hosts() -> None:
+    """Forget which hosts this process recorded lately (tests that reset the database)."""
+    _host_written.clear()
+
+
 def host_seen(name: str, at: datetime) -> None:
     """Record that `name` reported at `at` (first_seen kept, last_seen only moves forward)."""
     _host_written.pop(name, None)
