@@ -67,14 +67,21 @@ def prune(
             raise ValueError(f"retention of {name} must be at least 1 day, got {days[name]}")
         report = TierPrune(name, days[name], now - timedelta(days=days[name]))
         cutoff = tier.bound(report.cutoff)
+        within = None
         if partitions.is_partitioned(tier):
             report.partitions = partitions.droppable(tier, cutoff)
             if report.partitions:
                 report.rows, report.estimated = _partition_rows(tier, report.partitions), True
                 if not dry_run:
                     partitions.drop(tier, report.partitions)
-        else:  # batched deletes along each series' key
-            report.rows = _count(tier, cutoff) if dry_run else _delete(tier, cutoff, batch_size, pause, progress)
+            # Samples older than the oldest partition's start (backfilled late) live in the
+            # first partition left: they go row by row, within that partition only.
+            remaining = [name for name, _ in partitions.partitions(tier) if name not in report.partitions]
+            within = remaining[0] if remaining else tier.top
+        if dry_run:
+            report.rows += _count(tier, cutoff, within)
+        else:
+            report.rows += _delete(tier, cutoff, batch_size, pause, progress, within)
         if name == "raw" and not dry_run:
             _delete_cycles(report.cutoff, batch_size)
         reports.append(report)
@@ -92,16 +99,28 @@ def _partition_rows(tier: Tier, names: list[str]) -> int:
         return int(cursor.fetchone()[0])
 
 
-def _count(tier: Tier, cutoff: int) -> int:
-    return tier.rows().filter(**{f"{tier.column}__lt": cutoff}).count()
+def _count(tier: Tier, cutoff: int, within: str | None) -> int:
+    table = connection.ops.quote_name(tier.table) + (f" PARTITION ({within})" if within else "")
+    step = "" if tier.step is None else f" AND step = {int(tier.step)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {tier.column} < %s{step}", [cutoff])
+        return int(cursor.fetchone()[0])
 
 
-def _delete(tier: Tier, cutoff: int, batch_size: int, pause: float, progress: Callable[[str, int], None] | None) -> int:
+def _delete(
+    tier: Tier,
+    cutoff: int,
+    batch_size: int,
+    pause: float,
+    progress: Callable[[str, int], None] | None,
+    within: str | None = None,
+) -> int:
     """Oldest first along each series' primary key range, `batch_size` rows per statement."""
     table, column = connection.ops.quote_name(tier.table), tier.column
     step = "" if tier.step is None else f" AND step = {int(tier.step)}"
     if connection.vendor == "mysql":
-        sql = f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s"
+        partition = f" PARTITION ({within})" if within else ""
+        sql = f"DELETE FROM {table}{partition} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s"
     else:  # SQLite has no DELETE ... LIMIT unless compiled with it
         sql = (
             f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} IN"
