@@ -11,7 +11,7 @@ from pathlib import Path
 from kombu import Queue
 from kombu.common import Broadcast
 
-from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrequired, envstr
+from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrate, envrequired, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -128,7 +128,11 @@ API_REQUIRE_AUTH = envbool("API_REQUIRE_AUTH", not DEBUG)
 # With auth required, let anonymous clients read (dashboards on a trusted network).
 API_PUBLIC_READS = envbool("API_PUBLIC_READS", False)
 # Writes per token (DRF rate: N/second|minute|hour|day); 429 + Retry-After beyond.
-API_WRITE_RATE = envstr("API_WRITE_RATE", "600/minute")
+API_WRITE_RATE = envrate("API_WRITE_RATE", "600/minute")
+# The client address of throttles is REMOTE_ADDR, or behind the
+# TLS proxy the last X-Forwarded-For entry (the one the proxy appended).
+TRUST_X_FORWARDED_FOR = envbool("DJANGO_BEHIND_TLS_PROXY", False)
+
 
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
@@ -172,6 +176,8 @@ CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/monitor/.*$"
 
 # Throttle counters; set CACHE_URL=redis://... so several web processes share them.
+# Nothing else uses the cache (sessions are in the database), and
+# the throttles count per process while it is down (monitor/api/throttling.py).
 CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
 
 # --- Celery -----------------------------------------------------------------
