@@ -1,8 +1,9 @@
 """Who may use the API: token authentication and the access policy.
 
 Policy (settings.API_REQUIRE_AUTH, on in production, off in the embedded mode):
-reads need a token of any scope or a logged-in session, unless API_PUBLIC_READS;
-writes need a read-write token (and are throttled per token: throttling.py).
+reads need a token of any scope or the session of an active staff user (an
+admin), unless API_PUBLIC_READS; writes need a read-write token (and are
+throttled per token: throttling.py).
 """
 
 import hashlib
@@ -10,6 +11,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -34,8 +36,40 @@ def issue_token(name: str, scope: str) -> tuple[ApiToken, str]:
     return token, key
 
 
+class TokenUser(AnonymousUser):
+    """`request.user` of a token-authenticated request: authenticated, but no Django user.
+
+    Behaves like AnonymousUser everywhere else (not staff, no permissions, no
+    pk, cannot be saved), so nothing can mistake a token for an admin.
+    """
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def username(self) -> str:
+        return f"token:{self.token.prefix} ({self.token.name})"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TokenUser) and other.token.pk == self.token.pk
+
+    def __hash__(self) -> int:
+        return hash(("token", self.token.pk))
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` (or `Bearer <key>`) -> the ApiToken as request.auth."""
+    """`Authorization: Token <key>` (or `Bearer <key>`) -> a TokenUser, and the ApiToken as request.auth."""
 
     keywords = ("token", "bearer")
 
@@ -52,7 +86,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return (None, token)
+        return (TokenUser(token), token)
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 to anonymous clients.
@@ -69,8 +103,11 @@ class ApiAccess(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             if settings.API_PUBLIC_READS or token is not None:
                 return True
-            self.message = "Authentication required: send 'Authorization: Token <key>' or log in."
-            return bool(request.user and request.user.is_authenticated)
+            # A session reads only while its user is an admin: staff and active
+            # (an inactive user's session has no user at all: 401).
+            self.message = "Reading needs a token ('Authorization: Token <key>') or a staff user's session."
+            user = request.user
+            return bool(user and user.is_authenticated and user.is_active and user.is_staff)
         return token is not None and token.can_write
 
 
