@@ -2,8 +2,9 @@
 
 Production keeps its throttle counters in Redis. When that Redis is gone
 (connections refused) or frozen (SIGSTOP: the kernel accepts, nothing answers),
-writes must still be stored, "collect now" must answer 503 at once, and no
-request may wait longer than the cache's socket timeout. The Redis is a private
+writes must still be stored, "collect now" must answer 503 at once, admin logins
+(and their lockouts) must work, and no request may wait longer than the cache's
+socket timeout. The Redis is a private
 one (tests/servers.py) on a spare port, used as CACHE_URL (db 1) and, for
 collect, as the broker (db 0), as the README's production block does.
 """
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
 from db_django.env import cache_from_url
@@ -126,6 +128,18 @@ def redis_keys(server: RedisServer) -> list[bytes]:
     import redis
 
     return redis.Redis.from_url(server.url(1), socket_timeout=2).keys("*")
+
+
+def test_admin_logins_and_lockouts_do_not_need_the_cache(client, redis, production, settings):
+    User.objects.create_superuser("admin", password="right-horse-battery")
+    redis.stop()
+    form = {"username": "admin", "password": "right-horse-battery", "next": "/admin/"}
+    assert client.post("/admin/login/", form).status_code == 302
+    client.logout()
+    wrong = {**form, "password": "wrong"}
+    codes = [client.post("/admin/login/", wrong).status_code for _ in range(settings.AXES_FAILURE_LIMIT)]
+    assert codes[-1] == 429
+    assert client.post("/admin/login/", form).status_code == 429
 
 
 # --- the socket timeouts themselves ------------------------------------------------------------
