@@ -70,6 +70,31 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`600/minute` -> (600, 60): DRF's rate syntax (N/second|minute|hour|day; the first letter counts)."""
+    number, _, period = rate.partition("/")
+    try:
+        limit, seconds = int(number), RATE_PERIODS[period.strip()[:1].lower()]
+    except (ValueError, KeyError):
+        raise ConfigError(f"{rate!r} is not a rate: use N/second, N/minute, N/hour or N/day") from None
+    if limit < 1:
+        raise ConfigError(f"{rate!r} allows nothing: the number must be at least 1")
+    return limit, seconds
+
+
+def envrate(name: str, default: str) -> str:
+    """A rate such as `600/minute`, checked at start-up."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        parse_rate(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw
+
+
 def database_from_url(url: str, sqlite_default: Path) -> dict:
     """Turn `mysql://user:pass@host:port/name` or `sqlite:///path` into a DATABASES entry.
 
@@ -127,7 +152,9 @@ def cache_from_url(url: str) -> dict:
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": url,
-        # A cache outage must not hang requests: short socket timeouts.
+        # A cache outage must not hang requests: short socket timeouts, for the
+        # TCP connect and for every read (redis-py does not retry on a pool
+        # Django builds; tests/test_cache_outage.py measures both).
         "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
     }
 

@@ -6,12 +6,13 @@ Two runtime modes share this module (see README "Configuration"):
 """
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 from kombu import Queue
 from kombu.common import Broadcast
 
-from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrequired, envstr
+from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrate, envrequired, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_extensions",
+    "axes",
     "monitor.apps.MonitorConfig",
 ]
 
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "db_django.urls"
@@ -134,7 +138,30 @@ API_REQUIRE_AUTH = envbool("API_REQUIRE_AUTH", not DEBUG)
 # With auth required, let anonymous clients read (dashboards on a trusted network).
 API_PUBLIC_READS = envbool("API_PUBLIC_READS", False)
 # Writes per token (DRF rate: N/second|minute|hour|day); 429 + Retry-After beyond.
-API_WRITE_RATE = envstr("API_WRITE_RATE", "600/minute")
+API_WRITE_RATE = envrate("API_WRITE_RATE", "600/minute")
+# Failed token checks (unknown, revoked, malformed) per client address; 429 beyond.
+# A valid token is never counted or refused by it.
+API_AUTH_FAILURE_RATE = envrate("API_AUTH_FAILURE_RATE", "20/minute")
+# The client address of throttles and login lockouts is REMOTE_ADDR, or behind the
+# TLS proxy the last X-Forwarded-For entry (the one the proxy appended).
+TRUST_X_FORWARDED_FOR = envbool("DJANGO_BEHIND_TLS_PROXY", False)
+
+# --- Admin logins: lockout after repeated failures (django-axes) -------------------
+# Counted per user and address together, in the database (not the cache, which may
+# be down); a success forgets the failures. Unlock: `manage.py axes_reset_username
+# NAME` (or axes_reset_ip, axes_reset), or delete the attempt in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "monitor.api.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "monitor.api.auth.lockout_response"
+AXES_VERBOSE = False  # no banner in every process and management command
 
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
@@ -177,6 +204,8 @@ CORS_URLS_REGEX = r"^/monitor/.*$"
 CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # Throttle counters; set CACHE_URL=redis://... so several web processes share them.
+# Nothing else uses the cache (sessions and login lockouts are in the database), and
+# the throttles count per process while it is down (monitor/api/throttling.py).
 CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
 
 # --- Celery -----------------------------------------------------------------
@@ -271,5 +300,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes: failures and lockouts are warnings; its INFO line on every login is noise.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

@@ -1,11 +1,13 @@
 """Tokens and the access policy of production mode (API_REQUIRE_AUTH)."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.management import call_command
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
-from monitor.api.auth import issue_token
+from monitor.api.auth import TokenAuthentication, issue_token
 from monitor.api.throttling import TokenWriteThrottle
 from monitor.models import ApiToken, Resource
 
@@ -59,14 +61,51 @@ def test_a_revoked_or_unknown_token_is_refused(client, production):
     assert client.get(URL, **auth("dbm_made-up")).status_code == 401
 
 
-def test_reads_need_a_token_or_a_session_unless_public(client, production, settings):
+def test_reads_need_a_token_or_an_admin_session_unless_public(client, production, settings):
     assert client.get(URL).status_code == 401
-    client.force_login(User.objects.create_user("viewer"))
+    client.force_login(User.objects.create_user("viewer", is_staff=True))
     assert client.get(URL).status_code == 200
     client.logout()
     settings.API_PUBLIC_READS = True
     assert client.get(URL).status_code == 200
     assert client.post(URL, NOTES_BODY, content_type="application/json").status_code == 401
+
+
+def test_a_session_of_a_user_who_is_not_staff_cannot_read(client, production):
+    client.force_login(User.objects.create_user("not-staff"))
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert "staff" in response.json()["detail"]
+
+
+def test_a_session_stops_reading_once_its_user_is_no_longer_staff_or_active(client, production):
+    user = User.objects.create_user("former-admin", is_staff=True)
+    client.force_login(user)
+    assert client.get(URL).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_staff=False)
+    assert client.get(URL).status_code == 403
+    User.objects.filter(pk=user.pk).update(is_staff=True, is_active=False)
+    assert client.get(URL).status_code in (401, 403)
+
+
+def test_a_token_request_has_a_user_object_that_is_not_staff(production):
+    token, key = issue_token("agent on db-1", "write")
+    request = Request(
+        APIRequestFactory().get(URL, HTTP_AUTHORIZATION=f"Token {key}"), authenticators=[TokenAuthentication()]
+    )
+    user = request.user
+    assert user is not None and request.auth == token
+    assert user.is_authenticated and not user.is_anonymous
+    assert not user.is_staff and not user.is_superuser
+    assert not user.has_perm("monitor.delete_resource")
+    assert user.pk is None and "agent on db-1" in str(user)
+    # The Django request sees the same user (middleware and logging read it there).
+    assert request._request.user is user
+
+
+def test_a_request_without_credentials_has_the_anonymous_user(production):
+    request = Request(APIRequestFactory().get(URL), authenticators=[TokenAuthentication()])
+    assert isinstance(request.user, AnonymousUser) and not request.user.is_authenticated
 
 
 def test_writes_beyond_the_rate_get_429_with_retry_after(client, production, monkeypatch):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from db_django.env import ConfigError, database_from_url, envbool, envint
+from db_django.env import ConfigError, database_from_url, envbool, envint, envrate
 
 
 def test_a_mysql_url_becomes_a_strict_utf8mb4_connection(tmp_path):
@@ -47,3 +47,17 @@ def test_a_malformed_boolean_or_integer_raises(monkeypatch):
     monkeypatch.setenv("COUNT", "0")
     with pytest.raises(ConfigError):
         envint("COUNT", 1, minimum=1)
+
+
+@pytest.mark.parametrize("rate", ["lots", "600", "600/fortnight", "0/minute", "ten/minute"])
+def test_a_malformed_rate_raises_naming_the_variable(rate, monkeypatch):
+    monkeypatch.setenv("API_WRITE_RATE", rate)
+    with pytest.raises(ConfigError, match="API_WRITE_RATE"):
+        envrate("API_WRITE_RATE", "600/minute")
+
+
+def test_a_rate_is_drfs_syntax(monkeypatch):
+    monkeypatch.setenv("API_WRITE_RATE", "100/min")
+    assert envrate("API_WRITE_RATE", "600/minute") == "100/min"
+    monkeypatch.delenv("API_WRITE_RATE")
+    assert envrate("API_WRITE_RATE", "600/minute") == "600/minute"

@@ -1,20 +1,30 @@
-"""Who may use the API: token authentication and the access policy.
+"""Who may use the API and the admin: token authentication, the access policy, login lockouts.
 
 Policy (settings.API_REQUIRE_AUTH, on in production, off in the embedded mode):
-reads need a token of any scope or a logged-in session, unless API_PUBLIC_READS;
-writes need a read-write token (and are throttled per token: throttling.py).
+reads need a token of any scope or the session of an active staff user (an
+admin), unless API_PUBLIC_READS; writes need a read-write token (and are
+throttled per token: throttling.py). Failed token checks are limited per client
+address (API_AUTH_FAILURE_RATE); failed admin logins lock the user out from that
+address (django-axes, settings AXES_*), answered by `lockout_response`.
 """
 
 import hashlib
+import math
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from db_django.env import parse_rate
 from monitor.models import ApiToken
+
+from .throttling import client_address, hit
 
 KEY_PREFIX = "dbm_"
 # last_used_at is refreshed at most this often: not one UPDATE per request.
@@ -34,8 +44,45 @@ def issue_token(name: str, scope: str) -> tuple[ApiToken, str]:
     return token, key
 
 
+class TokenUser(AnonymousUser):
+    """`request.user` of a token-authenticated request: authenticated, but no Django user.
+
+    Behaves like AnonymousUser everywhere else (not staff, no permissions, no
+    pk, cannot be saved), so nothing can mistake a token for an admin.
+    """
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def username(self) -> str:
+        return f"token:{self.token.prefix} ({self.token.name})"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TokenUser) and other.token.pk == self.token.pk
+
+    def __hash__(self) -> int:
+        return hash(("token", self.token.pk))
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` (or `Bearer <key>`) -> the ApiToken as request.auth."""
+    """`Authorization: Token <key>` (or `Bearer <key>`) -> a TokenUser, and the ApiToken as request.auth.
+
+    With the production policy, failed checks are counted per client address:
+    beyond API_AUTH_FAILURE_RATE they answer 429 with Retry-After. A valid
+    token is never counted or slowed, whatever its address did before.
+    """
 
     keywords = ("token", "bearer")
 
@@ -44,19 +91,32 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid Authorization header: use 'Token <key>'.")
+            raise refused(request, "Invalid Authorization header: use 'Token <key>'.")
         key = header[1].decode(errors="replace")
         token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
         if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            raise refused(request, "Invalid or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return (None, token)
+        return (TokenUser(token), token)
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 to anonymous clients.
         return 'Token realm="api"'
+
+
+def refused(request, message: str) -> exceptions.APIException:
+    """A failed token check: 401, or 429 once this address has failed API_AUTH_FAILURE_RATE times."""
+    if settings.API_REQUIRE_AUTH:
+        limit, period = parse_rate(settings.API_AUTH_FAILURE_RATE)
+        found = hit(f"auth-failure:{client_address(request)}", period)
+        if found.count > limit:
+            return exceptions.Throttled(
+                wait=found.retry_after(),
+                detail=f"Too many failed token checks from your address. {message}",
+            )
+    return exceptions.AuthenticationFailed(message)
 
 
 class ApiAccess(permissions.BasePermission):
@@ -69,9 +129,31 @@ class ApiAccess(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             if settings.API_PUBLIC_READS or token is not None:
                 return True
-            self.message = "Authentication required: send 'Authorization: Token <key>' or log in."
-            return bool(request.user and request.user.is_authenticated)
+            # A session reads only while its user is an admin: staff and active
+            # (an inactive user's session has no user at all: 401).
+            self.message = "Reading needs a token ('Authorization: Token <key>') or a staff user's session."
+            user = request.user
+            return bool(user and user.is_authenticated and user.is_active and user.is_staff)
         return token is not None and token.can_write
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): 429 saying when to retry.
+
+    Every attempt during the lockout, right password or not, starts the cool-off
+    again (axes' AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait is
+    counted from now.
+    """
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    text = _(
+        "Too many failed logins for this user from your address. Try again in %(minutes)d minutes; "
+        "each attempt before then restarts the wait. An administrator can unlock it sooner."
+    ) % {"minutes": math.ceil(seconds / 60)}
+    response = HttpResponse(text, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
