@@ -10,7 +10,6 @@ source therefore take turns, and each rate spans exactly the previous stored
 cycle.
 """
 
-import fcntl
 import hashlib
 import json
 import os
@@ -122,6 +121,8 @@ def _lock_path(source: SourceKey) -> Path:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl  # POSIX only; the web process on another platform never takes a cycle
+
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
