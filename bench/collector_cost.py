@@ -445,18 +445,16 @@ def idle_and_profile(procs: Procs, seconds: int) -> dict:
         run_tasks()  # warm: imports, connections, and the first readings the rates need
         run_tasks()
 
-        from monitor.collection.collectors import RateTracker
         from monitor.collection.collectors.mysql import collect_mysql
         from monitor.collection.collectors.redis import collect_redis
 
         timeout = settings.MONITOR_COLLECT_TIMEOUT
-        tracker = RateTracker()
         # collect_servers_once() = MySQL + Redis + the task queue; the queue part is the difference.
         steps: dict[str, Callable[[], list]] = {
             "host": tasks.collect_host_once,
             "servers": tasks.collect_servers_once,
-            "mysql": lambda: [s for url in settings.MONITOR_MYSQL_URLS for s in collect_mysql(url, tracker, timeout)],
-            "redis": lambda: [s for url in settings.MONITOR_REDIS_URLS for s in collect_redis(url, tracker, timeout)],
+            "mysql": lambda: [s for u in settings.MONITOR_MYSQL_URLS for s in collect_mysql(u, None, timeout).samples],
+            "redis": lambda: [s for u in settings.MONITOR_REDIS_URLS for s in collect_redis(u, None, timeout).samples],
         }
         marker = "cycle_id" in inspect.signature(resource_bulk_create).parameters  # as the tasks call it
 
@@ -466,7 +464,7 @@ def idle_and_profile(procs: Procs, seconds: int) -> dict:
 
         parts: dict[str, list[float]] = {name: [] for name in [*steps, "queue", "insert", "tasks"]}
         walls: dict[str, list[float]] = {name: [] for name in parts}
-        for step in steps.values():  # warm this tracker too
+        for step in steps.values():  # warm the connections
             step()
         rows = 0
         w0 = tree_ticks(worker.pid)

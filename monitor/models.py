@@ -229,3 +229,28 @@ class CollectionCycle(models.Model):
         constraints = [models.UniqueConstraint(fields=["task_id", "host"], name="cycle_once_per_host")]
         # Retention deletes the oldest markers a batch at a time (monitor/storage/retention.py).
         indexes = [models.Index(fields=["stored_at"], name="cycle_stored_at")]
+
+
+class CounterState(models.Model):
+    """The counter readings of one source's last stored cycle: what its next rates are computed from.
+
+    A source is a host (`host`, its MONITOR_HOSTNAME), a monitored server
+    (`mysql`/`redis`, its `host:port`) or the workers' task totals (`celery`).
+    Any pool process of any worker may take the next cycle, so the readings
+    live here rather than in a process; a cycle locks its sources' rows, reads,
+    and writes its readings in the transaction that stores its samples
+    (monitor/storage/counters.py), so each rate spans exactly one stored cycle.
+    """
+
+    source = models.CharField(max_length=16)
+    key = models.CharField(max_length=255)
+    # counter name -> [value, seconds since the epoch on the clock that read it]
+    readings = models.JSONField(default=dict)
+    # The timestamp of the stored cycle these readings belong to.
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "key"], name="counter_state_per_source")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.key}"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import MySQLdb
 import pytest
 
-from monitor.collection.collectors.base import RateTracker, Sample
+from monitor.collection.collectors.base import Sample
 from monitor.collection.collectors.mysql import _replication, collect_mysql
 
 pytestmark = pytest.mark.mysql
@@ -93,7 +93,7 @@ def scratch_database(mysql_url: str) -> Iterator[str]:
 
 
 def test_a_reachable_server_reports_up_with_host_and_port_in_every_name(mysql_url: str) -> None:
-    samples = collect_mysql(mysql_url, RateTracker())
+    samples = collect_mysql(mysql_url).samples
 
     values = _values(samples, mysql_url)
     assert values["up"] == 1.0
@@ -102,7 +102,7 @@ def test_a_reachable_server_reports_up_with_host_and_port_in_every_name(mysql_ur
 
 
 def test_threads_connected_matches_show_global_status(mysql_url: str) -> None:
-    values = _values(collect_mysql(mysql_url, RateTracker()), mysql_url)
+    values = _values(collect_mysql(mysql_url).samples, mysql_url)
     status = _global_status(mysql_url)
 
     assert values["threads_connected"] == pytest.approx(float(status["threads_connected"]), abs=5)
@@ -118,7 +118,7 @@ def test_max_connections_matches_server_variable(mysql_url: str) -> None:
     finally:
         connection.close()
 
-    values = _values(collect_mysql(mysql_url, RateTracker()), mysql_url)
+    values = _values(collect_mysql(mysql_url).samples, mysql_url)
 
     assert values["max_connections"] == float(max_connections)
     assert values["connections_used_percent"] == pytest.approx(
@@ -127,7 +127,7 @@ def test_max_connections_matches_server_variable(mysql_url: str) -> None:
 
 
 def test_uptime_and_slow_queries_match_show_global_status(mysql_url: str) -> None:
-    values = _values(collect_mysql(mysql_url, RateTracker()), mysql_url)
+    values = _values(collect_mysql(mysql_url).samples, mysql_url)
     status = _global_status(mysql_url)
 
     assert values["uptime_seconds"] == pytest.approx(float(status["uptime"]), abs=3)
@@ -135,11 +135,10 @@ def test_uptime_and_slow_queries_match_show_global_status(mysql_url: str) -> Non
 
 
 def test_rates_appear_on_second_cycle_and_are_never_negative(mysql_url: str) -> None:
-    tracker = RateTracker()
-
-    first = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    first_cycle = collect_mysql(mysql_url)
     time.sleep(0.05)
-    second = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    second = _values(collect_mysql(mysql_url, first_cycle.counters).samples, mysql_url)
+    first = _values(first_cycle.samples, mysql_url)
 
     assert not [name for name in first if name.endswith("_per_second")]
     for metric in RATE_METRICS:
@@ -148,9 +147,8 @@ def test_rates_appear_on_second_cycle_and_are_never_negative(mysql_url: str) -> 
 
 
 def test_queries_per_second_counts_the_statements_run_between_cycles(mysql_url: str) -> None:
-    tracker = RateTracker()
     started = time.monotonic()
-    collect_mysql(mysql_url, tracker)
+    first = collect_mysql(mysql_url)
     connection = _connect(mysql_url)
     try:
         cursor = connection.cursor()
@@ -158,7 +156,7 @@ def test_queries_per_second_counts_the_statements_run_between_cycles(mysql_url: 
             cursor.execute("SELECT 1")
     finally:
         connection.close()
-    values = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    values = _values(collect_mysql(mysql_url, first.counters).samples, mysql_url)
     # The collector's interval lies inside this window, so rate * window bounds the count from above.
     window = time.monotonic() - started
 
@@ -170,9 +168,8 @@ def test_row_rates_count_the_rows_written_between_cycles(mysql_url: str, scratch
     connection = _connect(mysql_url)
     cursor = connection.cursor()
     cursor.execute(f"CREATE TABLE `{scratch_database}`.t (id INT PRIMARY KEY, n INT) ENGINE=InnoDB")
-    tracker = RateTracker()
     started = time.monotonic()
-    collect_mysql(mysql_url, tracker)
+    first = collect_mysql(mysql_url)
     try:
         cursor.executemany(f"INSERT INTO `{scratch_database}`.t VALUES (%s, 0)", [(i,) for i in range(300)])
         cursor.execute(f"UPDATE `{scratch_database}`.t SET n = 1 WHERE id < 100")
@@ -181,7 +178,7 @@ def test_row_rates_count_the_rows_written_between_cycles(mysql_url: str, scratch
         connection.commit()
     finally:
         connection.close()
-    values = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    values = _values(collect_mysql(mysql_url, first.counters).samples, mysql_url)
     window = time.monotonic() - started
 
     assert values["innodb_rows_inserted_per_second"] * window >= 300
@@ -191,7 +188,7 @@ def test_row_rates_count_the_rows_written_between_cycles(mysql_url: str, scratch
 
 
 def test_buffer_pool_figures_match_show_global_status(mysql_url: str) -> None:
-    values = _values(collect_mysql(mysql_url, RateTracker()), mysql_url)
+    values = _values(collect_mysql(mysql_url).samples, mysql_url)
     status = _global_status(mysql_url)
 
     total, free = float(status["innodb_buffer_pool_pages_total"]), float(status["innodb_buffer_pool_pages_free"])
@@ -204,15 +201,14 @@ def test_buffer_pool_figures_match_show_global_status(mysql_url: str) -> None:
 
 def test_buffer_pool_hit_ratio_covers_only_the_last_interval(mysql_url: str) -> None:
     server = _server(mysql_url)
-    tracker = RateTracker()
-    collect_mysql(mysql_url, tracker)
+    previous = collect_mysql(mysql_url).counters
     # Pretend the previous cycle saw a million fewer logical reads, 100,000 of them from disk.
-    reads, _ = tracker.previous[f"mysql.innodb_buffer_pool_reads:{server}"]
-    requests, _ = tracker.previous[f"mysql.innodb_buffer_pool_read_requests:{server}"]
-    tracker.previous[f"mysql.innodb_buffer_pool_reads:{server}"] = (reads - 100_000, 0.0)
-    tracker.previous[f"mysql.innodb_buffer_pool_read_requests:{server}"] = (requests - 1_000_000, 0.0)
+    reads, at = previous[f"mysql.innodb_buffer_pool_reads:{server}"]
+    requests, _ = previous[f"mysql.innodb_buffer_pool_read_requests:{server}"]
+    previous[f"mysql.innodb_buffer_pool_reads:{server}"] = (reads - 100_000, at)
+    previous[f"mysql.innodb_buffer_pool_read_requests:{server}"] = (requests - 1_000_000, at)
 
-    values = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    values = _values(collect_mysql(mysql_url, previous).samples, mysql_url)
 
     # 90%: far more reads than other clients can add meanwhile, so their share is noise.
     assert 0.0 <= values["buffer_pool_hit_ratio"] <= 100.0
@@ -221,13 +217,12 @@ def test_buffer_pool_hit_ratio_covers_only_the_last_interval(mysql_url: str) -> 
 
 def test_a_counter_reset_yields_no_negative_rate(mysql_url: str) -> None:
     server = _server(mysql_url)
-    tracker = RateTracker()
-    before = time.monotonic() - 10
-    for metric in RATE_METRICS:
-        tracker.previous[f"mysql.{metric}:{server}"] = (10**15, before)
+    before = time.time() - 10
+    previous = {f"mysql.{metric}:{server}": (10**15, before) for metric in RATE_METRICS}
 
-    after_reset = _values(collect_mysql(mysql_url, tracker), mysql_url)
-    next_cycle = _values(collect_mysql(mysql_url, tracker), mysql_url)
+    reset = collect_mysql(mysql_url, previous)
+    next_cycle = _values(collect_mysql(mysql_url, reset.counters).samples, mysql_url)
+    after_reset = _values(reset.samples, mysql_url)
 
     assert not [metric for metric in RATE_METRICS if metric in after_reset]
     assert all(next_cycle[metric] >= 0.0 for metric in RATE_METRICS)
@@ -243,7 +238,7 @@ def test_a_primary_reports_no_replication_metrics(mysql_url: str) -> None:
     finally:
         connection.close()
 
-    values = _values(collect_mysql(mysql_url, RateTracker()), mysql_url)
+    values = _values(collect_mysql(mysql_url).samples, mysql_url)
 
     assert not [name for name in values if name.startswith("replication_")]
 
@@ -286,7 +281,7 @@ def test_an_account_without_replication_privilege_still_reports_up_and_leaves_no
         url = f"mysql://{user}:{password}@{parts.hostname}:{parts.port or 3306}/"
         with caplog.at_level(logging.WARNING, logger="monitor.collection.collectors.mysql"):
             for _ in range(3):
-                values = _values(collect_mysql(url, RateTracker()), url)
+                values = _values(collect_mysql(url).samples, url)
                 assert values["up"] == 1.0
                 assert "threads_connected" in values
         assert "replica status" in caplog.text
@@ -309,7 +304,7 @@ def test_unreachable_server_reports_up_zero_and_logs_a_warning(caplog: pytest.Lo
     port = _closed_port()
 
     with caplog.at_level(logging.WARNING, logger="monitor.collection.collectors.mysql"):
-        samples = collect_mysql(f"mysql://root@127.0.0.1:{port}/", RateTracker(), timeout=1.0)
+        samples = collect_mysql(f"mysql://root@127.0.0.1:{port}/", timeout=1.0).samples
 
     assert [(sample.name, sample.value) for sample in samples] == [(f"mysql.up:127.0.0.1:{port}", 0.0)]
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
@@ -320,7 +315,7 @@ def test_unreachable_server_reports_up_zero_and_logs_a_warning(caplog: pytest.Lo
 
 def test_it_returns_within_the_timeout_when_the_server_never_answers(silent_port: int) -> None:
     started = time.monotonic()
-    samples = collect_mysql(f"mysql://root@127.0.0.1:{silent_port}/", RateTracker(), timeout=1.0)
+    samples = collect_mysql(f"mysql://root@127.0.0.1:{silent_port}/", timeout=1.0).samples
     elapsed = time.monotonic() - started
 
     assert elapsed < 2.0
@@ -329,4 +324,35 @@ def test_it_returns_within_the_timeout_when_the_server_never_answers(silent_port
 
 def test_a_url_that_is_not_mysql_is_a_configuration_error() -> None:
     with pytest.raises(ValueError):
-        collect_mysql("postgres://127.0.0.1:5432/", RateTracker())
+        collect_mysql("postgres://127.0.0.1:5432/")
+
+
+def _server_clock(url: str) -> float:
+    connection = _connect(url)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT @@timestamp")
+        return float(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def test_counters_are_dated_by_the_servers_clock_and_rates_divide_by_its_span(mysql_url: str) -> None:
+    # Workers on other machines read the same server in turn: the server's clock is the one they share.
+    before = _server_clock(mysql_url)
+    first = collect_mysql(mysql_url)
+    between = _server_clock(mysql_url)
+    second = collect_mysql(mysql_url, first.counters)
+    after = _server_clock(mysql_url)
+
+    ((t0,),) = [{at for _, at in first.counters.values()}]
+    ((t1,),) = [{at for _, at in second.counters.values()}]
+    assert before <= t0 <= between <= t1 <= after
+    name = f"mysql.queries_per_second:{_server(mysql_url)}"
+    rate = {s.name: s.value for s in second.samples}[name]
+    assert rate == (second.counters[name][0] - first.counters[name][0]) / (t1 - t0)
+
+
+def test_a_server_that_is_down_leaves_no_readings_so_the_cycle_after_has_no_rates() -> None:
+    url = f"mysql://root@127.0.0.1:{_closed_port()}/"
+    assert collect_mysql(url, timeout=1.0).counters == {}

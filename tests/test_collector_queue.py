@@ -1,8 +1,9 @@
 """Task-queue samples from worker replies: sums, per-worker rates, no spikes; a real worker asked every cycle."""
 
+import time
+
 import pytest
 
-from monitor.collection.collectors import RateTracker
 from monitor.collection.collectors.queue import collect_queue
 from monitor.collection.queue_probe import QueueProbe
 from procs import broker_at, child_env, running, wait_for, worker_args
@@ -26,9 +27,7 @@ def reply(succeeded=0, failed=0, active=0, reserved=0, scheduled=0):
 
 def test_it_sums_task_counts_over_workers_and_reports_queue_lengths():
     got = values(
-        collect_queue(
-            {"a@x": reply(active=1, reserved=2), "b@y": reply(scheduled=3)}, {"celery": 7}, RateTracker(), now=0.0
-        )
+        collect_queue({"a@x": reply(active=1, reserved=2), "b@y": reply(scheduled=3)}, {"celery": 7}, now=0.0).samples
     )
     assert got["celery.workers_online"] == 2
     assert got["celery.queue_length:celery"] == 7
@@ -36,21 +35,28 @@ def test_it_sums_task_counts_over_workers_and_reports_queue_lengths():
 
 
 def test_finished_and_failed_become_per_minute_rates():
-    tracker = RateTracker()
-    collect_queue({"a@x": reply(succeeded=10, failed=1)}, {}, tracker, now=0.0)
-    got = values(collect_queue({"a@x": reply(succeeded=40, failed=3)}, {}, tracker, now=60.0))
+    first = collect_queue({"a@x": reply(succeeded=10, failed=1)}, {}, now=0.0)
+    got = values(collect_queue({"a@x": reply(succeeded=40, failed=3)}, {}, first.counters, now=60.0).samples)
     assert got["celery.tasks_succeeded_per_minute"] == 30.0
     assert got["celery.tasks_failed_per_minute"] == 2.0
 
 
 def test_a_restarted_or_new_worker_causes_no_negative_rate_or_spike():
-    tracker = RateTracker()
-    collect_queue({"a@x": reply(succeeded=1000)}, {}, tracker, now=0.0)
+    first = collect_queue({"a@x": reply(succeeded=1000)}, {}, now=0.0)
     # a@x restarted (totals back to 5) and b@y joined with a long history.
-    got = values(collect_queue({"a@x": reply(succeeded=5), "b@y": reply(succeeded=90000)}, {}, tracker, now=60.0))
-    assert "celery.tasks_succeeded_per_minute" not in got
-    got = values(collect_queue({"a@x": reply(succeeded=8), "b@y": reply(succeeded=90010)}, {}, tracker, now=120.0))
+    second = collect_queue({"a@x": reply(succeeded=5), "b@y": reply(succeeded=90000)}, {}, first.counters, now=60.0)
+    assert "celery.tasks_succeeded_per_minute" not in values(second.samples)
+    third = collect_queue({"a@x": reply(succeeded=8), "b@y": reply(succeeded=90010)}, {}, second.counters, now=120.0)
+    got = values(third.samples)
     assert got["celery.tasks_succeeded_per_minute"] == 13.0
+
+
+def test_each_workers_rate_is_timed_by_its_own_clock_not_the_collectors():
+    # The worker answered at 100 s and 160 s by its clock; the collectors (two
+    # workers on other machines, whose clocks disagree) saw the replies at 5 s and 500 s.
+    first = collect_queue({"a@x": {**reply(succeeded=10), "time": 100.0}}, {}, now=5.0)
+    second = collect_queue({"a@x": {**reply(succeeded=70), "time": 160.0}}, {}, first.counters, now=500.0)
+    assert values(second.samples)["celery.tasks_succeeded_per_minute"] == 60.0
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ def probe():
 
 
 def workers_online(probe: QueueProbe) -> float:
-    return values(probe.collect(RateTracker(), 1.0))["celery.workers_online"]
+    return values(probe.collect({}, 1.0).samples)["celery.workers_online"]
 
 
 @pytest.mark.redis
@@ -82,8 +88,14 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
         wait_for(lambda: workers_online(probe) == 1, 30, "the worker", log)
         bindings_before = broker.scard(REPLY_BINDINGS)
 
-        tracker = RateTracker()
-        cycles = [values(probe.collect(tracker, 1.0)) for _ in range(5)]
+        cycles, previous = [], {}
+        for _ in range(5):
+            asked = time.time()
+            collected = probe.collect(previous, 1.0)
+            cycles.append(values(collected.samples))
+            previous = collected.counters
+            # The worker dates its totals by its own clock, when it answered.
+            assert asked <= previous["celery.succeeded:queue@testhost"][1] <= time.time()
 
         assert all(cycle["celery.broker_up"] == 1.0 and cycle["celery.workers_online"] == 1.0 for cycle in cycles)
         # One reply queue for the collector's life: a new one per cycle would grow the set

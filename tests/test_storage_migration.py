@@ -20,7 +20,7 @@ import pytest
 
 from procs import ROOT
 
-OLD = "0007_collection_cycle_stored_at_index"  # the last migration of the one-table layout
+OLD = "0008_counter_state"  # the last migration of the one-table layout
 HOSTS, NAMES = 10, 100
 TEST_DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "dbdjango_test_")
 

@@ -9,7 +9,7 @@ from kombu.pidbox import Mailbox
 
 from monitor.broker import broadcast_and_collect, broker_connection, control_mailbox, queue_depths
 
-from .collectors import RateTracker, Sample
+from .collectors import Collected, Counters, Sample
 from .collectors.queue import collect_queue
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,11 @@ class QueueProbe:
         self._workers_last_cycle = 0
         self._listened_fully_at = float("-inf")
 
-    def collect(self, tracker: RateTracker, timeout: float) -> list[Sample]:
-        """One cycle's samples; a broker that is down or frozen yields `celery.broker_up` 0."""
+    def collect(self, previous: Counters | None, timeout: float) -> Collected:
+        """One cycle's samples, rates against `previous` (the workers' totals last cycle).
+
+        A broker that is down or frozen yields `celery.broker_up` 0 and no totals.
+        """
         started = time.monotonic()
         expected = self._workers_last_cycle
         if started - self._listened_fully_at >= self.discovery_seconds:
@@ -56,11 +59,10 @@ class QueueProbe:
         except Exception as exc:  # broker down or frozen: that is the sample
             logger.warning("task queue: broker unavailable: %s", exc)
             self.close()
-            return [Sample("celery.broker_up", 0.0, "broker answered")]
+            return Collected([Sample("celery.broker_up", 0.0, "broker answered")])
         self._workers_last_cycle = len(replies)
-        return [Sample("celery.broker_up", 1.0, "broker answered")] + collect_queue(
-            replies, depths, tracker, time.monotonic()
-        )
+        queue = collect_queue(replies, depths, previous, time.time())
+        return Collected([Sample("celery.broker_up", 1.0, "broker answered"), *queue.samples], queue.counters)
 
     def close(self) -> None:
         if self._broker is not None:

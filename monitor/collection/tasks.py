@@ -1,48 +1,107 @@
-"""Celery tasks: run a collector, store its samples in one bulk insert.
+"""Celery tasks: run the collectors, store their samples in one bulk insert.
 
-Trackers live for the life of the worker process: they hold the previous
-counter readings that per-second rates are computed from.
+Rates need each source's counter readings from its previous cycle, which
+another pool process, or a worker on another machine, may have taken: they
+are read from and stored to the database with the cycle
+(monitor/storage/counters.py). What stays in the process is only what saves
+work (the queue probe's broker connection, the Redis clients).
 """
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from db_django.celery import app as celery_app
+from monitor.storage.counters import SourceKey, locked_counters, read_counters
 from monitor.storage.inserts import resource_bulk_create
 
-from .collectors import RateTracker, Sample
+from .collectors import Collected, Counters, Sample
+from .collectors import mysql as mysql_collector
+from .collectors import redis as redis_collector
 from .collectors.host import collect_host
-from .collectors.mysql import collect_mysql
-from .collectors.redis import collect_redis
 from .queue_probe import QueueProbe
 from .worker_control import task_counts  # noqa: F401  (registers the command in every worker)
 
 logger = logging.getLogger(__name__)
 
-_host_tracker = RateTracker()
-_server_tracker = RateTracker()
 _queue_probe = QueueProbe(celery_app)
 
+# A source's collector: its previous readings and the cycle's time in, samples and readings out.
+Collector = Callable[[Counters, float], Collected]
+# The workers' task totals, one set per deployment whichever worker asks.
+QUEUE_SOURCE: SourceKey = ("celery", "workers")
 
-def collect_host_once() -> list[Sample]:
-    return collect_host(_host_tracker)
+
+def host_collectors() -> list[tuple[SourceKey, Collector]]:
+    """This machine, as MONITOR_HOSTNAME: its counters are read at the cycle's time."""
+    return [(("host", settings.MONITOR_HOSTNAME), collect_host)]
 
 
-def collect_servers_once() -> list[Sample]:
+def server_collectors() -> list[tuple[SourceKey, Collector]]:
     """MySQL, Redis and task-queue status; a server that is down yields `up = 0`.
 
     Each source fails on its own: the others' samples are still returned.
+    Their counters are dated by the servers' and workers' own clocks.
     """
     timeout = settings.MONITOR_COLLECT_TIMEOUT
+
+    def mysql(url: str) -> Collector:
+        return lambda previous, at: mysql_collector.collect_mysql(url, previous, timeout)
+
+    def redis(url: str) -> Collector:
+        return lambda previous, at: redis_collector.collect_redis(url, previous, timeout)
+
+    return [
+        *((("mysql", mysql_collector.server_label(url)), mysql(url)) for url in settings.MONITOR_MYSQL_URLS),
+        *((("redis", redis_collector.server_label(url)), redis(url)) for url in settings.MONITOR_REDIS_URLS),
+        (QUEUE_SOURCE, lambda previous, at: _queue_probe.collect(previous, timeout)),
+    ]
+
+
+def store_cycle(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | None = None) -> int:
+    """Collect every source once and store the cycle with its readings; returns the rows stored.
+
+    The sources stay locked from before the first read until the cycle is
+    stored, so a concurrent cycle of the same sources (beat and a collect-now
+    in two pool processes) reads after this one is stored: each rate spans
+    exactly the previous stored cycle. The cycle's timestamp is taken once the
+    lock is held and is the time the host's counters count as read.
+    """
+    with locked_counters([source for source, _ in collectors]) as previous:
+        at = timezone.now()
+        samples, readings = _collect(collectors, previous, at)
+        return resource_bulk_create(
+            samples, host=settings.MONITOR_HOSTNAME, timestamp=at, cycle_id=cycle_id, counters=readings
+        )
+
+
+def peek(collectors: list[tuple[SourceKey, Collector]]) -> list[Sample]:
+    """One cycle's samples against the stored readings, storing nothing (`manage.py collect --dry-run`)."""
+    return _collect(collectors, read_counters([source for source, _ in collectors]), timezone.now())[0]
+
+
+def collect_host_once() -> list[Sample]:
+    return peek(host_collectors())
+
+
+def collect_servers_once() -> list[Sample]:
+    return peek(server_collectors())
+
+
+def _collect(
+    collectors: list[tuple[SourceKey, Collector]], previous: dict[SourceKey, Counters], at: datetime
+) -> tuple[list[Sample], dict[SourceKey, Counters]]:
     samples: list[Sample] = []
-    for url in settings.MONITOR_MYSQL_URLS:
-        samples += collect_mysql(url, _server_tracker, timeout=timeout)
-    for url in settings.MONITOR_REDIS_URLS:
-        samples += collect_redis(url, _server_tracker, timeout=timeout)
-    samples += _queue_probe.collect(_server_tracker, timeout)
-    return samples
+    readings: dict[SourceKey, Counters] = {}
+    for source, collect in collectors:
+        collected = collect(previous[source], at.timestamp())
+        samples += collected.samples
+        readings[source] = collected.counters
+    return samples, readings
 
 
 @shared_task(bind=True, ignore_result=True)
@@ -52,16 +111,13 @@ def collect_host_metrics(self) -> int:
     Routed to a broadcast queue (settings.CELERY_TASK_ROUTES): every worker
     gets each cycle and samples its own host.
     """
-    return resource_bulk_create(collect_host_once(), host=settings.MONITOR_HOSTNAME, cycle_id=self.request.id)
+    return store_cycle(host_collectors(), cycle_id=self.request.id)
 
 
 @shared_task(bind=True, ignore_result=True)
 def collect_server_status(self) -> int:
     """Sample the monitored MySQL and Redis servers and the task queue; once per cycle, any worker."""
-    samples = collect_servers_once()
-    if not samples:
-        return 0
-    return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME, cycle_id=self.request.id)
+    return store_cycle(server_collectors(), cycle_id=self.request.id)
 
 
 @shared_task(ignore_result=True)

@@ -3,8 +3,12 @@
 Celery's own inspect() needs one broadcast per question (active, reserved,
 scheduled), each waiting its full timeout; `task_counts` answers them all, plus
 lifetime totals of finished and failed tasks that the queue collector turns
-into per-minute rates. Imported by tasks.py so every worker registers it.
+into per-minute rates, dated by the worker's own clock (`time`) so a rate's
+span does not depend on which worker collected. Imported by tasks.py so every
+worker registers it.
 """
+
+import time
 
 from celery import Task
 from celery.worker import control
@@ -45,4 +49,5 @@ def task_counts(state, **kwargs) -> dict:
         "scheduled": len(control.scheduled(state)),
         "failed_total": _failed,
         "succeeded_total": max(0, accepted - active - _failed),
+        "time": time.time(),
     }

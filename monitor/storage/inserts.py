@@ -11,19 +11,24 @@ same value is skipped (an agent resending a batch after a timeout stores
 nothing twice), a different value is a conflict and the whole batch is refused.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Model
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from monitor.collection.collectors import Counters
 from monitor.collection.collectors import Sample as CollectedSample
-from monitor.models import CollectionCycle, Host, Sample
+from monitor.models import CollectionCycle, CounterState, Host, Sample
 
 from .catalog import series_ids
+from .counters import SourceKey
 from .instants import from_us, to_us
 from .rollups import fold
 
@@ -37,6 +42,7 @@ MAX_STATEMENT_BYTES = 8 * 1024 * 1024
 HOST_SEEN_RESOLUTION_US = 1_000_000
 # Keys checked per statement when a batch holds repeats (bound parameters stay well under SQLite's limit).
 LOOKUP_CHUNK = 400
+SAMPLE_COLUMNS = ("series_id", "ts", "value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "mysql":
             cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
-        cursor.executemany(_sql(connection.vendor, "samples"), rows)
+        cursor.executemany(_statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, OnConflict.IGNORE, (), ()), rows)
         return cursor.rowcount
 
 
@@ -175,7 +181,7 @@ def _hosts_seen(points: Iterable[Point]) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.executemany(
-            _sql(connection.vendor, "hosts"),
+            _hosts_sql(connection.vendor),
             [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in due.items()],
         )
     _host_written.update(due)
@@ -193,38 +199,105 @@ def host_seen(name: str, at: datetime) -> None:
 
 
 @cache
-def _sql(vendor: str, what: str) -> str:
-    quote = connection.ops.quote_name
-    mysql = vendor == "mysql"
-    if what == "samples":
-        table = quote(Sample._meta.db_table)
-        verb = "INSERT IGNORE" if mysql else "INSERT OR IGNORE"
-        return f"{verb} INTO {table} (series_id, ts, value) VALUES (%s, %s, %s)"
-    table = quote(Host._meta.db_table)
+def _hosts_sql(vendor: str) -> str:
+    """Upsert of (name, first_seen, last_seen) whose last_seen only ever moves forward."""
+    table = connection.ops.quote_name(Host._meta.db_table)
     insert = f"INSERT INTO {table} (name, first_seen, last_seen) VALUES (%s, %s, %s)"
-    if mysql:
+    if vendor == "mysql":
         return f"{insert} ON DUPLICATE KEY UPDATE last_seen = GREATEST(last_seen, VALUES(last_seen))"
     return f"{insert} ON CONFLICT (name) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)"
 
 
 def resource_bulk_create(
-    samples: Iterable[CollectedSample], host: str, timestamp: datetime | None = None, cycle_id: str | None = None
+    samples: Iterable[CollectedSample],
+    host: str,
+    timestamp: datetime | None = None,
+    cycle_id: str | None = None,
+    counters: Mapping[SourceKey, Counters] | None = None,
 ) -> int:
     """Store one collection cycle: every sample of it shares one timestamp and the worker's host.
 
     With `cycle_id` (the Celery task id) a cycle is stored at most once per
     host: the marker row and the samples commit together, so a redelivered
-    task finds the marker and stores nothing. Returns the samples stored.
+    task finds the marker and stores nothing. `counters`, the cycle's counter
+    readings by source, are stored with it (and only if it is stored): the
+    next cycle's rates start from them. Returns the samples stored.
     """
     at = timestamp or timezone.now()
     ts = to_us(at)
     points = [Point(s.name, host, ts, s.value, s.description) for s in samples]
-    with transaction.atomic():
+    # No savepoint around the marker: any failure abandons the whole cycle (and the
+    # caller's transaction, which holds the counter locks), and each one costs a round trip.
+    with transaction.atomic(savepoint=False):
         if cycle_id is not None:
-            try:
-                with transaction.atomic():
-                    CollectionCycle.objects.create(task_id=cycle_id, host=host, stored_at=at, rows=len(points))
-            except IntegrityError:
+            marker = (cycle_id, host, at, len(points))
+            if not _insert(CollectionCycle, ("task_id", "host", "stored_at", "rows"), [marker], OnConflict.IGNORE):
                 return 0  # this cycle was stored by an earlier delivery of the same task
         store(points)
+        if counters:
+            save_counters(counters, at)
     return len(points)
+
+
+def save_counters(readings: Mapping[SourceKey, Counters], at: datetime) -> None:
+    """Write the counter readings of the cycle stored at `at`: one upsert for all its sources.
+
+    Call it in the transaction that stores the cycle's samples, so readings
+    and samples are stored together or not at all.
+    """
+    _insert(
+        CounterState,
+        ("source", "key", "readings", "taken_at"),
+        [(source, key, json.dumps(counters), at) for (source, key), counters in readings.items()],
+        OnConflict.UPDATE,
+        ("readings", "taken_at"),
+        ("source", "key"),
+    )
+
+
+def _insert(
+    model: type[Model],
+    fields: tuple[str, ...],
+    rows: Sequence[tuple],
+    on_conflict: OnConflict | None = None,
+    update: tuple[str, ...] = (),
+    unique: tuple[str, ...] = (),
+) -> int:
+    """One INSERT of `rows` (values in `fields` order) through the cursor; returns the rows it changed.
+
+    A few rows per cycle, where the ORM's bulk_create cost more CPU in
+    building the statement than the database took to run it. With
+    OnConflict.IGNORE a row whose unique key exists is left alone (0 rows);
+    with OnConflict.UPDATE its `update` fields are overwritten.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(v) if isinstance(v, datetime) else v for row in rows for v in row]
+    sql = _statement(connection.vendor, model, fields, len(rows), on_conflict, update, unique)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+@cache
+def _statement(
+    vendor: str,
+    model: type[Model],
+    fields: tuple[str, ...],
+    count: int,
+    on_conflict: OnConflict | None,
+    update: tuple[str, ...],
+    unique: tuple[str, ...],
+) -> str:
+    ops, meta = connection.ops, model._meta
+    columns = [meta.get_field(name).column for name in fields]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    suffix = ops.on_conflict_suffix_sql(
+        [meta.get_field(name) for name in fields],
+        on_conflict,
+        [meta.get_field(name).column for name in update],
+        [meta.get_field(name).column for name in unique],
+    )
+    return (
+        f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(meta.db_table)} "
+        f"({', '.join(map(ops.quote_name, columns))}) VALUES {', '.join([row] * count)} {suffix}"
+    )

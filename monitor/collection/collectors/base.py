@@ -1,4 +1,10 @@
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+# A source's counter readings: counter name -> (value, at), `at` in seconds since
+# the epoch on the clock of whoever read the counter (the host itself, the
+# monitored server, the worker that answered). JSON turns the pairs into lists.
+Counters = dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -10,33 +16,59 @@ class Sample:
     description: str = ""
 
 
-@dataclass
-class RateTracker:
-    """Turns monotonically increasing counters into per-second rates.
+@dataclass(frozen=True)
+class Collected:
+    """What one read of a source gives: its samples, and the counter readings the next cycle's rates start from."""
 
-    The first reading of a counter yields no rate (nothing to compare with). A
-    counter that went backwards (the source restarted or the counter wrapped)
-    also yields none for that cycle: reporting the difference would be a
-    negative or absurdly large spike.
+    samples: list[Sample]
+    counters: Counters = field(default_factory=dict)
+
+
+class RateTracker:
+    """Turns monotonically increasing counters into rates against the previous cycle's readings.
+
+    `previous` is what the caller kept from the source's last stored cycle
+    (collectors hold no state: any worker process, on any machine, may take
+    the next cycle). Every reading made here is recorded in `current`, which
+    the caller keeps for the next cycle; a counter not read this cycle (a
+    server that is down, a disk that went away) is not carried over, so no
+    rate ever spans more than one cycle.
+
+    A counter with no previous reading yields no rate (nothing to compare
+    with). One that went backwards (the source restarted or the counter
+    wrapped) yields none for that cycle either: the difference would be a
+    negative or absurdly large spike. Neither does a previous reading that
+    is not older than this one (a clock stepped back).
     """
 
-    previous: dict[str, tuple[float, float]] = field(default_factory=dict)
+    def __init__(self, previous: Mapping[str, Sequence[float]] | None = None) -> None:
+        self.previous = dict(previous or {})
+        self.current: Counters = {}
 
-    def rate(self, key: str, counter: float, now: float) -> float | None:
+    def rate(self, key: str, counter: float, at: float) -> float | None:
+        """Increase per second since the previous reading of `key`, read at `at`."""
+        change = self.delta(key, counter, at)
+        if change is None:
+            return None
+        return change / (at - self.previous[key][1])
+
+    def delta(self, key: str, counter: float, at: float) -> float | None:
+        """The raw increase since the previous reading of `key` (same rules as `rate`)."""
+        self.current[key] = (counter, at)
         before = self.previous.get(key)
-        self.previous[key] = (counter, now)
         if before is None:
             return None
-        old_counter, old_time = before
-        elapsed = now - old_time
-        if elapsed <= 0 or counter < old_counter:
+        old_counter, old_at = before
+        if at <= old_at or counter < old_counter:
             return None
-        return (counter - old_counter) / elapsed
+        return counter - old_counter
 
-    def delta(self, key: str, counter: float) -> float | None:
-        """The raw increase since the last reading (same reset rules as `rate`)."""
-        before = self.previous.get(key)
-        self.previous[key] = (counter, 0.0)
-        if before is None or counter < before[0]:
-            return None
-        return counter - before[0]
+
+def rate_samples(tracker: RateTracker, at: float, counters: Sequence[tuple[str, float, str]]) -> list[Sample]:
+    """A per-second sample for each (name, counter, what it counts) that has a rate this cycle."""
+    samples = []
+    for name, counter, description in counters:
+        value = tracker.rate(name, float(counter), at)
+        if value is not None:
+            samples.append(Sample(name, value, f"{description}, per second"))
+    return samples

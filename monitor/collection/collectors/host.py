@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 
-from .base import RateTracker, Sample
+from .base import Collected, Counters, RateTracker, Sample, rate_samples
 
 # Filesystems with no real capacity to watch (kernel views, RAM-backed, images).
 PSEUDO_FILESYSTEMS = frozenset(
@@ -45,21 +45,28 @@ LOOPBACK_INTERFACES = frozenset({"lo"})
 CPU_MODES = ("user", "system", "iowait", "steal")
 
 
-def collect_host(tracker: RateTracker, now: float | None = None) -> list[Sample]:
-    """Read every host metric once. Rates appear from the second call on."""
-    now = time.monotonic() if now is None else now
+def collect_host(previous: Counters | None = None, now: float | None = None) -> Collected:
+    """Read every host metric once; rates against `previous`, the counters of the host's last cycle.
+
+    `now` (seconds since the epoch, default: the clock now) is when the
+    counters count as read: the caller passes its cycle's timestamp, so a
+    rate's span is exactly the time between two stored cycles. Wall time, not
+    the monotonic clock: the previous reading may come from another process.
+    """
+    now = time.time() if now is None else now
+    tracker = RateTracker(previous)
     samples: list[Sample] = []
-    samples += _cpu(tracker)
+    samples += _cpu(tracker, now)
     samples += _memory(tracker, now)
     samples += _filesystems(psutil.disk_partitions(all=False))
     samples += _disk_io(tracker, now)
     samples += _network(tracker, now)
     samples += _processes(tracker, now)
-    samples.append(Sample("system.uptime_seconds", time.time() - psutil.boot_time(), "seconds since boot"))
-    return samples
+    samples.append(Sample("system.uptime_seconds", now - psutil.boot_time(), "seconds since boot"))
+    return Collected(samples, tracker.current)
 
 
-def _cpu(tracker: RateTracker) -> list[Sample]:
+def _cpu(tracker: RateTracker, now: float) -> list[Sample]:
     times = psutil.cpu_times()
     load1, load5, load15 = os.getloadavg()
     samples = [
@@ -70,9 +77,9 @@ def _cpu(tracker: RateTracker) -> list[Sample]:
     ]
     # Percentages come from the change in CPU time since the last cycle, so the
     # figure covers the whole interval, not an instant.
-    total = tracker.delta("cpu.total", sum(times))
-    idle = tracker.delta("cpu.idle", times.idle + getattr(times, "iowait", 0.0))
-    modes = {mode: tracker.delta(f"cpu.{mode}", getattr(times, mode, 0.0)) for mode in CPU_MODES}
+    total = tracker.delta("cpu.total", sum(times), now)
+    idle = tracker.delta("cpu.idle", times.idle + getattr(times, "iowait", 0.0), now)
+    modes = {mode: tracker.delta(f"cpu.{mode}", getattr(times, mode, 0.0), now) for mode in CPU_MODES}
     if total and idle is not None:
         samples.append(Sample("cpu.percent", _clamp_percent(100.0 * (total - idle) / total), "CPU busy, all cores"))
         for mode, spent in modes.items():
@@ -95,7 +102,7 @@ def _memory(tracker: RateTracker, now: float) -> list[Sample]:
         Sample("swap.used_bytes", float(swap.used), "swap in use"),
         Sample("swap.used_percent", swap.percent, "swap in use, percent"),
     ]
-    samples += _rates(
+    samples += rate_samples(
         tracker,
         now,
         [("swap.in_bytes_per_second", swap.sin, "swapped in"), ("swap.out_bytes_per_second", swap.sout, "swapped out")],
@@ -138,7 +145,7 @@ def _disk_io(tracker: RateTracker, now: float) -> list[Sample]:
     for disk, io in counters.items():
         if disk.startswith(VIRTUAL_DISK_PREFIXES):
             continue
-        samples += _rates(
+        samples += rate_samples(
             tracker,
             now,
             [
@@ -164,7 +171,7 @@ def _network(tracker: RateTracker, now: float) -> list[Sample]:
     for nic, io in (psutil.net_io_counters(pernic=True) or {}).items():
         if nic in LOOPBACK_INTERFACES:
             continue
-        samples += _rates(
+        samples += rate_samples(
             tracker,
             now,
             [
@@ -188,7 +195,7 @@ def _processes(tracker: RateTracker, now: float) -> list[Sample]:
         samples.append(Sample("processes.running", float(running), "processes runnable"))
     if blocked is not None:
         samples.append(Sample("processes.blocked", float(blocked), "processes blocked on I/O"))
-    samples += _rates(
+    samples += rate_samples(
         tracker, now, [("system.context_switches_per_second", psutil.cpu_stats().ctx_switches, "context switches")]
     )
     return samples
@@ -206,15 +213,6 @@ def _proc_stat_counts(path: Path = Path("/proc/stat")) -> tuple[int | None, int 
     except OSError:
         pass
     return running, blocked
-
-
-def _rates(tracker: RateTracker, now: float, counters: list[tuple[str, float, str]]) -> list[Sample]:
-    samples = []
-    for name, counter, description in counters:
-        value = tracker.rate(name, float(counter), now)
-        if value is not None:
-            samples.append(Sample(name, value, f"{description}, per second"))
-    return samples
 
 
 def _clamp_percent(value: float) -> float:

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import MySQLdb
 
-from .base import RateTracker, Sample
+from .base import Collected, Counters, RateTracker, Sample, rate_samples
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +57,24 @@ GAUGES = (
 )
 
 
-def collect_mysql(url: str, tracker: RateTracker, timeout: float = 2.0) -> list[Sample]:
+def collect_mysql(url: str, previous: Counters | None = None, timeout: float = 2.0) -> Collected:
     """Read one server's status once; a down server is reported as `mysql.up` 0, never raised.
 
     `url` is `mysql://user:pass@host:port/dbname`. Names carry `host:port` after a
-    colon so several servers stay apart, and rates are tracked per server for the
-    same reason. Rates appear from the second call on. A malformed URL is a
-    configuration mistake, not an outage, and raises ValueError.
+    colon so several servers stay apart. Rates are against `previous`, this
+    server's counters from its last cycle, over the time between the two
+    readings on the server's own clock, whichever worker read them. A down
+    server returns no counters, so the cycle after it has no rates rather than
+    rates over two intervals. A malformed URL is a configuration mistake, not
+    an outage, and raises ValueError.
     """
     options, server = _connection_options(url)
     try:
-        status, max_connections, replica = _read_server(options, timeout)
+        status, max_connections, replica, read_at = _read_server(options, timeout)
     except MySQLdb.Error as exc:
         logger.warning("mysql %s: down or query failed: %s", server, _one_line(exc))
-        return [_up(server, 0.0)]
-    now = time.monotonic()
+        return Collected([_up(server, 0.0)])
+    tracker = RateTracker(previous)
 
     samples = [_up(server, 1.0)]
     for metric, variable, description in GAUGES:
@@ -79,6 +82,7 @@ def collect_mysql(url: str, tracker: RateTracker, timeout: float = 2.0) -> list[
         if value is not None:
             samples.append(Sample(f"mysql.{metric}:{server}", value, description))
     samples += _connections(status, max_connections, server)
+    rates = []
     for metric, variable, description in RATE_COUNTERS:
         counter = _number(status.get(variable))
         if counter is None and variable in ROW_COUNTER_FALLBACKS:
@@ -86,14 +90,17 @@ def collect_mysql(url: str, tracker: RateTracker, timeout: float = 2.0) -> list[
             description = description.replace("InnoDB rows", "rows (all engines)")
         if counter is None:
             continue
-        name = f"mysql.{metric}:{server}"
-        value = tracker.rate(name, counter, now)
-        if value is not None:
-            samples.append(Sample(name, value, f"{description}, per second"))
-    samples += _buffer_pool(status, tracker, server)
+        rates.append((f"mysql.{metric}:{server}", counter, description))
+    samples += rate_samples(tracker, read_at, rates)
+    samples += _buffer_pool(status, tracker, server, read_at)
     if replica is not None:
         samples += _replication(replica, server)
-    return samples
+    return Collected(samples, tracker.current)
+
+
+def server_label(url: str) -> str:
+    """`host:port` of the server at `url`, as it appears in metric names (never the credentials)."""
+    return _connection_options(url)[1]
 
 
 def _connection_options(url: str) -> tuple[dict[str, Any], str]:
@@ -114,7 +121,10 @@ def _connection_options(url: str) -> tuple[dict[str, Any], str]:
     return options, f"{host}:{port}"
 
 
-def _read_server(options: dict[str, Any], timeout: float) -> tuple[dict[str, str], float | None, dict[str, Any] | None]:
+def _read_server(
+    options: dict[str, Any], timeout: float
+) -> tuple[dict[str, str], float | None, dict[str, Any] | None, float]:
+    """Status counters, max_connections, the replica row and the server's clock when it answered."""
     # The client library takes whole seconds; round up so a fractional timeout is
     # never turned into 0, which would mean "wait forever".
     seconds = max(1, math.ceil(timeout))
@@ -124,13 +134,17 @@ def _read_server(options: dict[str, Any], timeout: float) -> tuple[dict[str, str
         cursor.execute("SHOW GLOBAL STATUS")
         # Older servers spell some names in capitals; compare in lower case.
         status = {str(name).lower(): value for name, value in cursor.fetchall()}
-        cursor.execute("SHOW GLOBAL VARIABLES LIKE 'max_connections'")
-        row = cursor.fetchone()
-        max_connections = _number(row[1]) if row else None
+        # The server's own clock (@@timestamp: seconds since the epoch, with
+        # microseconds) dates the counters: rates are then comparable whichever
+        # worker, on whichever machine, read them. Same round trip as the limit.
+        cursor.execute("SELECT @@GLOBAL.max_connections, @@timestamp")
+        row = cursor.fetchone() or (None, None)
+        max_connections = _number(row[0])
+        read_at = _number(row[1]) or time.time()
         replica = _replica_status(cursor, f"{options['host']}:{options['port']}")
     finally:
         connection.close()
-    return status, max_connections, replica
+    return status, max_connections, replica, read_at
 
 
 def _replica_status(cursor: Any, server: str) -> dict[str, Any] | None:
@@ -172,7 +186,7 @@ def _connections(status: dict[str, str], max_connections: float | None, server: 
     return samples
 
 
-def _buffer_pool(status: dict[str, str], tracker: RateTracker, server: str) -> list[Sample]:
+def _buffer_pool(status: dict[str, str], tracker: RateTracker, server: str, now: float) -> list[Sample]:
     samples: list[Sample] = []
     reads = _number(status.get("innodb_buffer_pool_reads"))
     requests = _number(status.get("innodb_buffer_pool_read_requests"))
@@ -180,8 +194,8 @@ def _buffer_pool(status: dict[str, str], tracker: RateTracker, server: str) -> l
         # Over the last interval, so a change in the workload shows at once instead of
         # being averaged away by months of uptime. The first cycle (and the one after a
         # restart) has no interval, so it falls back to the totals since start-up.
-        delta_reads = tracker.delta(f"mysql.innodb_buffer_pool_reads:{server}", reads)
-        delta_requests = tracker.delta(f"mysql.innodb_buffer_pool_read_requests:{server}", requests)
+        delta_reads = tracker.delta(f"mysql.innodb_buffer_pool_reads:{server}", reads, now)
+        delta_requests = tracker.delta(f"mysql.innodb_buffer_pool_read_requests:{server}", requests, now)
         if delta_reads is None or delta_requests is None:
             delta_reads, delta_requests = reads, requests
         # No logical reads at all in the interval: there is no ratio to report.

@@ -10,7 +10,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .base import RateTracker, Sample
+from .base import Collected, Counters, RateTracker, Sample, rate_samples
 
 logger = logging.getLogger(__name__)
 
@@ -40,37 +40,43 @@ RATE_COUNTERS = (
 )
 
 
-def collect_redis(url: str, tracker: RateTracker, timeout: float = 2.0) -> list[Sample]:
+def collect_redis(url: str, previous: Counters | None = None, timeout: float = 2.0) -> Collected:
     """Read one server's INFO once; a down server is reported as `redis.up` 0, never raised.
 
-    Names carry `host:port` after a colon so several servers stay apart, and rates
-    are tracked per server for the same reason. Rates appear from the second call on.
+    Names carry `host:port` after a colon so several servers stay apart. Rates
+    are against `previous`, this server's counters from its last cycle, over
+    the time between the two INFO replies on the server's own clock
+    (`server_time_usec`, Redis 6.2+; older servers: this machine's clock). A
+    down server returns no counters, so the cycle after it has no rates.
     """
-    server = _server_label(url)
+    server = server_label(url)
     try:
         info = _read_info(url, timeout)
     except (redis.RedisError, OSError) as exc:
         logger.warning("redis %s: down or INFO failed: %s", server, " ".join(str(exc).split()) or type(exc).__name__)
-        return [_up(server, 0.0)]
-    now = time.monotonic()
+        return Collected([_up(server, 0.0)])
+    server_time = _number(info.get("server_time_usec"))
+    read_at = server_time / 1e6 if server_time else time.time()
+    tracker = RateTracker(previous)
 
     samples = [_up(server, 1.0)]
     for metric, field, description in GAUGES:
         value = _number(info.get(field))
         if value is not None:
             samples.append(Sample(f"redis.{metric}:{server}", value, description))
-    for metric, field, description in RATE_COUNTERS:
-        counter = _number(info.get(field))
-        if counter is None:
-            continue
-        name = f"redis.{metric}:{server}"
-        value = tracker.rate(name, counter, now)
-        if value is not None:
-            samples.append(Sample(name, value, f"{description}, per second"))
-    ratio = _keyspace_hit_ratio(info, tracker, server)
+    samples += rate_samples(
+        tracker,
+        read_at,
+        [
+            (f"redis.{metric}:{server}", counter, description)
+            for metric, field, description in RATE_COUNTERS
+            if (counter := _number(info.get(field))) is not None
+        ],
+    )
+    ratio = _keyspace_hit_ratio(info, tracker, server, read_at)
     if ratio is not None:
         samples.append(Sample(f"redis.keyspace_hit_ratio:{server}", ratio, "key lookups that found the key (percent)"))
-    return samples
+    return Collected(samples, tracker.current)
 
 
 def _read_info(url: str, timeout: float) -> dict[str, Any]:
@@ -103,15 +109,15 @@ def _client(url: str, timeout: float) -> redis.Redis:
     )
 
 
-def _keyspace_hit_ratio(info: dict[str, Any], tracker: RateTracker, server: str) -> float | None:
+def _keyspace_hit_ratio(info: dict[str, Any], tracker: RateTracker, server: str, read_at: float) -> float | None:
     hits = _number(info.get("keyspace_hits"))
     misses = _number(info.get("keyspace_misses"))
     if hits is None or misses is None:
         return None
     # Over the last interval, so a change in the workload shows at once; the first
     # cycle (and the one after a restart) has no interval and uses the totals.
-    delta_hits = tracker.delta(f"redis.keyspace_hits:{server}", hits)
-    delta_misses = tracker.delta(f"redis.keyspace_misses:{server}", misses)
+    delta_hits = tracker.delta(f"redis.keyspace_hits:{server}", hits, read_at)
+    delta_misses = tracker.delta(f"redis.keyspace_misses:{server}", misses, read_at)
     if delta_hits is None or delta_misses is None:
         delta_hits, delta_misses = hits, misses
     lookups = delta_hits + delta_misses
@@ -120,7 +126,8 @@ def _keyspace_hit_ratio(info: dict[str, Any], tracker: RateTracker, server: str)
     return 100.0 * delta_hits / lookups
 
 
-def _server_label(url: str) -> str:
+def server_label(url: str) -> str:
+    """`host:port` (or the socket path) of the server at `url`, as it appears in metric names."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return unquote(parts.path)

@@ -1,8 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from monitor.collection.tasks import collect_host_once, collect_servers_once
-from monitor.storage.inserts import resource_bulk_create
+from monitor.collection.tasks import (
+    collect_host_once,
+    collect_servers_once,
+    host_collectors,
+    server_collectors,
+    store_cycle,
+)
 
 
 class Command(BaseCommand):
@@ -12,10 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="print the samples instead of storing them")
 
     def handle(self, *args, dry_run: bool, **options) -> None:
-        samples = collect_host_once() + collect_servers_once()
         if dry_run:
-            for sample in samples:
+            for sample in collect_host_once() + collect_servers_once():
                 self.stdout.write(f"{sample.name} {sample.value:g}")
             return
-        stored = resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME)
+        # Two cycles, as the worker stores them: rates against the last stored cycle of each source.
+        stored = store_cycle(host_collectors()) + store_cycle(server_collectors())
         self.stdout.write(self.style.SUCCESS(f"stored {stored} samples for host {settings.MONITOR_HOSTNAME}"))

@@ -37,7 +37,7 @@ def drop_view(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitor", "0009_storage_copy")]
+    dependencies = [("monitor", "0010_storage_copy")]
 
     operations = [
         migrations.DeleteModel(name="Resource"),

@@ -99,6 +99,6 @@ def _aware(connection, value):
 
 class Migration(migrations.Migration):
     atomic = False  # each batch commits on its own: the copy can stop and resume
-    dependencies = [("monitor", "0008_storage_tables")]
+    dependencies = [("monitor", "0009_storage_tables")]
 
     operations = [migrations.RunPython(copy_samples, migrations.RunPython.noop)]

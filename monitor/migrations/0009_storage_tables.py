@@ -49,7 +49,7 @@ def tune_for_mysql(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitor", "0007_collection_cycle_stored_at_index")]
+    dependencies = [("monitor", "0008_counter_state")]
 
     operations = [
         migrations.CreateModel(
