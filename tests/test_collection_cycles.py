@@ -31,7 +31,12 @@ def test_a_broadcast_task_stores_one_cycle_per_host():
     assert set(Host.objects.values_list("name", flat=True)) == {"h1", "h2"}
 
 
-def ticking_source(ticks: list[float], reading: threading.Event | None = None, go: threading.Event | None = None):
+def ticking_source(
+    ticks: list[float],
+    reading: threading.Event | None = None,
+    go: threading.Event | None = None,
+    name: str = "ticks_per_second",
+):
     """A source whose counter takes the values in `ticks`, one per read; it can pause mid-read.
 
     It reads like a collector does: rates against the previous readings it is
@@ -44,14 +49,14 @@ def ticking_source(ticks: list[float], reading: threading.Event | None = None, g
             assert go.wait(10)
         tracker = RateTracker(previous)
         rate = tracker.rate("ticks_per_second", ticks.pop(0), at)
-        return Collected([Sample("ticks_per_second", rate)] if rate is not None else [], tracker.current)
+        return Collected([Sample(name, rate)] if rate is not None else [], tracker.current)
 
     return collect
 
 
 def ticks_stored() -> list[tuple[float, float]]:
     """(cycle time, rate) of every stored rate, oldest first."""
-    rows = Resource.objects.filter(name="ticks_per_second").order_by("timestamp")
+    rows = Resource.objects.filter(name__startswith="ticks_per_second").order_by("timestamp")
     return [(at.timestamp(), value) for at, value in rows.values_list("timestamp", "value")]
 
 
@@ -149,7 +154,8 @@ def test_a_failed_cycle_stores_nothing_and_does_not_hold_the_source():
 @pytest.mark.django_db(transaction=True)
 def test_sources_of_one_cycle_keep_their_own_readings():
     other = ("test", "other")
-    store_cycle([(SOURCE, ticking_source([1.0])), (other, ticking_source([10.0]))])
-    store_cycle([(SOURCE, ticking_source([2.0])), (other, ticking_source([30.0]))])
+    # Each source names its own series, as collectors do (`mysql.queries_per_second:<server>`).
+    store_cycle([(SOURCE, ticking_source([1.0])), (other, ticking_source([10.0], name="ticks_per_second:other"))])
+    store_cycle([(SOURCE, ticking_source([2.0])), (other, ticking_source([30.0], name="ticks_per_second:other"))])
     ((_, a), (_, b)) = ticks_stored()
     assert sorted([a, b])[1] == pytest.approx(20 * sorted([a, b])[0])

@@ -153,7 +153,8 @@ def test_a_whole_body_is_stored_as_before(server):
 
 
 def test_a_chunked_json_body_is_read_and_stored(server):
-    items = [{"name": "bodies.chunked", "value": i, "host": "agent-1"} for i in range(40)]
+    # One series holds one value per instant: each item names its own.
+    items = [{"name": f"bodies.chunked.{i}", "value": i, "host": "agent-1"} for i in range(40)]
     body = json.dumps(items).encode()
     assert 1000 < len(body) <= LIMIT
     status, _, payload = exchange(server, chunked_head("application/json"), chunked(body))
