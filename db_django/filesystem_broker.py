@@ -10,11 +10,35 @@ embedded mode only.
 """
 
 import time
+from pathlib import Path
 
 from celery.worker import state as worker_state
 from kombu.transport import filesystem
 
 SLICE_SECONDS = 0.25
+
+
+def transport_options(folder: Path) -> dict:
+    """Transport options for a broker kept in `folder`, whose subfolders are created here.
+
+    One folder for every queue's messages (kombu's in and out are the same
+    place when all processes share a machine), one for the exchanges' binding
+    tables (broadcast and remote control), one for files that could not be
+    read as messages.
+    """
+    folders = {name: folder / name for name in ("queue", "processed", "control", "quarantine")}
+    for path in folders.values():
+        path.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folders["queue"]),
+        "data_folder_out": str(folders["queue"]),
+        "processed_folder": str(folders["processed"]),
+        "control_folder": str(folders["control"]),
+        "quarantine_folder": str(folders["quarantine"]),
+        "store_processed": False,
+        # Replies to inspect must arrive well inside the status time budget.
+        "polling_interval": 0.1,
+    }
 
 
 def _worker_stopping() -> bool:

@@ -178,17 +178,9 @@ CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        # Replies to inspect must arrive well inside the status time budget.
-        "polling_interval": 0.1,
-    }
+    from .filesystem_broker import transport_options
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(BROKER_DIR)
     CELERY_BROKER_TRANSPORT = "db_django.filesystem_broker:Transport"  # a worker stops promptly on SIGTERM
 else:
     # Without socket timeouts a frozen Redis (accepts, never answers) blocks
