@@ -216,8 +216,12 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # (unique) keeps their bindings apart, and routes name the queue object itself
 # because of that suffix. The filesystem broker is local to one machine, where
 # one sample per cycle is right, and it would keep writing a copy for every
-# dead worker's queue: there all workers share one queue.
-HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=not CELERY_BROKER_URL.startswith("filesystem"))
+# dead worker's queue: there all workers share one queue, named, since kombu
+# names a Broadcast queue afresh in every process unless told (`bcast.<uuid>`).
+if CELERY_BROKER_URL.startswith("filesystem"):
+    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, queue=HOST_METRICS_QUEUE)
+else:
+    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=True)
 CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
 # Celery never declares a Broadcast queue when publishing, and a publisher that
 # has not declared the exchange sends to it as if it were direct; declaring the
