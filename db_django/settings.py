@@ -11,7 +11,7 @@ from pathlib import Path
 from kombu import Queue
 from kombu.common import Broadcast
 
-from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrequired, envstr
+from .env import ConfigError, cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrequired, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -257,6 +257,28 @@ STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
 from monitor.schedule import beat_schedule  # noqa: E402  (needs the settings above)
 
 CELERY_BEAT_SCHEDULE = beat_schedule(METRICS_INTERVAL, SERVER_METRICS_INTERVAL)
+
+# Redis hands a message taken by a worker that then died (acks_late: not yet
+# acknowledged) to another worker once it has been out this long. kombu's
+# default, an hour, outlived every cycle's expiry (three intervals), so a cycle
+# whose whole worker was killed was lost. Half the expiry, swept every sixth:
+# such a cycle runs on another (or the restarted) worker within two thirds of
+# its expiry. Still longer than a cycle runs (MONITOR_COLLECT_TIMEOUT bounds
+# each server); a slower one is run twice at worst and stored once
+# (CollectionCycle). The hourly prune acknowledges on start instead
+# (monitor/tasks.py): a prune cut short is finished by the next.
+CELERY_BROKER_VISIBILITY_TIMEOUT = envfloat("CELERY_BROKER_VISIBILITY_TIMEOUT", 1.5 * SERVER_METRICS_INTERVAL)
+if not 0 < CELERY_BROKER_VISIBILITY_TIMEOUT < float("inf"):  # at 0 every message taken would be handed out again
+    raise ConfigError(f"CELERY_BROKER_VISIBILITY_TIMEOUT={CELERY_BROKER_VISIBILITY_TIMEOUT} must be a positive number")
+if not CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+        # kombu sweeps every interval x throttle seconds (10 x 10 by default) and once at worker start.
+        "unacked_restore_interval": CELERY_BROKER_VISIBILITY_TIMEOUT / 3,
+        "unacked_restore_throttle": 1,
+        # The sweep's lock outlives a worker killed mid-sweep by this long (kombu: 300 s).
+        "unacked_mutex_expire": 10,
+    }
 
 LOGGING = {
     "version": 1,
