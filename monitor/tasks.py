@@ -110,7 +110,10 @@ def collect_server_status(self) -> int:
     return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME, cycle_id=self.request.id)
 
 
-@shared_task(ignore_result=True)
+# Acknowledged when it starts, unlike the cycles: a prune can outlast the broker's
+# visibility timeout (settings), and a late ack would have it handed out again
+# while it runs. One cut short is finished by the next hour's.
+@shared_task(ignore_result=True, acks_late=False)
 def prune_old_resources() -> int:
     """Delete raw rows older than RETENTION_DAYS, one short transaction per batch."""
     from .retention import prune_resources, retention_cutoff

@@ -15,14 +15,16 @@ cycle before it expires (db_django/settings.py).
 import os
 import signal
 import time
+from datetime import timedelta
 
 import psutil
 import pytest
+from django.utils import timezone
 
 from db_django.celery import app as celery_app
 from monitor.models import CollectionCycle, Resource
 from monitor.schedule import beat_schedule
-from monitor.tasks import collect_server_status
+from monitor.tasks import collect_server_status, prune_old_resources
 from procs import broker_at, child_env, frozen_server, running, wait_for, worker_args
 from servers import private_redis
 
@@ -173,4 +175,29 @@ def test_a_cycle_redelivered_after_it_expired_is_dropped_not_run(tmp_path):
 
     assert f"[{task_id}] succeeded" not in log_of(log)
     assert not CollectionCycle.objects.filter(task_id=task_id).exists()
+    assert not Resource.objects.filter(host=HOST).exists()
+
+
+def test_a_prune_that_outlasts_the_visibility_timeout_runs_once(tmp_path):
+    old = timezone.now() - timedelta(days=40)
+    Resource.objects.bulk_create(Resource(name="old.sample", value=i, timestamp=old, host=HOST) for i in range(80))
+    log = tmp_path / "worker.log"
+    with private_redis(tmp_path) as redis, broker_at(redis.url()):
+        env = child_env(
+            tmp_path,
+            CELERY_BROKER_URL=redis.url(),
+            CELERY_BROKER_VISIBILITY_TIMEOUT="1",
+            RETENTION_BATCH_SIZE="1",  # 80 batches with a pause after each: several seconds
+        )
+        with running(worker_args("pruner@testhost", "--concurrency", "2"), env, log):
+            wait_for(lambda: "ready." in log_of(log), 60, "the worker to start", log)
+            with celery_app.connection_for_write() as conn:
+                task_id = prune_old_resources.apply_async(connection=conn).id
+            wait_for(lambda: f"[{task_id}] succeeded" in log_of(log), 60, "the prune", log)
+            time.sleep(2)  # a redelivered copy would be received within a sweep
+
+    text = log_of(log)
+    assert text.count(f"[{task_id}] received") == 1, "not redelivered while it ran"
+    assert text.count(f"[{task_id}] succeeded") == 1
+    assert "pruned 80 rows" in text
     assert not Resource.objects.filter(host=HOST).exists()
