@@ -24,7 +24,7 @@ from django.utils import timezone
 from db_django.celery import app as celery_app
 from monitor.models import CollectionCycle, Resource
 from monitor.schedule import beat_schedule
-from monitor.tasks import collect_server_status, prune_old_resources
+from monitor.tasks import collect_host_metrics, collect_server_status, prune_old_resources
 from procs import broker_at, child_env, frozen_server, running, wait_for, worker_args
 from servers import private_redis
 
@@ -201,3 +201,31 @@ def test_a_prune_that_outlasts_the_visibility_timeout_runs_once(tmp_path):
     assert text.count(f"[{task_id}] succeeded") == 1
     assert "pruned 80 rows" in text
     assert not Resource.objects.filter(host=HOST).exists()
+
+
+def test_a_host_cycle_held_past_the_visibility_timeout_runs_once_and_leaves_no_copy_in_redis(tmp_path):
+    import redis as redis_py
+
+    log = tmp_path / "worker.log"
+    with private_redis(tmp_path) as redis, frozen_server() as mysql_port, broker_at(redis.url()):
+        # One pool slot, taken by a server cycle stuck on the frozen MySQL for 4 s; the host cycle waits behind it.
+        env = worker_env(tmp_path, redis.url(), mysql_port, CELERY_BROKER_VISIBILITY_TIMEOUT="1")
+        env["MONITOR_COLLECT_TIMEOUT"] = "4"
+        with running(worker_args("busy@testhost"), env, log) as worker:
+            wait_for(lambda: "ready." in log_of(log), 60, "the worker to start", log)
+            with celery_app.connection_for_write() as conn:
+                server_id = collect_server_status.apply_async(connection=conn, expires=6).id
+                wait_for(lambda: collecting_child(psutil.Process(worker.pid), mysql_port), 30, "the slot taken", log)
+                host_id = collect_host_metrics.apply_async(connection=conn).id
+            wait_for(lambda: f"[{host_id}] succeeded" in log_of(log), 30, "the host cycle", log)
+            time.sleep(1)
+            # While the worker runs: at a warm shutdown it deletes its own broadcast queue.
+            client = redis_py.Redis.from_url(redis.url())
+            lists = {key: client.llen(key) for key in client.scan_iter("bcast.*") if client.type(key) == b"list"}
+
+    # Restored, a broadcast would be pushed into lists named after each worker's
+    # broadcast queue, which workers never read (they subscribe): kept forever.
+    assert lists == {}, "no copy of a broadcast parked where nothing reads it"
+    assert log_of(log).count(f"[{host_id}] succeeded") == 1
+    assert f"[{server_id}] succeeded" in log_of(log)
+    assert CollectionCycle.objects.filter(task_id=host_id, host=HOST).count() == 1
