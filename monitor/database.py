@@ -111,11 +111,13 @@ class Probe:
                 return self._answer
         return None
 
-    def check(self) -> DatabaseState:
-        """A recent answer, or a new one within the budget."""
+    def check(self, reuse_ok: bool = True) -> DatabaseState:
+        """A recent answer, or a new one within the budget. Health passes `reuse_ok=False`:
+        an `ok` from before a freeze must not hide it, while a recent `down` is news enough."""
         with self._lock:
             now = time.monotonic()
-            if now - self._answered_at <= ANSWER_REUSED and self._answer is not None:
+            recent = now - self._answered_at <= ANSWER_REUSED and self._answer is not None
+            if recent and (reuse_ok or self._answer.down):
                 return self._answer
             if self._running is None or self._running[1] <= now:
                 self._running = (threading.Event(), now + self.budget)

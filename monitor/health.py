@@ -89,7 +89,7 @@ def _within(budget: float, check: Callable[[], dict]) -> dict:
 
 
 def _check_database() -> dict:
-    answer = probe.check()  # within PROBE_BUDGET, and shared with the requests of this process
+    answer = probe.check(reuse_ok=False)  # within PROBE_BUDGET, shared with the requests of this process
     if answer.state == "down":
         return {"state": "down", "error": answer.error}
     if answer.state == "read_only":
