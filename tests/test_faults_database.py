@@ -1,8 +1,11 @@
-"""The database restarts under a running web process, which recovers without being restarted.
+"""The database restarts, freezes or turns read-only under a running web process.
 
 Goes through gunicorn (the real WSGI handler): Django's test client switches off
 the per-request connection clean-up (close_old_connections), which is exactly
-what drops a connection the restart killed, so only a real server can show it.
+what drops a connection the restart killed, and it has no worker threads to
+hold, so only a real server can show these. The frozen and read-only cases run
+the documented production web process (tests/webserver.py) as the app's own
+MariaDB user (no SUPER, so read_only binds it).
 """
 
 import json
