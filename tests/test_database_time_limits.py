@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.db import OperationalError, connection
@@ -44,13 +45,20 @@ def test_a_statement_limit_at_or_above_the_read_timeout_stops_start_up(tmp_path)
 
 
 @pytest.fixture
-def table_locked(on_mysql):
-    """Another session holds a write lock on the samples table: any read of it waits."""
+def table_locked(on_mysql, mysql_url):
+    """Another session holds a write lock on the samples table: any read of it waits.
+
+    As TEST_MYSQL_URL's user (root): the application's user has no LOCK TABLES.
+    """
     import MySQLdb
 
-    s = connection.settings_dict
+    admin = urlsplit(mysql_url)
     other = MySQLdb.connect(
-        host=s["HOST"], port=int(s["PORT"]), user=s["USER"], password=s["PASSWORD"], database=s["NAME"]
+        host=admin.hostname or "127.0.0.1",
+        port=admin.port or 3306,
+        user=unquote(admin.username or "root"),
+        password=unquote(admin.password or ""),
+        database=connection.settings_dict["NAME"],
     )
     other.cursor().execute("LOCK TABLES monitor_resource WRITE")
     try:
