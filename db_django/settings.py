@@ -43,6 +43,8 @@ else:
     CSRF_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers check health over plain HTTP, and a redirect is not an answer.
+    SECURE_REDIRECT_EXEMPT = [r"^monitor/health/$"]
     SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
@@ -85,8 +87,12 @@ MIDDLEWARE = [
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it.
+    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it,
+    # and before a database slot is taken: a slow body never holds one.
     "monitor.api.bodies.RequestBodyGuard",
+    # Before anything that may touch the database (sessions, auth); after CORS so its 503s carry CORS headers.
+    "monitor.api.middleware.DatabaseSlots",
+    "monitor.api.middleware.StatementTimeLimit",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +123,20 @@ TEMPLATES = [
 WSGI_APPLICATION = "db_django.wsgi.application"
 
 DATABASES = {"default": database_from_url(envstr("DATABASE_URL"), VAR_DIR / "db.sqlite3")}
+# Seconds a SELECT of an API request may run on MySQL/MariaDB before the server stops it (0: no limit);
+# below the connection's read timeout, so the server's clear error arrives before the client gives up.
+DATABASE_STATEMENT_TIMEOUT = envfloat("DATABASE_STATEMENT_TIMEOUT", 3.0)
+_read_timeout = DATABASES["default"].get("OPTIONS", {}).get("read_timeout")
+if DATABASE_STATEMENT_TIMEOUT < 0:
+    raise ConfigError(f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must not be negative")
+if _read_timeout and DATABASE_STATEMENT_TIMEOUT >= _read_timeout:
+    raise ConfigError(
+        f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must be below the read_timeout "
+        f"of DATABASE_URL ({_read_timeout} s)"
+    )
+# Requests per web process that may be in the application (waiting on the database) at once;
+# keep it below gunicorn's --threads so health and quick 503s always find a free thread. 0: no limit.
+DATABASE_REQUEST_SLOTS = envint("DATABASE_REQUEST_SLOTS", 0 if DEBUG else 6, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
