@@ -7,6 +7,7 @@ persistent database connections do, which is where the faults show.
 
 import http.client
 import json
+import runpy
 import subprocess
 import sys
 import time
@@ -23,8 +24,11 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 # The documented web command (README "Production", deploy/gunicorn.conf.py):
 # `gunicorn db_django.wsgi -w 4 -k gthread --threads 8 --timeout 30`.
-WORKERS, THREADS = 4, 8
-DOCUMENTED_ARGS = ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS), "--timeout", "30"]
+# The production web process as deploy/gunicorn.conf.py configures it (the command line's -b wins over its bind).
+DEPLOY_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+_DEPLOYED = runpy.run_path(str(DEPLOY_CONFIG))
+WORKERS, THREADS = _DEPLOYED["workers"], _DEPLOYED["threads"]
+DOCUMENTED_ARGS = ["-c", str(DEPLOY_CONFIG)]
 
 # sql/create_database.sql's application user: no SUPER, so read_only applies to it.
 APP_USER, APP_PASSWORD = "db_django", "change-me"
