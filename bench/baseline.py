@@ -21,11 +21,12 @@ from rest_framework import serializers, viewsets
 NOTES_TABLE = "bench_notes_resource"
 # The notes' table as their model declares it (plus the host column our API has), made by `create_notes_table`.
 NOTES_TABLE_SQL = {
-    "mysql": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(200) NOT NULL,"
-    " value DOUBLE NOT NULL, description LONGTEXT NOT NULL, timestamp DATETIME(6) NOT NULL,"
-    " host VARCHAR(255) NOT NULL DEFAULT '') CHARACTER SET utf8mb4",
-    "sqlite": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL,"
-    " value REAL NOT NULL, description TEXT NOT NULL, timestamp DATETIME NOT NULL, host VARCHAR(255) NOT NULL DEFAULT '')",
+    "mysql": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+    " name VARCHAR(200) NOT NULL, value DOUBLE NOT NULL, description LONGTEXT NOT NULL,"
+    " timestamp DATETIME(6) NOT NULL, host VARCHAR(255) NOT NULL DEFAULT '') CHARACTER SET utf8mb4",
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {NOTES_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name VARCHAR(200) NOT NULL, value REAL NOT NULL, description TEXT NOT NULL,"
+    " timestamp DATETIME NOT NULL, host VARCHAR(255) NOT NULL DEFAULT '')",
 }
 
 

@@ -99,8 +99,14 @@ def database_from_url(url: str, sqlite_default: Path) -> dict:
     """Turn `mysql://user:pass@host:port/name` or `sqlite:///path` into a DATABASES entry.
 
     MySQL connections get utf8mb4 (full Unicode), strict mode (bad data is an
-    error, not a silent truncation) and short network timeouts so a dead server
-    fails a request quickly instead of hanging it.
+    error, not a silent truncation) and short network timeouts so a dead or
+    frozen server fails a request within seconds instead of hanging it: a
+    request waits at most read_timeout for an answer on its connection (the
+    health ping of a kept connection included), then connect_timeout for a new
+    one. Both stay well under gunicorn's 30 s worker timeout, and read_timeout
+    above DATABASE_STATEMENT_TIMEOUT, so a slow read is stopped by the server
+    with a clear error before the client gives up on it. `migrate` gets longer
+    ones (monitor/database.py): a schema change on a big table takes minutes.
     """
     if not url:
         return _sqlite(sqlite_default)
@@ -123,9 +129,9 @@ def database_from_url(url: str, sqlite_default: Path) -> dict:
     options = {
         "charset": "utf8mb4",
         "init_command": "SET sql_mode='STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
-        "connect_timeout": int(query.pop("connect_timeout", 3)),
-        "read_timeout": int(query.pop("read_timeout", 30)),
-        "write_timeout": int(query.pop("write_timeout", 30)),
+        "connect_timeout": int(query.pop("connect_timeout", 2)),
+        "read_timeout": int(query.pop("read_timeout", 5)),
+        "write_timeout": int(query.pop("write_timeout", 5)),
     }
     options.update(query)
     return {

@@ -24,6 +24,15 @@ the third by bench/collector_cost.py:
    connection of its own (each command checks one out of the pool), so it is
    safe to share. A channel that replaced its pool (after a fork, or closed
    and reopened) gets a new client.
+4. A message not acknowledged within the visibility timeout is pushed back to
+   the lists of the queues its exchange is bound to. For a broadcast (fanout)
+   exchange those lists are never read: its queues are consumed by
+   subscription, so each restored broadcast stayed in Redis for good, one copy
+   per bound queue. With the short visibility timeout of settings.py this
+   happens whenever a host cycle waits behind a slow task. Here a broadcast is
+   dropped instead: the worker that held it runs it if it lives, and the next
+   cycle comes one interval later if it died. Found by
+   tests/test_faults_worker.py.
 
 Remove each when kombu fixes it upstream (check with tests/test_faults_redis.py
 and tests/test_kombu_redis_client.py).
@@ -74,8 +83,18 @@ def _conn_or_acquire(self, client=None) -> Iterator[redis.Redis]:
     yield shared
 
 
+_original_do_restore_message = kombu_redis.Channel._do_restore_message
+
+
+def _do_restore_message(self, payload, exchange, routing_key, pipe, leftmost: bool = False) -> None:
+    if exchange and self.typeof(exchange).type == "fanout":
+        return  # the caller's transaction still removes it from the unacknowledged set
+    _original_do_restore_message(self, payload, exchange, routing_key, pipe, leftmost)
+
+
 def apply() -> None:
     kombu_redis.QoS.ack = _ack
     kombu_redis.QoS.reject = _reject
     kombu_redis.Channel._connparams = _connparams
     kombu_redis.Channel.conn_or_acquire = _conn_or_acquire
+    kombu_redis.Channel._do_restore_message = _do_restore_message

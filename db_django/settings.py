@@ -12,7 +12,18 @@ from pathlib import Path
 from kombu import Queue
 from kombu.common import Broadcast
 
-from .env import cache_from_url, database_from_url, envbool, envfloat, envint, envlist, envrate, envrequired, envstr
+from .env import (
+    ConfigError,
+    cache_from_url,
+    database_from_url,
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envrate,
+    envrequired,
+    envstr,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -32,6 +43,8 @@ else:
     CSRF_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers check health over plain HTTP, and a redirect is not an answer.
+    SECURE_REDIRECT_EXEMPT = [r"^monitor/health/$"]
     SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
@@ -74,8 +87,12 @@ MIDDLEWARE = [
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it.
+    # Reads each body whole (or refuses it) before sessions, CSRF or a view parse it,
+    # and before a database slot is taken: a slow body never holds one.
     "monitor.api.bodies.RequestBodyGuard",
+    # Before anything that may touch the database (sessions, auth); after CORS so its 503s carry CORS headers.
+    "monitor.api.middleware.DatabaseSlots",
+    "monitor.api.middleware.StatementTimeLimit",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +123,20 @@ TEMPLATES = [
 WSGI_APPLICATION = "db_django.wsgi.application"
 
 DATABASES = {"default": database_from_url(envstr("DATABASE_URL"), VAR_DIR / "db.sqlite3")}
+# Seconds a SELECT of an API request may run on MySQL/MariaDB before the server stops it (0: no limit);
+# below the connection's read timeout, so the server's clear error arrives before the client gives up.
+DATABASE_STATEMENT_TIMEOUT = envfloat("DATABASE_STATEMENT_TIMEOUT", 3.0)
+_read_timeout = DATABASES["default"].get("OPTIONS", {}).get("read_timeout")
+if DATABASE_STATEMENT_TIMEOUT < 0:
+    raise ConfigError(f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must not be negative")
+if _read_timeout and DATABASE_STATEMENT_TIMEOUT >= _read_timeout:
+    raise ConfigError(
+        f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must be below the read_timeout "
+        f"of DATABASE_URL ({_read_timeout} s)"
+    )
+# Requests per web process that may be in the application (waiting on the database) at once;
+# keep it below gunicorn's --threads so health and quick 503s always find a free thread. 0: no limit.
+DATABASE_REQUEST_SLOTS = envint("DATABASE_REQUEST_SLOTS", 0 if DEBUG else 6, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,17 +243,9 @@ CACHES = {"default": cache_from_url(envstr("CACHE_URL"))}
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        # Replies to inspect must arrive well inside the status time budget.
-        "polling_interval": 0.1,
-    }
+    from .filesystem_broker import transport_options
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = transport_options(BROKER_DIR)
     CELERY_BROKER_TRANSPORT = "db_django.filesystem_broker:Transport"  # a worker stops promptly on SIGTERM
 else:
     # Without socket timeouts a frozen Redis (accepts, never answers) blocks
@@ -258,8 +281,12 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # (unique) keeps their bindings apart, and routes name the queue object itself
 # because of that suffix. The filesystem broker is local to one machine, where
 # one sample per cycle is right, and it would keep writing a copy for every
-# dead worker's queue: there all workers share one queue.
-HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=not CELERY_BROKER_URL.startswith("filesystem"))
+# dead worker's queue: there all workers share one queue, named, since kombu
+# names a Broadcast queue afresh in every process unless told (`bcast.<uuid>`).
+if CELERY_BROKER_URL.startswith("filesystem"):
+    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, queue=HOST_METRICS_QUEUE)
+else:
+    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=True)
 CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
 # Celery never declares a Broadcast queue when publishing, and a publisher that
 # has not declared the exchange sends to it as if it were direct; declaring the
@@ -294,6 +321,28 @@ RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 730, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
+
+# Redis hands a message taken by a worker that then died (acks_late: not yet
+# acknowledged) to another worker once it has been out this long. kombu's
+# default, an hour, outlived every cycle's expiry (three intervals), so a cycle
+# whose whole worker was killed was lost. Half the expiry, swept every sixth:
+# such a cycle runs on another (or the restarted) worker within two thirds of
+# its expiry. Still longer than a cycle runs (MONITOR_COLLECT_TIMEOUT bounds
+# each server); a slower one is run twice at worst and stored once
+# (CollectionCycle). The hourly prune acknowledges on start instead
+# (monitor/collection/tasks.py): a prune cut short is finished by the next.
+CELERY_BROKER_VISIBILITY_TIMEOUT = envfloat("CELERY_BROKER_VISIBILITY_TIMEOUT", 1.5 * SERVER_METRICS_INTERVAL)
+if not 0 < CELERY_BROKER_VISIBILITY_TIMEOUT < float("inf"):  # at 0 every message taken would be handed out again
+    raise ConfigError(f"CELERY_BROKER_VISIBILITY_TIMEOUT={CELERY_BROKER_VISIBILITY_TIMEOUT} must be a positive number")
+if not CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+        # kombu sweeps every interval x throttle seconds (10 x 10 by default) and once at worker start.
+        "unacked_restore_interval": CELERY_BROKER_VISIBILITY_TIMEOUT / 3,
+        "unacked_restore_throttle": 1,
+        # The sweep's lock outlives a worker killed mid-sweep by this long (kombu: 300 s).
+        "unacked_mutex_expire": 10,
+    }
 
 LOGGING = {
     "version": 1,

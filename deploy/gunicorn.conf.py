@@ -2,19 +2,26 @@
 
     .venv/bin/gunicorn -c deploy/gunicorn.conf.py db_django.wsgi
 
-Sync workers, behind nginx (deploy/nginx/db_django.conf): nginx reads each
-request whole and takes each answer at once, so a worker is busy only while
-the app works. Without nginx in front, four clients that send a body slowly
-hold all four workers (tests/test_slow_clients.py shows both). Override any
-setting without editing this file, e.g. in /etc/db_django/env:
+Threaded workers behind nginx (deploy/nginx/db_django.conf): nginx reads each
+request whole and takes each answer at once, so a thread is busy only while
+the app works; without nginx in front, clients that send a body slowly hold
+every thread (tests/test_slow_clients.py shows both). Threads, not one request
+per process: when the database freezes, the requests already waiting on it
+hold their threads for at most the connection's read timeout (5 s), while the
+app keeps a few threads per process free (DATABASE_REQUEST_SLOTS) for health
+and quick 503s (tests/test_faults_database.py). A gthread worker reports alive
+from its main loop, so gunicorn never kills it for one stuck request.
+Override any setting without editing this file, e.g. in /etc/db_django/env:
 GUNICORN_CMD_ARGS="--bind 127.0.0.1:8001 --workers 8".
 """
 
 # Loopback only: nginx is the one client (the upstream in the nginx site).
 bind = "127.0.0.1:8000"
-# Four, as BENCHMARKS.md measured; gunicorn suggests 2 x cores + 1.
+# Four processes of eight threads: up to 32 database connections from the web
+# (MariaDB allows 151 by default). Keep threads above DATABASE_REQUEST_SLOTS (6).
 workers = 4
-worker_class = "sync"
+worker_class = "gthread"
+threads = 8
 # A worker silent for this long is killed and replaced. nginx gives up earlier
 # (proxy_read_timeout 20 s), and the app's own time limits are shorter still.
 timeout = 30

@@ -1,9 +1,9 @@
 """Application status and health: what the web process reports about the whole deployment.
 
 Every call to the broker or the database runs against a hard deadline, so both
-endpoints answer in bounded time whether the broker is up, refusing
-connections, frozen (accepting connections but never answering) or has no
-worker listening.
+endpoints answer in bounded time whether the broker or the database is up,
+refusing connections, frozen (accepting connections but never answering) or
+has no worker listening.
 """
 
 import threading
@@ -18,6 +18,7 @@ from django.utils import timezone
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from .broker import broadcast_and_collect, broker_connection, queue_depths
+from .database import probe
 from .deadline import DeadlineExceeded, call_within, describe
 
 ACTIVE_USER_WINDOW = timedelta(minutes=30)
@@ -88,14 +89,12 @@ def _within(budget: float, check: Callable[[], dict]) -> dict:
 
 
 def _check_database() -> dict:
-    from django.db import connection
-
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    finally:
-        connection.close()  # this thread's own connection: never left open
+    answer = probe.check(reuse_ok=False)  # within PROBE_BUDGET, shared with the requests of this process
+    if answer.state == "down":
+        return {"state": "down", "error": answer.error}
+    if answer.state == "read_only":
+        # Every write (agents' samples, the collectors' cycles) is refused: a failure, with its reason.
+        return {"state": "read_only", "error": "the server is read-only (read_only=ON): writes are refused"}
     return {}
 
 
@@ -105,37 +104,90 @@ def _check_broker(app: Celery, timeout: float) -> dict:
 
 
 def _check_workers(stale_after: float) -> dict:
+    """`ok` when every known host reported within `stale_after` s, `warn` when some did, `down` when none did."""
     from django.db import connection
-    from django.db.models import Max
 
     from .models import Host
 
     try:
-        last = Host.objects.aggregate(last=Max("last_seen"))["last"]
-        fresh = Host.objects.filter(last_seen__gte=timezone.now() - timedelta(seconds=stale_after)).count()
+        hosts = list(Host.objects.order_by("name").values_list("name", "last_seen"))
     finally:
         connection.close()
-    if last is None or fresh == 0:
-        return {"state": "down", "error": f"no worker has reported within {stale_after:.0f}s", "last_seen": last}
-    return {"hosts_reporting": fresh, "last_seen": last}
-
-
-def health_snapshot(app: Celery, timeout: float, stale_after: float) -> dict:
-    """Database, broker and workers, checked in parallel within `timeout` seconds."""
-    checks = {
-        "database": lambda: _check_database(),
-        "broker": lambda: _check_broker(app, timeout),
-        "workers": lambda: _check_workers(stale_after),
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_after)
+    stale = [
+        {"name": name, "last_seen": seen, "seconds_since_last_seen": round((now - seen).total_seconds(), 3)}
+        for name, seen in hosts
+        if seen < cutoff
+    ]
+    fresh = len(hosts) - len(stale)
+    result = {
+        "hosts_reporting": fresh,
+        "last_seen": max((seen for _, seen in hosts), default=None),
+        "stale_hosts": stale,
     }
-    results: dict[str, dict] = {}
-    threads = []
-    for name, check in checks.items():
-        thread = threading.Thread(target=lambda n=name, c=check: results.__setitem__(n, _within(timeout, c)))
+    if fresh == 0:
+        return {"state": "down", "error": f"no worker has reported within {stale_after:.0f}s", **result}
+    if stale:
+        return {"state": "warn", "error": f"{len(stale)} host(s) silent for over {stale_after:.0f}s", **result}
+    return result
+
+
+NOT_CHECKED = {"state": "unknown", "error": "not checked: the database does not answer"}
+
+
+def health_snapshot(
+    app: Celery, timeout: float, stale_after: float, authenticated: Callable[[], bool] | None = None
+) -> dict:
+    """Database, broker and workers checked in parallel within `timeout` seconds.
+
+    `status` is `fail` (some check failed: 503), `warn` (some host went
+    stale, the rest is fine) or `ok`. `authenticated`, run alongside within
+    the same budget, says whether the caller may see the details (`checks`:
+    errors, hosts, latencies, queue depths); anonymous callers, and everyone
+    while the database does not answer (it is what verifies them), get only
+    the names of the failed and warning checks.
+    """
+    known = probe.recent()
+    calls: dict[str, Callable[[], object]] = {
+        "database": lambda: _within(timeout, _check_database),
+        "broker": lambda: _within(timeout, lambda: _check_broker(app, timeout)),
+    }
+    if known is None or not known.down:
+        # Both need the database: not even started when it is known to be down.
+        calls["workers"] = lambda: _within(timeout, lambda: _check_workers(stale_after))
+        if authenticated is not None:
+            calls["authenticated"] = lambda: call_within(timeout, authenticated)
+    outcomes, threads = _start(calls)
+    deadline = time.monotonic() + timeout + 0.2
+    threads["database"].join(timeout + 0.2)
+    late = {"state": "down", "error": f"no answer within {timeout:.1f}s"}
+    database_down = outcomes.get("database", late)["state"] == "down"
+    # With the database down, the checks that need it can only time out: not waited for.
+    for name in ("broker",) if database_down else threads:
+        threads[name].join(max(0.0, deadline - time.monotonic()))
+    checks = {name: outcomes.get(name, late) for name in ("database", "broker", "workers")}
+    if database_down:
+        checks["workers"] = dict(NOT_CHECKED)
+    failed = [name for name, check in checks.items() if check["state"] not in ("ok", "warn", "unknown")]
+    warnings = [name for name, check in checks.items() if check["state"] == "warn"]
+    body: dict = {"status": "fail" if failed else "warn" if warnings else "ok", "failed": failed, "warnings": warnings}
+    if not database_down and outcomes.get("authenticated") is True:
+        body["checks"] = checks
+    return body
+
+
+def _start(calls: dict[str, Callable[[], object]]) -> tuple[dict[str, object], dict[str, threading.Thread]]:
+    """Each call in a daemon thread of its own; its result (or exception) lands in the returned dict."""
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> None:
+        try:
+            outcomes[name] = call()
+        except Exception as exc:
+            outcomes[name] = exc
+
+    threads = {name: threading.Thread(target=run, args=(name, call), daemon=True) for name, call in calls.items()}
+    for thread in threads.values():
         thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(timeout + 0.2)
-    for name in checks:
-        results.setdefault(name, {"state": "down", "error": f"no answer within {timeout:.1f}s"})
-    failed = [name for name, result in results.items() if result["state"] != "ok"]
-    return {"status": "fail" if failed else "ok", "failed": failed, "checks": results}
+    return outcomes, threads

@@ -7,7 +7,10 @@ worker waiting for that lock at exit (billiard's `_help_stuff_finish`) until
 it is killed as well. Here each process gets SIGTERM on its own, as
 `celery worker` expects, and its group gets SIGKILL only if it is still running
 STOP_TIMEOUT seconds later. If one process exits by itself, the others are
-stopped too, and the exit status is non-zero.
+stopped too, as honcho and foreman do: a web server left answering while the
+worker is dead would accept collections that never run. The exit status is
+then non-zero, and the dead process's last lines are repeated at the very end,
+after the others' shutdown lines that would otherwise bury the reason.
 
     python scripts/procfile.py [Procfile]
 """
@@ -18,10 +21,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 
 STOP_TIMEOUT = float(os.environ.get("PROCFILE_STOP_TIMEOUT", "10"))
+LAST_LINES = 20  # of a process that died, shown again at the end: a Python traceback's usual length
 
 
 def read_procfile(path: Path) -> list[tuple[str, str]]:
@@ -42,12 +47,23 @@ def say(name: str, text: str, width: int) -> None:
     sys.stdout.flush()
 
 
-def relay(proc: subprocess.Popen, name: str, width: int) -> None:
+def relay(proc: subprocess.Popen, name: str, width: int, last: deque) -> None:
     for raw in proc.stdout:
-        say(name, raw.decode(errors="replace").rstrip("\n"), width)
+        line = raw.decode(errors="replace").rstrip("\n")
+        last.append(line)
+        say(name, line, width)
 
 
-def start(name: str, command: str, width: int) -> tuple[subprocess.Popen, threading.Thread]:
+def describe(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def start(name: str, command: str, width: int, last: deque) -> tuple[subprocess.Popen, threading.Thread]:
     # `exec`: the process itself, not a shell around it, gets the SIGTERM. A new
     # session: the terminal's Ctrl-C reaches only this launcher, which decides.
     proc = subprocess.Popen(
@@ -57,7 +73,7 @@ def start(name: str, command: str, width: int) -> tuple[subprocess.Popen, thread
         start_new_session=True,
     )
     say("system", f"{name} started (pid={proc.pid})", width)
-    relaying = threading.Thread(target=relay, args=(proc, name, width), daemon=True)
+    relaying = threading.Thread(target=relay, args=(proc, name, width, last), daemon=True)
     relaying.start()
     return proc, relaying
 
@@ -89,7 +105,8 @@ def main(argv: list[str]) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stopping.set())
-    started = {name: start(name, command, width) for name, command in entries}
+    last = {name: deque(maxlen=LAST_LINES) for name, _ in entries}
+    started = {name: start(name, command, width, last[name]) for name, command in entries}
     procs = {name: proc for name, (proc, _) in started.items()}
     exited = None
     while not stopping.wait(0.2):
@@ -100,7 +117,12 @@ def main(argv: list[str]) -> int:
     else:
         say("system", "stopping (Ctrl-C)", width)
     stop(started, width)
-    return 1 if exited else 0
+    if not exited:
+        return 0
+    say("system", f"{exited} exited by itself ({describe(procs[exited].returncode)}); its last lines:", width)
+    for line in last[exited]:
+        say(exited, line, width)
+    return 1
 
 
 if __name__ == "__main__":

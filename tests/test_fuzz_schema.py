@@ -21,6 +21,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from db_django.celery import app as celery_app
+from db_django.filesystem_broker import transport_options
 from db_django.wsgi import application
 from monitor.api.auth import issue_token
 from samples import store
@@ -48,19 +49,9 @@ def private_broker(tmp_path, monkeypatch):
     Celery reads CELERY_BROKER_URL from the environment before its config, so both are switched.
     """
     monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
-    folders = {sub: tmp_path / "broker" / sub for sub in ("queue", "processed", "control")}
-    for folder in folders.values():
-        folder.mkdir(parents=True)
     saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = "filesystem://"
-    celery_app.conf.broker_transport_options = {
-        "data_folder_in": str(folders["queue"]),
-        "data_folder_out": str(folders["queue"]),
-        "processed_folder": str(folders["processed"]),
-        "control_folder": str(folders["control"]),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
+    celery_app.conf.broker_transport_options = transport_options(tmp_path / "broker")
     yield
     celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
 

@@ -1,7 +1,7 @@
 """Slow clients: behind the shipped nginx site the app keeps answering; bare gunicorn does not.
 
-Runs the production pieces for real: gunicorn with deploy/gunicorn.conf.py (4 sync
-workers) in the environment of deploy/env.example, and nginx (the Debian package)
+Runs the production pieces for real: gunicorn with deploy/gunicorn.conf.py (4
+workers of 8 threads) in the environment of deploy/env.example, and nginx (the Debian package)
 with deploy/nginx/db_django.conf, rendered by deploy/nginx/render.py for spare
 ports, this gunicorn and a throwaway self-signed certificate, running as the
 current user under a temp prefix. Then it attacks both as issue 10 did: bodies
@@ -11,6 +11,7 @@ sent slowly to /admin/login/, and a request head trickled a byte at a time.
 import http.client
 import io
 import json
+import runpy
 import secrets
 import select
 import socket
@@ -290,9 +291,13 @@ def test_a_trickled_request_head_blocks_nobody_and_is_cut_off(stack):
 
 
 def test_the_same_slow_bodies_straight_at_gunicorn_hold_every_worker(stack):
-    """The control: without nginx, four slow bodies take all four sync workers."""
-    with slow_bodies(stack.gunicorn, 4, None):
-        time.sleep(1)  # each of the four workers has accepted one and reads its body
+    """The control: without nginx, one slow body per thread takes every thread of every worker."""
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    # The kernel spreads connections unevenly over the worker processes: several
+    # times their threads make sure every process has one for each of its threads.
+    slots = 4 * conf["workers"] * conf.get("threads", 1)
+    with slow_bodies(stack.gunicorn, slots, None):
+        time.sleep(1)  # every thread has accepted one and reads its body
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             health_straight_at_gunicorn(stack, 2)
@@ -300,7 +305,7 @@ def test_the_same_slow_bodies_straight_at_gunicorn_hold_every_worker(stack):
     # The slow clients gone, the same workers answer again (none was killed).
     status = wait_for(lambda: _answers(stack), 10, "gunicorn to answer after the slow clients left")
     assert status in (200, 503)
-    print(f"\nbare gunicorn with 4 slow bodies: no answer within {blocked:.2f}s")
+    print(f"\nbare gunicorn with {slots} slow bodies: no answer within {blocked:.2f}s")
 
 
 def _answers(stack: Stack) -> int | None:

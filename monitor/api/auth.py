@@ -11,12 +11,10 @@ address (django-axes, settings AXES_*), answered by `lockout_response`.
 import hashlib
 import math
 import secrets
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -25,10 +23,9 @@ from db_django.env import parse_rate
 from monitor.models import ApiToken
 
 from .throttling import client_address, hit
+from .token_use import note_use
 
 KEY_PREFIX = "dbm_"
-# last_used_at is refreshed at most this often: not one UPDATE per request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -96,9 +93,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
         if token is None:
             raise refused(request, "Invalid or revoked token.")
-        now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        note_use(token)  # best-effort and at most once a minute: a read-only database still serves reads
         return (TokenUser(token), token)
 
     def authenticate_header(self, request) -> str:

@@ -1,21 +1,53 @@
+"""Error answers: JSON under /monitor/, and a 503 (never a 500) when the database is the cause."""
+
+import logging
+import sys
+
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from monitor.database import Fault, classify
+from monitor.deadline import describe
+
+logger = logging.getLogger(__name__)
+
 
 def exception_handler(exc, context):
-    """DRF's handler, plus 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django says 400)."""
+    """DRF's handler, plus 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django says 400)
+    and 503 with Retry-After for a database that is down, read-only or too slow."""
     if isinstance(exc, RequestDataTooBig):
-        from django.conf import settings
-
         return Response(
             {"detail": f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    fault = database_fault(exc, context.get("request"))
+    if fault is not None:
+        return Response({"detail": fault.message}, status=503, headers={"Retry-After": str(fault.retry_after)})
     return drf_exception_handler(exc, context)
+
+
+def database_fault(exc: BaseException, request=None) -> Fault | None:
+    """The Fault behind `exc` (logged once here, with the path), or None if `exc` is not a database state."""
+    fault = classify(exc, settings.DATABASE_STATEMENT_TIMEOUT)
+    if fault is not None:
+        path = getattr(request, "path", "?")
+        logger.warning("database %s on %s: %s", fault.kind, path, describe(exc))
+    return fault
+
+
+def fault_response(request: HttpRequest, fault: Fault) -> HttpResponse:
+    """503 with Retry-After: JSON under /monitor/, plain text elsewhere (the admin)."""
+    if request.path.startswith("/monitor/"):
+        response = JsonResponse({"detail": fault.message}, status=503)
+    else:
+        response = HttpResponse(fault.message, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(fault.retry_after)
+    return response
 
 
 def not_found(request, exception=None):
@@ -26,6 +58,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """handler500: called while Django handles the exception, so a database state outside a DRF view
+    (a middleware, the admin, a session save) still becomes its 503."""
+    fault = database_fault(sys.exc_info()[1], request) if sys.exc_info()[1] is not None else None
+    if fault is not None:
+        return fault_response(request, fault)
     if request.path.startswith("/monitor/"):
         return JsonResponse({"detail": "Server error."}, status=500)
     return defaults.server_error(request)

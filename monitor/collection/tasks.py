@@ -120,7 +120,10 @@ def collect_server_status(self) -> int:
     return store_cycle(server_collectors(), cycle_id=self.request.id)
 
 
-@shared_task(ignore_result=True)
+# Acknowledged on start: with acks_late a prune longer than the broker's visibility
+# timeout would be handed to another worker while it runs (settings); a prune cut
+# short by a dead worker is finished by the next hour's.
+@shared_task(ignore_result=True, acks_late=False)
 def prune_old_resources() -> int:
     """Drop what each tier keeps past its retention; then make sure the coming periods have partitions."""
     from monitor.models import Sample
