@@ -88,7 +88,7 @@ def test_the_limit_applies_to_the_reads_of_api_requests_only(client, on_mysql):
     mariadb = connection.mysql_is_mariadb
     prefix = "SET STATEMENT max_statement_time=3 FOR SELECT" if mariadb else "SELECT /*+ MAX_EXECUTION_TIME(3000) */"
     limited = [sql for sql in statements if sql.startswith(prefix)]
-    assert any("monitor_resource" in sql for sql in limited), statements
+    assert any("monitor_sample" in sql for sql in limited), statements
     assert [sql for sql in statements if sql.startswith("INSERT")], statements  # the write ran as it was
     assert not [sql for sql in limited if "INSERT" in sql]
 

@@ -26,6 +26,7 @@ from monitor.collection.schedule import beat_schedule
 from monitor.collection.tasks import collect_host_metrics, collect_server_status, prune_old_resources
 from monitor.models import CollectionCycle, Resource
 from procs import broker_at, child_env, frozen_server, running, wait_for, worker_args
+from samples import point, store_many
 from servers import private_redis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.redis]
@@ -180,7 +181,7 @@ def test_a_cycle_redelivered_after_it_expired_is_dropped_not_run(tmp_path):
 
 def test_a_prune_that_outlasts_the_visibility_timeout_runs_once(tmp_path):
     old = timezone.now() - timedelta(days=40)
-    Resource.objects.bulk_create(Resource(name="old.sample", value=i, timestamp=old, host=HOST) for i in range(80))
+    store_many(point(f"old.sample.{i}", i, host=HOST, timestamp=old) for i in range(80))
     log = tmp_path / "worker.log"
     with private_redis(tmp_path) as redis, broker_at(redis.url()):
         env = child_env(

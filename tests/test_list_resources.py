@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitor.models import Resource
 from samples import point, store, store_many
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +15,11 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def rows():
-    """25 rows, five per timestamp, so ties on timestamp must be broken by id."""
-    store_many(
+    """25 rows, five per timestamp, so ties on timestamp must be broken by series."""
+    stored = store_many(
         point(name=f"m.{i % 3}", value=i, timestamp=T0 + timedelta(seconds=i // 5), host=f"h{i % 2}") for i in range(25)
     )
-    return list(Resource.objects.order_by("-timestamp", "-id"))
+    return sorted(stored, key=lambda row: (row.ts, row.series_id), reverse=True)
 
 
 def walk(client, url):

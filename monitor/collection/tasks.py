@@ -125,23 +125,22 @@ def collect_server_status(self) -> int:
 # short by a dead worker is finished by the next hour's.
 @shared_task(ignore_result=True, acks_late=False)
 def prune_old_resources() -> int:
-    """Drop what each tier keeps past its retention; then make sure the coming periods have partitions."""
+    """Make sure the coming periods have partitions, then drop what each tier keeps past its retention."""
     from monitor.models import Sample
     from monitor.storage.partitions import ensure_partitions
 
     created = ensure_partitions()
     if created:
         logger.info("created partitions %s", ", ".join(created))
-    removed = 0
-    for tier in Sample.objects.prune(batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05):
-        removed += tier.rows
-        if tier.rows or tier.partitions:
-            logger.info(
-                "retention %s: removed %d rows older than %s (%d days)%s",
-                tier.tier,
-                tier.rows,
-                tier.cutoff.isoformat(),
-                tier.days,
-                f", partitions {', '.join(tier.partitions)}" if tier.partitions else "",
-            )
+    reports = Sample.objects.prune(batch_size=settings.RETENTION_BATCH_SIZE, pause=0.05)
+    removed = sum(tier.rows for tier in reports)
+    logger.info(
+        "pruned %d rows (%s)",
+        removed,
+        "; ".join(
+            f"{t.tier}: {t.rows} older than {t.days} days"
+            + (f", partitions {', '.join(t.partitions)}" if t.partitions else "")
+            for t in reports
+        ),
+    )
     return removed
