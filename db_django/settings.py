@@ -159,6 +159,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024 // 2, minimum=1024)
 # Rows per page of /monitor/resources/ when the client does not say (?page_size=).
 API_PAGE_SIZE = envint("API_PAGE_SIZE", 100, minimum=1)
+# Series one list or latest request may span; beyond it the API asks the client to filter (400).
+API_MAX_SERIES = envint("API_MAX_SERIES", 50_000, minimum=1)
 # Samples per bulk POST; beyond it the API answers 413.
 BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
 

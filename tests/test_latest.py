@@ -47,8 +47,9 @@ def test_a_series_holds_one_value_per_instant_so_a_second_one_is_refused(client,
     assert [r["value"] for r in client.get(URL, {"host": "a", "name": "cpu.percent"}).json()] == [4]
 
 
-def test_it_costs_one_query_whatever_the_number_of_series(client, history, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_it_costs_two_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
+    # How many series match (the API_MAX_SERIES bound), then their latest values with the catalog.
+    with django_assert_num_queries(2):
         client.get(URL)
 
 
@@ -59,3 +60,12 @@ def test_names_differing_in_case_or_trailing_space_are_separate_series(client):
     assert [r["name"] for r in client.get("/monitor/resources/", {"name": "cpu.percent"}).json()["results"]] == [
         "cpu.percent"
     ]
+
+
+def test_more_series_than_the_bound_asks_for_a_filter(client, history, settings):
+    settings.API_MAX_SERIES = 3
+    response = client.get(URL)
+    assert response.status_code == 400
+    assert "API_MAX_SERIES" in response.json()["detail"][0]
+    assert client.get(URL, {"host": "a"}).status_code == 200  # two series
+    assert client.get("/monitor/resources/").status_code == 400

@@ -60,12 +60,13 @@ def test_rows_inserted_while_paging_do_not_shift_the_pages(client, rows):
 
 
 def test_a_deep_page_costs_what_the_first_page_costs(client, rows):
-    # The series' newest instants, one window of samples, their names: three queries wherever the page starts.
+    # The series bound, their newest instants, one window of samples, their names: four queries
+    # wherever the page starts.
     with CaptureQueriesContext(connection) as first_queries:
         first = client.get(f"{URL}?page_size=5").json()
     with CaptureQueriesContext(connection) as next_queries:
         assert client.get(first["next"]).status_code == 200
-    assert len(first_queries) == len(next_queries) == 3
+    assert len(first_queries) == len(next_queries) == 4
 
 
 def test_it_bounds_the_page_size(client, rows):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -46,7 +47,19 @@ class SampleFilters:
         return cls(**values)
 
     def series(self) -> QuerySet:
-        return Series.objects.matching(name=self.name, name_prefix=self.name_prefix, host=self.host)
+        """The catalog rows these filters select; more than API_MAX_SERIES is a 400 asking to narrow them.
+
+        The bound keeps every read proportional to what a client can use: a
+        list page or a latest answer over more series than that would take
+        longer than a request may (DATABASE_STATEMENT_TIMEOUT, gunicorn's timeout).
+        """
+        rows = Series.objects.matching(name=self.name, name_prefix=self.name_prefix, host=self.host)
+        limit = settings.API_MAX_SERIES
+        if rows[: limit + 1].count() > limit:
+            raise ValidationError(
+                {"detail": [f"More than {limit} series match (API_MAX_SERIES): filter by host, name or name_prefix."]}
+            )
+        return rows
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items() if value is not None}

@@ -98,6 +98,9 @@ class ResourceSchema(AutoSchema):
 class ResourceViewSet(viewsets.GenericViewSet):
     """Metric samples: list (cursor-paged, newest first), create one or many, read, update, delete.
 
+    The list and `latest` span at most API_MAX_SERIES (50,000) series per request:
+    more answer 400 asking for a filter (host, name, name_prefix).
+
     POST a JSON object to store one sample, or a JSON array of up to
     BULK_MAX_ITEMS samples to store them all at once (or none).
     """
@@ -200,7 +203,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
         """The newest sample of every (name, host): what a dashboard shows on first paint.
 
         Filters: `host`, `name`, `name_prefix` (as on the list). Read from the
-        series catalog: no sample is scanned, however many there are.
+        series catalog and each series' latest value: no sample is scanned. At most
+        API_MAX_SERIES (50,000) series per request: more answer 400 asking for a filter.
         """
         filters = SampleFilters.from_params(request.query_params, times=False)
         return Response([sample_json(row) for row in filters.series().latest_rows()])
