@@ -146,3 +146,13 @@ def test_a_repeated_batch_stores_nothing_twice():
     store_many(points)  # an agent resending after a timeout
     assert Sample.objects.count() == 50
     assert Rollup.objects.get(step=Rollup.HOUR).count == 50
+
+
+def test_a_batch_with_a_new_series_and_a_repeat_counts_each_sample_once():
+    # The new series is created before the write's transaction, the repeat sends the
+    # write down its careful path: each sample still lands in the rollups exactly once.
+    store_many([point("known", 1.0, timestamp=T0)])
+    store_many([point("known", 1.0, timestamp=T0), point("brand.new", 2.0, timestamp=T0)])
+    counts = dict(Rollup.objects.filter(step=Rollup.MINUTE).values_list("series__name", "count"))
+    assert counts == {"known": 1, "brand.new": 1}
+    assert Sample.objects.count() == 2

@@ -71,21 +71,32 @@ class _Repeats(Exception):
 def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     """Store `points` (all, or none on Conflict); returns the (series id, ts) key of each, in order.
 
-    Repeats of stored samples are skipped but still get their key.
+    Repeats of stored samples are skipped but still get their key. The series
+    are resolved first, outside the write's transaction: creating a catalog
+    row commits on its own (the ORM manages that statement), and a series
+    without samples is harmless if the write then fails.
     """
     if not points:
         return []
+    ids = series_ids((p.host, p.name, p.description) for p in points)
+    keys = [(ids[(p.host, p.name)], p.ts) for p in points]
+    rows = [(series_id, ts, p.value) for (series_id, ts), p in zip(keys, points, strict=True)]
     try:
         with _transaction():
-            return _store(points, careful=False)
+            _write(rows, points, careful=False)
     except _Repeats:
         with _transaction():
-            return _store(points, careful=True)
+            _write(rows, points, careful=True)
+    return keys
 
 
 @contextmanager
 def _transaction() -> Iterator[None]:
-    """All of a write or none of it."""
+    """All of a write or none of it.
+
+    Only plain cursor statements may run inside on MySQL: the ORM's own
+    transaction handling would commit this one early.
+    """
     if connection.vendor != "mysql" or connection.in_atomic_block:
         with transaction.atomic():
             yield
@@ -103,10 +114,7 @@ def _transaction() -> Iterator[None]:
         cursor.execute("COMMIT")
 
 
-def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
-    ids = series_ids((p.host, p.name, p.description) for p in points)
-    keys = [(ids[(p.host, p.name)], p.ts) for p in points]
-    rows = [(series_id, ts, p.value) for (series_id, ts), p in zip(keys, points, strict=True)]
+def _write(rows: list[tuple[int, int, float]], points: Sequence[Point], careful: bool) -> None:
     if careful:
         rows = _new_only(rows)
     inserted = _insert_samples(rows)
@@ -116,7 +124,6 @@ def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
         raise _Repeats
     fold(rows)
     _hosts_seen(points)
-    return keys
 
 
 def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
