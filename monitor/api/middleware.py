@@ -80,7 +80,8 @@ class StatementTimeLimit:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
         self.seconds = settings.DATABASE_STATEMENT_TIMEOUT
-        self.aliases = [alias for alias, db in settings.DATABASES.items() if db["ENGINE"].endswith(".mysql")]
+        # By vendor, not engine: TiDB's backend (django_tidb) is a "mysql" vendor too.
+        self.aliases = [alias for alias in settings.DATABASES if connections[alias].vendor == "mysql"]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self.seconds or not request.path.startswith("/monitor/") or not self.aliases:
