@@ -8,7 +8,7 @@ import pytest
 
 from db_django.env import ConfigError, database_from_url, replica_from_url
 from monitor.models import Host, Sample
-from monitor.storage.router import judge, read_connection, replica_read
+from monitor.storage.router import judge, primary_reads, read_connection, replica_read
 from procs import ROOT
 
 PRIMARY = database_from_url("mysql://app:pw@db-1:3306/monitor", ROOT / "unused")
@@ -104,3 +104,5 @@ def test_without_a_replica_every_read_goes_to_the_primary():
         return [read_connection(Sample).alias, Host.objects.all().db]
 
     assert where() == ["default", "default"]
+    with primary_reads():
+        assert where() == ["default", "default"]

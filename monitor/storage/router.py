@@ -20,7 +20,8 @@ answer) marks it down and runs again on the primary.
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
@@ -96,13 +97,20 @@ def replica_read(read: Callable[P, T]) -> Callable[P, T]:
                 raise
         finally:
             _scope.reset(token)
-        token = _scope.set(_Scope(replica_allowed=False))
-        try:
+        with primary_reads():
             return read(*args, **kwargs)
-        finally:
-            _scope.reset(token)
 
     return on_replica
+
+
+@contextmanager
+def primary_reads() -> Iterator[None]:
+    """Every read inside goes to the primary, replica_read functions included: for a read that decides a write."""
+    token = _scope.set(_Scope(replica_allowed=False))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def read_connection(model) -> BaseDatabaseWrapper:
