@@ -6,7 +6,8 @@ reads, which the dashboards share) do reads of the REPLICATED models go to the
 replica. Writes, edits and read-modify-write paths (the series catalog, the
 conflict checks of a write), authentication, sessions and the admin never enter
 that scope, so they stay on the primary, and so does any read path nobody has
-declared tolerant of lag.
+declared tolerant of lag. `primary_reads()` keeps a read on the primary even
+through a `replica_read` function, for a read whose answer decides a write.
 
 The replica serves while it answers and its SHOW REPLICA STATUS shows both
 replication threads running and Seconds_Behind_Master at most
