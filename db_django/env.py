@@ -95,7 +95,7 @@ def envrate(name: str, default: str) -> str:
     return raw
 
 
-def database_from_url(url: str, sqlite_default: Path) -> dict:
+def database_from_url(url: str, sqlite_default: Path, variable: str = "DATABASE_URL") -> dict:
     """Turn `mysql://user:pass@host:port/name` or `sqlite:///path` into a DATABASES entry.
 
     MySQL connections get utf8mb4 (full Unicode), strict mode (bad data is an
@@ -121,10 +121,10 @@ def database_from_url(url: str, sqlite_default: Path) -> dict:
             path = path[1:]
         return _sqlite(Path(path) if path else sqlite_default)
     if scheme not in {"mysql", "mariadb"}:
-        raise ConfigError(f"DATABASE_URL scheme {scheme!r} is not supported (use mysql:// or sqlite://)")
+        raise ConfigError(f"{variable} scheme {scheme!r} is not supported (use mysql:// or sqlite://)")
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ConfigError("DATABASE_URL has no database name (mysql://user:pass@host:3306/NAME)")
+        raise ConfigError(f"{variable} has no database name (mysql://user:pass@host:3306/NAME)")
     query = dict(parse_qsl(parts.query))
     options = {
         "charset": "utf8mb4",
@@ -147,6 +147,25 @@ def database_from_url(url: str, sqlite_default: Path) -> dict:
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
     }
+
+
+def replica_from_url(url: str, primary: dict) -> dict:
+    """`DATABASE_REPLICA_URL` -> the `replica` DATABASES entry: a MySQL replica of the MySQL `primary`.
+
+    Same form and options as DATABASE_URL, but a 1 s connect timeout by default:
+    a replica that does not answer is left for the primary (monitor/storage/router.py),
+    so waiting long for it only delays the fallback. The test runner points it at
+    the test database (MIRROR) instead of creating one.
+    """
+    if urlsplit(url).scheme.lower() not in {"mysql", "mariadb"}:
+        raise ConfigError(f"DATABASE_REPLICA_URL={url!r} must be a mysql:// URL")
+    if primary["ENGINE"] != "django.db.backends.mysql":
+        raise ConfigError("DATABASE_REPLICA_URL needs a MySQL primary: set DATABASE_URL=mysql://... as well")
+    query = dict(parse_qsl(urlsplit(url).query))
+    entry = database_from_url(url, Path(), "DATABASE_REPLICA_URL")
+    entry["OPTIONS"]["connect_timeout"] = int(query.get("connect_timeout", 1))
+    entry["TEST"] = {"MIRROR": "default"}
+    return entry
 
 
 def cache_from_url(url: str) -> dict:

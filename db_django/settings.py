@@ -23,6 +23,7 @@ from .env import (
     envrate,
     envrequired,
     envstr,
+    replica_from_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -123,17 +124,32 @@ TEMPLATES = [
 WSGI_APPLICATION = "db_django.wsgi.application"
 
 DATABASES = {"default": database_from_url(envstr("DATABASE_URL"), VAR_DIR / "db.sqlite3")}
+# A MySQL replica of the primary for reads that may lag a few seconds (README "Past one machine"):
+# monitor/storage/router.py sends them there while it keeps up, everything else to the primary.
+DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_from_url(DATABASE_REPLICA_URL, DATABASES["default"])
+DATABASE_ROUTERS = ["monitor.storage.router.ReplicaRouter"]
+# Seconds behind the primary (Seconds_Behind_Master) beyond which the replica's reads go to the primary.
+DATABASE_REPLICA_MAX_LAG = envfloat("DATABASE_REPLICA_MAX_LAG", 10.0)
+# Each process asks the replica for its state at most this often (seconds); reads in between use the last answer.
+DATABASE_REPLICA_CHECK_INTERVAL = envfloat("DATABASE_REPLICA_CHECK_INTERVAL", 2.0)
+if DATABASE_REPLICA_MAX_LAG < 0 or DATABASE_REPLICA_CHECK_INTERVAL <= 0:
+    raise ConfigError(
+        "DATABASE_REPLICA_MAX_LAG must not be negative and DATABASE_REPLICA_CHECK_INTERVAL must be positive"
+    )
 # Seconds a SELECT of an API request may run on MySQL/MariaDB before the server stops it (0: no limit);
 # below the connection's read timeout, so the server's clear error arrives before the client gives up.
 DATABASE_STATEMENT_TIMEOUT = envfloat("DATABASE_STATEMENT_TIMEOUT", 3.0)
-_read_timeout = DATABASES["default"].get("OPTIONS", {}).get("read_timeout")
 if DATABASE_STATEMENT_TIMEOUT < 0:
     raise ConfigError(f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must not be negative")
-if _read_timeout and DATABASE_STATEMENT_TIMEOUT >= _read_timeout:
-    raise ConfigError(
-        f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must be below the read_timeout "
-        f"of DATABASE_URL ({_read_timeout} s)"
-    )
+for _alias, _variable in (("default", "DATABASE_URL"), ("replica", "DATABASE_REPLICA_URL")):
+    _read_timeout = DATABASES.get(_alias, {}).get("OPTIONS", {}).get("read_timeout")
+    if _read_timeout and DATABASE_STATEMENT_TIMEOUT >= _read_timeout:
+        raise ConfigError(
+            f"DATABASE_STATEMENT_TIMEOUT={DATABASE_STATEMENT_TIMEOUT:g} must be below the read_timeout "
+            f"of {_variable} ({_read_timeout} s)"
+        )
 # Requests per web process that may be in the application (waiting on the database) at once;
 # keep it below gunicorn's --threads so health and quick 503s always find a free thread. 0: no limit.
 DATABASE_REQUEST_SLOTS = envint("DATABASE_REQUEST_SLOTS", 0 if DEBUG else 6, minimum=0)
@@ -309,9 +325,12 @@ HOST_STALE_AFTER = envint("HOST_STALE_AFTER", 3 * METRICS_INTERVAL, minimum=1)
 # Rows are tagged with this name; override it to run several workers on one box.
 MONITOR_HOSTNAME = envstr("MONITOR_HOSTNAME") or socket.gethostname()
 # Servers whose own status is collected each cycle: by default the app's own
-# database when it is MySQL, and the broker when it is Redis.
+# database (and its replica) when it is MySQL, and the broker when it is Redis.
 _database_url = envstr("DATABASE_URL")
-MONITOR_MYSQL_URLS = envlist("MONITOR_MYSQL_URLS", [_database_url] if _database_url.startswith("mysql") else [])
+MONITOR_MYSQL_URLS = envlist(
+    "MONITOR_MYSQL_URLS", [_database_url, DATABASE_REPLICA_URL] if _database_url.startswith("mysql") else []
+)
+MONITOR_MYSQL_URLS = [url for url in MONITOR_MYSQL_URLS if url]
 MONITOR_REDIS_URLS = envlist("MONITOR_REDIS_URLS", [CELERY_BROKER_URL] if CELERY_BROKER_URL.startswith("redis") else [])
 # Timeout of each collector's connection to a monitored server.
 MONITOR_COLLECT_TIMEOUT = envfloat("MONITOR_COLLECT_TIMEOUT", 2.0)

@@ -8,6 +8,7 @@ shares the answer between the threads of a process for a second.
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
@@ -86,28 +87,33 @@ class DatabaseState:
 
 
 class Probe:
-    """Asks the database, on a connection of its own, whether it answers and whether it takes writes.
+    """Asks the database, on a connection of its own, whether it answers and whether it takes writes
+    (or another question: `ask`; the read replica's router asks whether it keeps up).
 
     A probe that has not answered within `budget` seconds counts as `down`.
     Threads that ask while one runs wait for it (never past its budget), and an
-    answer is reused for ANSWER_REUSED seconds, so a process asks at most about
-    once a second however many requests want to know. A probe stuck on a frozen
+    answer is reused for `reuse` seconds (ANSWER_REUSED), so a process asks at most
+    about once a second however many requests want to know. A probe stuck on a frozen
     server stays in its daemon thread until the connect/read timeouts of
     DATABASE_URL end it; nobody waits for that, and the next question starts a
     new one.
     """
 
-    def __init__(self, budget: float) -> None:
+    def __init__(
+        self, budget: float, ask: Callable[[], DatabaseState] | None = None, reuse: float = ANSWER_REUSED
+    ) -> None:
         self.budget = budget
+        self.ask = ask or ask_primary  # the question, asked on the probe's own thread
+        self.reuse = reuse  # seconds an answer is shared before a new probe
         self._lock = threading.Lock()
         self._answer: DatabaseState | None = None
         self._answered_at = float("-inf")
         self._running: tuple[threading.Event, float] | None = None  # (answered, deadline)
 
-    def recent(self, max_age: float = ANSWER_REUSED) -> DatabaseState | None:
-        """The last answer if it is at most `max_age` seconds old; never starts a probe."""
+    def recent(self, max_age: float | None = None) -> DatabaseState | None:
+        """The last answer if it is at most `max_age` (default: `reuse`) seconds old; never starts a probe."""
         with self._lock:
-            if time.monotonic() - self._answered_at <= max_age:
+            if time.monotonic() - self._answered_at <= (self.reuse if max_age is None else max_age):
                 return self._answer
         return None
 
@@ -116,7 +122,7 @@ class Probe:
         an `ok` from before a freeze must not hide it, while a recent `down` is news enough."""
         with self._lock:
             now = time.monotonic()
-            recent = now - self._answered_at <= ANSWER_REUSED and self._answer is not None
+            recent = now - self._answered_at <= self.reuse and self._answer is not None
             if recent and (reuse_ok or self._answer.down):
                 return self._answer
             if self._running is None or self._running[1] <= now:
@@ -132,9 +138,14 @@ class Probe:
                 self._answer, self._answered_at = answer, time.monotonic()
         return answer
 
+    def report(self, answer: DatabaseState) -> None:
+        """Record an answer learnt elsewhere (a query that failed): shared like a probe's until it is `reuse` old."""
+        with self._lock:
+            self._answer, self._answered_at = answer, time.monotonic()
+
     def _run(self, answered: threading.Event, deadline: float) -> None:
         try:
-            answer = DatabaseState("read_only" if ask_read_only() else "ok")
+            answer = self.ask()
         except Exception as exc:  # any failure to answer is the answer
             answer = DatabaseState("down", describe(exc))
         with self._lock:
@@ -142,6 +153,11 @@ class Probe:
             if self._running is not None and self._running[0] is answered:
                 self._running = None
         answered.set()
+
+
+def ask_primary() -> DatabaseState:
+    """`ok`, or `read_only` when the default database refuses writes."""
+    return DatabaseState("read_only" if ask_read_only() else "ok")
 
 
 def ask_read_only() -> bool:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -159,7 +159,7 @@ def _mariadb_answers(server: MariaDBServer) -> bool:
         return False
 
 
-def _mariadb(datadir: Path, log_dir: Path) -> MariaDBServer:
+def _mariadb(datadir: Path, log_dir: Path, options: Sequence[str] = ()) -> MariaDBServer:
     program = need_program("mariadbd", "mysqld")
     port = closed_port()
     # A unix socket path is limited to 108 bytes; pytest's tmp paths can be longer.
@@ -174,6 +174,7 @@ def _mariadb(datadir: Path, log_dir: Path) -> MariaDBServer:
         f"--pid-file={datadir / 'mariadbd.pid'}",
         f"--tmpdir={datadir}",
         *MARIADB_OPTIONS,
+        *options,  # after the defaults: the last occurrence of an option wins
     ]
     server = MariaDBServer(args, port, log_dir / f"mariadb-{port}.log", lambda: False, "private mariadb")
     server.ready = lambda: _mariadb_answers(server)
@@ -234,17 +235,74 @@ def build_mariadb_template(directory: Path) -> Path:
 
 
 @contextmanager
-def private_mariadb(template: Path, tmp_path: Path) -> Iterator[MariaDBServer]:
-    """A mariadbd of our own on a spare port, on a copy of `template`; stopped on exit."""
-    datadir = tmp_path / "mariadb-data"
+def private_mariadb(
+    template: Path, tmp_path: Path, name: str = "mariadb-data", options: Sequence[str] = ()
+) -> Iterator[MariaDBServer]:
+    """A mariadbd of our own on a spare port, on a copy of `template` in tmp_path/name; stopped on exit."""
+    datadir = tmp_path / name
     shutil.copytree(template, datadir)
-    server = _mariadb(datadir, tmp_path)
+    server = _mariadb(datadir, tmp_path, options)
     server.start()
     try:
         yield server
     finally:
         server.stop()
         Path(tempfile.gettempdir(), f"faults-mariadb-{server.port}.sock").unlink(missing_ok=True)
+
+
+# Row-based binary log on the primary; on the replica relay logs, and read_only, which
+# binds the application's user (no SUPER) as on a production replica, not replication.
+PRIMARY_OPTIONS = ["--server-id=1", "--log-bin=primary-bin", "--binlog-format=ROW"]
+REPLICA_OPTIONS = ["--server-id=2", "--relay-log=replica-relay-bin", "--read-only"]
+
+
+@contextmanager
+def replicating_mariadb(template: Path, tmp_path: Path) -> Iterator[tuple[MariaDBServer, MariaDBServer]]:
+    """A private primary and a replica of it, both on copies of `template`; stopped on exit.
+
+    Both start from the same data, and the primary logs every change from its
+    first start, so the replica follows it from the beginning of its binary log.
+    The replica keeps its position in GTIDs (mysql.gtid_slave_pos, InnoDB): a
+    replica killed with SIGKILL resumes where it was instead of applying events twice.
+    """
+    with (
+        private_mariadb(template, tmp_path, "primary-data", PRIMARY_OPTIONS) as primary,
+        private_mariadb(template, tmp_path, "replica-data", REPLICA_OPTIONS) as replica,
+    ):
+        with replica.connect() as conn:
+            conn.cursor().execute(
+                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='root',"
+                " MASTER_PASSWORD='', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos",
+                (primary.port,),
+            )
+            conn.cursor().execute("START SLAVE")
+        wait_for(lambda: replication_caught_up(primary, replica), 60, "the replica to follow the primary")
+        yield primary, replica
+
+
+def replica_status(replica: MariaDBServer) -> dict:
+    """The replica's SHOW SLAVE STATUS row, by column name."""
+    import MySQLdb.cursors
+
+    with replica.connect(cursorclass=MySQLdb.cursors.DictCursor) as conn:
+        cursor = conn.cursor()
+        cursor.execute("SHOW SLAVE STATUS")
+        return cursor.fetchone() or {}
+
+
+def replication_caught_up(primary: MariaDBServer, replica: MariaDBServer) -> bool:
+    """Both replication threads run and the replica has applied everything the primary has logged."""
+    with primary.connect() as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT @@gtid_binlog_pos")
+        logged = cursor.fetchone()[0]
+    status = replica_status(replica)
+    if status.get("Slave_IO_Running") != "Yes" or status.get("Slave_SQL_Running") != "Yes":
+        return False
+    with replica.connect() as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT @@gtid_slave_pos")
+        return cursor.fetchone()[0] == logged
 
 
 def timed(call: Callable[[], object]) -> tuple[object, float]:

@@ -12,9 +12,10 @@ instead of holding a thread.
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
 from monitor.database import UNAVAILABLE, Fault, probe
@@ -73,16 +74,21 @@ class DatabaseSlots:
 
 
 class StatementTimeLimit:
-    """Every SELECT of a request under /monitor/ runs with the server's own time limit (MySQL/MariaDB)."""
+    """Every SELECT of a request under /monitor/ runs with the server's own time limit (MySQL/MariaDB),
+    on the primary and on the read replica alike."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
         self.seconds = settings.DATABASE_STATEMENT_TIMEOUT
+        # By vendor, not engine: TiDB's backend (django_tidb) is a "mysql" vendor too.
+        self.aliases = [alias for alias in settings.DATABASES if connections[alias].vendor == "mysql"]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not self.seconds or not request.path.startswith("/monitor/") or connection.vendor != "mysql":
+        if not self.seconds or not request.path.startswith("/monitor/") or not self.aliases:
             return self.get_response(request)
-        with connection.execute_wrapper(self._limit):
+        with ExitStack() as limits:
+            for alias in self.aliases:
+                limits.enter_context(connections[alias].execute_wrapper(self._limit))
             return self.get_response(request)
 
     def _limit(self, execute, sql: str, params, many: bool, context: dict):

@@ -19,6 +19,7 @@ from monitor.broker import BrokerUnavailable, send_tasks
 from monitor.collection.schedule import COLLECTION_TASKS
 from monitor.health import application_snapshot, health_snapshot
 from monitor.models import Host
+from monitor.storage.router import replica_read
 
 from .auth import TokenAuthentication
 from .serializers import HostStatusSerializer
@@ -26,6 +27,7 @@ from .serializers import HostStatusSerializer
 
 @extend_schema(responses={200: HostStatusSerializer(many=True)})
 @api_view(["GET"])
+@replica_read
 def hosts(request: Request) -> Response:
     """Every host that has reported, its last sample time, and whether it is stale.
 

@@ -2,7 +2,9 @@
 
 Every read starts from the catalog (a few thousand rows at most per host), then
 touches only the samples or rollups of the series it selected, by their
-(series_id, time) primary key.
+(series_id, time) primary key. The reads a dashboard polls (`replica_read`) may
+be served by the read replica (router.py); `resource_row`, which the API's
+edits read before and after they write, stays on the primary.
 """
 
 import re
@@ -10,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import Min, Q, QuerySet
 
 from monitor.models import Rollup, Sample, Series
 
 from .instants import from_us, to_us
 from .names import parse, series_key
+from .router import read_connection, replica_read
 
 MAX_STEP = 366 * 86400  # one point per year at most: anything longer is a typo
 MAX_POINTS = 11_000  # Prometheus' limit for query_range: keeps a series one screenful
@@ -78,16 +80,21 @@ class SeriesQuery:
 class Source:
     """Where a part of a series comes from: raw samples or a rollup tier (`seconds` per bucket)."""
 
-    table: str
+    model: type[Sample] | type[Rollup]
     seconds: int  # 0: raw samples
     time_column: str  # microseconds (raw) or seconds (tiers)
 
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
 
-RAW = Source(Sample._meta.db_table, 0, "ts")
-MINUTE = Source(Rollup._meta.db_table, Rollup.MINUTE, "bucket")
-HOUR = Source(Rollup._meta.db_table, Rollup.HOUR, "bucket")
+
+RAW = Source(Sample, 0, "ts")
+MINUTE = Source(Rollup, Rollup.MINUTE, "bucket")
+HOUR = Source(Rollup, Rollup.HOUR, "bucket")
 
 
+@replica_read
 def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
     """One (bucket start, value) per step that has data.
 
@@ -101,6 +108,7 @@ def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
     return series_points(ids, to_us(query.since), to_us(query.until), query.step, query.aggregate)
 
 
+@replica_read
 def series_points(ids: list[int], since: int, until: int, step: int, aggregate: str) -> list[tuple[int, float]]:
     merged: dict[int, list] = {}
     for source, lo, hi in plan(since, until, step):
@@ -153,7 +161,7 @@ def _aggregates(source: Source, ids: list[int], lo: int, hi: int, step: int) -> 
         columns = "COUNT(*), SUM(value), MIN(value), MAX(value)"
     else:
         columns = "SUM(count), SUM(sum), MIN(min), MAX(max)"
-    return _fetch(f"SELECT {bucket} AS b, {columns} FROM {source.table} WHERE {where} GROUP BY b", params)
+    return _fetch(source, f"SELECT {bucket} AS b, {columns} FROM {source.table} WHERE {where} GROUP BY b", params)
 
 
 def _lasts(source: Source, ids: list[int], lo: int, hi: int, step: int) -> list[tuple]:
@@ -165,10 +173,11 @@ def _lasts(source: Source, ids: list[int], lo: int, hi: int, step: int) -> list[
         f" ROW_NUMBER() OVER (PARTITION BY {bucket} ORDER BY {ts} DESC, series_id DESC) AS n"
         f" FROM {source.table} WHERE {where}"
     )
-    return _fetch(f"SELECT b, v, t, series_id FROM ({inner}) ranked WHERE n = 1", params)
+    return _fetch(source, f"SELECT b, v, t, series_id FROM ({inner}) ranked WHERE n = 1", params)
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(source: Source, sql: str, params: list) -> list[tuple]:
+    connection = read_connection(source.model)
     if connection.vendor != "mysql":
         sql = sql.replace(" DIV ", " / ")  # SQLite divides integers as integers
     with connection.cursor() as cursor:
@@ -227,6 +236,7 @@ class Row:
         return from_us(self.ts)
 
 
+@replica_read
 def resource_latest(series: QuerySet) -> list[Row]:
     """The newest sample of each selected series, from the catalog and the latest values (no sample is read)."""
     rows = Rollup.objects.filter(step=Rollup.LATEST, bucket=0, series__in=series.values("id"))
@@ -238,6 +248,7 @@ def resource_latest(series: QuerySet) -> list[Row]:
     ]
 
 
+@replica_read
 def latest_instants(series: QuerySet) -> dict[int, int]:
     """{series id: microseconds of its newest sample} for the selected series."""
     rows = Rollup.objects.filter(step=Rollup.LATEST, bucket=0, series__in=series.values("id"))
@@ -254,6 +265,7 @@ IDS_PER_QUERY = 2000
 MAX_WINDOW_US = 3600 * US
 
 
+@replica_read
 def resource_rows(
     series: QuerySet,
     page_size: int,
