@@ -226,7 +226,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CheckStateEnum": "monitor.api.schemas.CHECK_STATES",
+        "BrokerStateEnum": "monitor.api.schemas.BROKER_STATES",
+    },
+    # Error components, servers, security inherited from the top (Postman), required bodies, live examples.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitor.api.schemas.finish_schema",
+    ],
 }
+# The base URL the schema's `servers` entry names (Postman's baseUrl, generated clients' default),
+# e.g. https://monitor.example.com; empty: the origin the schema was requested from.
+API_SERVER_URL = envstr("API_SERVER_URL", "")
 
 # Browser frontends on other origins (e.g. http://localhost:5173) must be listed.
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")

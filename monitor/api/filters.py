@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from monitor.models import Series
 from monitor.storage.instants import to_us
 
+from .schemas import EXAMPLE_HOST, EXAMPLE_NAME, example
 from .serializers import parse_time
 
 
@@ -55,15 +56,30 @@ class SampleFilters:
 def filter_parameters(times: bool = True) -> list[OpenApiParameter]:
     """The filters as OpenAPI parameters, with examples a generated client or Postman can run as they are."""
     found = [
-        OpenApiParameter("name", str, description="Exact metric name, e.g. cpu.percent"),
         OpenApiParameter(
-            "name_prefix", str, description="Every metric whose name starts with it, e.g. disk. for every disk metric"
+            "name", str, description="Exact metric name, e.g. cpu.percent", examples=example(EXAMPLE_NAME)
         ),
-        OpenApiParameter("host", str, description="Exact host name"),
+        OpenApiParameter(
+            "name_prefix",
+            str,
+            description="Every metric whose name starts with it, e.g. disk. for every disk metric",
+            examples=example(EXAMPLE_NAME.split(".")[0] + "."),
+        ),
+        OpenApiParameter("host", str, description="Exact host name", examples=example(EXAMPLE_HOST)),
     ]
     if times:
         found += [
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601 time, inclusive"),
-            OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601 time, exclusive"),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 time, inclusive",
+                examples=example("2026-11-25T00:00:00Z"),
+            ),
+            OpenApiParameter(
+                "until",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 time, exclusive",
+                examples=example("2026-11-26T00:00:00Z"),
+            ),
         ]
     return found

@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from monitor.storage.inserts import Point
 from monitor.storage.instants import from_us, to_us
-from monitor.storage.queries import Row
+from monitor.storage.queries import SERIES_AGGREGATES, Row
 
 NAME_MAX = 200
 HOST_MAX = 255
@@ -24,6 +24,7 @@ NOT_A_NUMBER = "A valid number is required."
 BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
 REQUIRED = "This field is required."
 OUT_OF_RANGE = "Datetime value out of range."
+HOST_SOURCES = ("worker", "push")
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
 
@@ -228,11 +229,36 @@ class ResourcePageSerializer(serializers.Serializer):
     results = ResourceSerializer(many=True)
 
 
+class BulkCreatedSerializer(serializers.Serializer):
+    """The answer to a bulk POST (an array): how many samples it stored, all of them."""
+
+    created = serializers.IntegerField(min_value=1, help_text="samples stored (repeats of stored ones included)")
+
+
+class SeriesSerializer(serializers.Serializer):
+    """One metric as one aggregated point per step, as /monitor/resources/series/ answers it."""
+
+    name = serializers.CharField(help_text="the metric asked for")
+    host = serializers.CharField(allow_null=True, help_text="the host asked for; null: all hosts together")
+    since = serializers.DateTimeField(help_text="start of the range, inclusive (UTC)")
+    until = serializers.DateTimeField(help_text="end of the range, exclusive (UTC)")
+    step = serializers.IntegerField(min_value=1, help_text="seconds per point")
+    aggregate = serializers.ChoiceField(choices=SERIES_AGGREGATES, help_text="how each bucket's samples are combined")
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="[bucket start in seconds since 1970 (UTC), value], oldest first; buckets without data are left out",
+    )
+
+
 class HostStatusSerializer(serializers.Serializer):
     """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
 
-    name = serializers.CharField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
+    name = serializers.CharField(help_text="the `host` of its samples")
+    first_seen = serializers.DateTimeField(help_text="its first sample")
+    last_seen = serializers.DateTimeField(help_text="its newest sample (never later than when it arrived)")
     seconds_since_last_seen = serializers.FloatField()
-    stale = serializers.BooleanField()
+    stale = serializers.BooleanField(help_text="nothing for more than HOST_STALE_AFTER seconds")
+    source = serializers.ChoiceField(
+        choices=HOST_SOURCES,
+        help_text="worker: a Celery worker of this deployment collects it; push: only samples sent to the API",
+    )
