@@ -226,6 +226,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the choices are their own names
     "ENUM_NAME_OVERRIDES": {
         "CheckStateEnum": "monitor.api.schemas.CHECK_STATES",
         "BrokerStateEnum": "monitor.api.schemas.BROKER_STATES",

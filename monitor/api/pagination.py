@@ -146,14 +146,14 @@ def decode_cursor(token: str) -> tuple[tuple[int, int], bool, dict]:
 
 
 def pagination_parameters() -> list[OpenApiParameter]:
-    """The paging parameters for the OpenAPI schema; their examples run as given (an empty cursor: the first page)."""
+    """The paging parameters for the OpenAPI schema, with examples that run as given (the cursor's: its default)."""
     return [
         OpenApiParameter(
             "cursor",
             str,
             description="Opaque position from a next/previous link; it carries the query's filters. "
             "Empty or absent: the first page.",
-            examples=example(""),
+            default="",
         ),
         OpenApiParameter(
             "page_size", int, description=f"Rows per page, 1 to {MAX_PAGE_SIZE} (default 100).", examples=example(100)

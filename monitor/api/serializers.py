@@ -97,14 +97,17 @@ class ResourceSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=NAME_MAX, help_text="metric name, e.g. cpu.percent or CPU Usage")
     value = serializers.FloatField(help_text="a finite number")
+    # No `default=` on the optional fields: they are documentation (parse_sample validates), and
+    # a default in the schema makes generated clients send it, which a PATCH must not do.
     description = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="what the metric means; belongs to the series"
+        required=False, allow_blank=True, help_text="what the metric means; belongs to the series (default: empty)"
     )
     timestamp = serializers.DateTimeField(
-        required=False, help_text="ISO 8601; default: when the server receives it. Answers are in UTC."
+        required=False,
+        help_text="ISO 8601; default: when the server receives it (an update keeps the sample's). Answers are in UTC.",
     )
     host = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=HOST_MAX, help_text="the machine it is about"
+        required=False, allow_blank=True, max_length=HOST_MAX, help_text="the machine it is about (default: empty)"
     )
 
     def to_internal_value(self, data) -> Point:
