@@ -230,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CheckStateEnum": "monitor.api.schemas.CHECK_STATES",
         "BrokerStateEnum": "monitor.api.schemas.BROKER_STATES",
+        "HealthStatusEnum": "monitor.api.schemas.HEALTH_STATES",
+        "HostSourceEnum": "monitor.api.serializers.HOST_SOURCES",
     },
     # Error components, servers, security inherited from the top (Postman), required bodies, live examples.
     "POSTPROCESSING_HOOKS": [

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from procs import ROOT, child_env, closed_port, running, wait_for
-from servers import need_program
-
 from monitor.api.auth import issue_token
 from monitor.api.schemas import EXAMPLE_HOST, EXAMPLE_SAMPLE
+from procs import ROOT, child_env, closed_port, running, wait_for
+from servers import need_program
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 NPM_BIN = ROOT / "var" / "npm" / "node_modules" / ".bin"

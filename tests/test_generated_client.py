@@ -110,7 +110,7 @@ def test_the_generated_client_returns_typed_objects(tmp_path, generated):
         hosts = {host.name: host for host in hosts_list.sync(client=client)}
         agent = hosts["agent-7"]
         assert isinstance(agent, models.HostStatus) and agent.additional_properties == {}
-        assert agent.source == models.SourceEnum.PUSH and agent.stale is False
+        assert agent.source == models.HostSourceEnum.PUSH and agent.stale is False
         assert agent.last_seen == now - timedelta(seconds=8)
 
         one = resources["retrieve"].sync(client=client, id=created.id)

@@ -169,6 +169,7 @@ def errors(codes: Iterable[int], special: dict[int, OpenApiResponse] | None = No
 # --- answers built by hand in views.py ----------------------------------------------------
 
 
+HEALTH_STATES = ("ok", "warn", "fail")
 CHECK_STATES = ("ok", "warn", "down", "read_only", "unknown")
 BROKER_STATES = ("ok", "unreachable", "timeout")
 
@@ -208,7 +209,7 @@ class HealthChecksSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     """/monitor/health/: the states' names for anyone; `checks` too for a token or a staff session."""
 
-    status = serializers.ChoiceField(choices=["ok", "warn", "fail"], help_text="fail answers 503")
+    status = serializers.ChoiceField(choices=HEALTH_STATES, help_text="fail answers 503")
     failed = serializers.ListField(child=serializers.CharField(), help_text="checks that failed")
     warnings = serializers.ListField(child=serializers.CharField(), help_text="checks that warn (a stale host)")
     checks = HealthChecksSerializer(required=False, help_text="only for a token of any scope or a staff session")
