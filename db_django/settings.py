@@ -198,9 +198,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
         "monitor.api.parsers.LenientJSONParser",
-        # Form posts for the browsable API. No multipart: the API takes no
-        # files, and Django does not count file parts against the upload limit.
+        # Form posts for the browsable API: its HTML forms post multipart, whose files
+        # Django does not count against the upload limit; this parser refuses files
+        # and bodies announced over the limit.
         "rest_framework.parsers.FormParser",
+        "monitor.api.parsers.FieldsOnlyMultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "monitor.api.auth.TokenAuthentication",

@@ -232,7 +232,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
         return Response({"created": len(points)}, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, id: str) -> Response:
-        return Response(sample_json(self._row(id)))
+        # serializer.data (not a plain dict) names the sample: the browsable API fills its PUT form from it.
+        return Response(ResourceSerializer(self._row(id)).data)
 
     def update(self, request: Request, id: str, partial: bool = False) -> Response:
         row = self._row(id)
@@ -242,7 +243,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
             series_id, ts = replace_sample(row.series_id, row.ts, serializer.validated_data)
         except Conflict as exc:
             return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
-        return Response(sample_json(resource_row(series_id, ts)))
+        return Response(ResourceSerializer(resource_row(series_id, ts)).data)
 
     def partial_update(self, request: Request, id: str) -> Response:
         return self.update(request, id, partial=True)

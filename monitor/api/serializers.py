@@ -103,6 +103,9 @@ class ResourceSerializer(serializers.Serializer):
         required=False, allow_blank=True, help_text="what the metric means; belongs to the series (default: empty)"
     )
     timestamp = serializers.DateTimeField(
+        # A text box in the HTML forms: a datetime-local box keeps only milliseconds, and a
+        # form sent back unchanged would move the sample by the microseconds it dropped.
+        style={"input_type": "text", "placeholder": "2026-11-25T10:00:00Z"},
         required=False,
         help_text="ISO 8601; default: when the server receives it (an update keeps the sample's). Answers are in UTC.",
     )

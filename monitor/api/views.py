@@ -1,9 +1,10 @@
-"""/monitor/ endpoints beside the samples: hosts, application status, health, collect now."""
+"""/monitor/ endpoints beside the samples: the API root, hosts, application status, health, collect now."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.urls import NoReverseMatch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -12,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from db_django.celery import app as celery_app
 from monitor.broker import BrokerUnavailable, send_tasks
@@ -30,8 +32,36 @@ from .schemas import (
 )
 from .serializers import HostStatusSerializer
 
+# The API root's list, in the order a newcomer reads it: label -> URL name. An entry whose
+# route is not installed is left out (metrics: only with the Prometheus ingest).
+ROOT_ENDPOINTS = (
+    ("resources", "resource-list"),
+    ("latest", "resource-latest"),
+    ("series", "resource-series"),
+    ("hosts", "hosts"),
+    ("application", "application_status"),
+    ("health", "health"),
+    ("collect", "collect_now"),
+    ("metrics", "metrics"),
+    ("schema", "schema"),
+    ("docs", "docs"),
+)
+
 # Seconds a client waits before asking collect again after the broker failed (it is checked per request).
 COLLECT_RETRY_AFTER = 5
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+def api_root(request: Request) -> Response:
+    """Every endpoint of the monitor API, each with its URL: follow them."""
+    found = {}
+    for label, name in ROOT_ENDPOINTS:
+        try:
+            found[label] = reverse(name, request=request)
+        except NoReverseMatch:
+            continue
+    return Response(found)
 
 
 @extend_schema(parameters=RETRY_AFTER, responses={200: HostStatusSerializer(many=True), **errors(READ_ERRORS)})
