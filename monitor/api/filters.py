@@ -3,14 +3,13 @@
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from monitor.models import Series
 from monitor.storage.instants import to_us
 
-from .schemas import EXAMPLE_HOST, EXAMPLE_NAME, example
+from .schemas import EXAMPLE_HOST, EXAMPLE_NAME, example, time_parameter
 from .serializers import parse_time
 
 
@@ -69,17 +68,7 @@ def filter_parameters(times: bool = True) -> list[OpenApiParameter]:
     ]
     if times:
         found += [
-            OpenApiParameter(
-                "since",
-                OpenApiTypes.DATETIME,
-                description="ISO 8601 time, inclusive",
-                examples=example("2026-11-25T00:00:00Z"),
-            ),
-            OpenApiParameter(
-                "until",
-                OpenApiTypes.DATETIME,
-                description="ISO 8601 time, exclusive",
-                examples=example("2026-11-26T00:00:00Z"),
-            ),
+            time_parameter("since", "ISO 8601 time, inclusive", "2026-11-25T00:00:00Z"),
+            time_parameter("until", "ISO 8601 time, exclusive", "2026-11-26T00:00:00Z"),
         ]
     return found

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -43,6 +42,7 @@ from .schemas import (
     errors,
     example,
     ref,
+    time_parameter,
 )
 from .serializers import (
     BulkCreatedSerializer,
@@ -66,18 +66,8 @@ SERIES_PARAMETERS = [
         "name", str, required=True, description="metric name, e.g. cpu.percent", examples=example(EXAMPLE_NAME)
     ),
     OpenApiParameter("host", str, description="host name; omitted: all hosts together", examples=example(EXAMPLE_HOST)),
-    OpenApiParameter(
-        "since",
-        OpenApiTypes.DATETIME,
-        description="ISO 8601, inclusive; default until - 1 h",
-        examples=example("2026-11-25T09:00:00Z"),
-    ),
-    OpenApiParameter(
-        "until",
-        OpenApiTypes.DATETIME,
-        description="ISO 8601, exclusive; default now",
-        examples=example("2026-11-25T11:00:00Z"),
-    ),
+    time_parameter("since", "ISO 8601, inclusive; default until - 1 h", "2026-11-25T09:00:00Z"),
+    time_parameter("until", "ISO 8601, exclusive; default now", "2026-11-25T11:00:00Z"),
     OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s", examples=example("5m")),
     OpenApiParameter(
         "aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg", examples=example("avg")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
@@ -45,6 +46,20 @@ def _messages(description: str) -> dict:
     return {"type": "array", "items": {"type": "string"}, "description": description}
 
 
+def _bulk(description: str, items: str, item_component: str, example: dict) -> dict:
+    """The answer refusing a batch: a detail for a person, and the items at fault by index."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "detail": {"type": "string"},
+            "items": {"type": "object", "description": items, "additionalProperties": ref(item_component)},
+        },
+        "required": ["detail", "items"],
+        "example": example,
+    }
+
+
 # --- error bodies ----------------------------------------------------------------------
 
 COMPONENTS = {
@@ -62,23 +77,15 @@ COMPONENTS = {
         "additionalProperties": _messages("why this field was refused"),
         "example": {"value": ["Must be a finite number (not NaN or Infinity)."]},
     },
-    "BulkItemErrors": {
-        "type": "object",
-        "description": "A bulk POST with bad items: none of its samples was stored.",
-        "properties": {
-            "detail": {"type": "string"},
-            "items": {
-                "type": "object",
-                "description": "the bad items by index in the array (from 0, as text), each with its field errors",
-                "additionalProperties": ref("FieldErrors"),
-            },
-        },
-        "required": ["detail", "items"],
-        "example": {
+    "BulkItemErrors": _bulk(
+        "A bulk POST with bad items: none of its samples was stored.",
+        "the bad items by index in the array (from 0, as text), each with its field errors",
+        "FieldErrors",
+        {
             "detail": "1 of 2 samples are invalid; none was stored.",
             "items": {"1": {"value": ["A valid number is required."]}},
         },
-    },
+    ),
     "SampleConflict": {
         "type": "object",
         "description": "The series already holds another value at this timestamp; nothing was stored.",
@@ -86,25 +93,17 @@ COMPONENTS = {
         "required": ["timestamp"],
         "example": {"timestamp": ["A different value (12.5) is already stored for this series at this timestamp."]},
     },
-    "BulkConflict": {
-        "type": "object",
-        "description": "Items of a bulk POST clash with stored samples (or with each other); none was stored.",
-        "properties": {
-            "detail": {"type": "string"},
-            "items": {
-                "type": "object",
-                "description": "the clashing items by index in the array (from 0, as text)",
-                "additionalProperties": ref("SampleConflict"),
-            },
-        },
-        "required": ["detail", "items"],
-        "example": {
+    "BulkConflict": _bulk(
+        "Items of a bulk POST clash with stored samples (or with each other); none was stored.",
+        "the clashing items by index in the array (from 0, as text)",
+        "SampleConflict",
+        {
             "detail": "1 of 2 samples clash with stored ones; none was stored.",
             "items": {
                 "0": {"timestamp": ["A different value (12.5) is already stored for this series at this timestamp."]}
             },
         },
-    },
+    ),
 }
 
 ERRORS = {
@@ -237,6 +236,11 @@ class ApplicationStatusSerializer(serializers.Serializer):
 
 class CollectQueuedSerializer(serializers.Serializer):
     queued = serializers.ListField(child=serializers.CharField(), help_text="ids of the queued collection tasks")
+
+
+def time_parameter(name: str, description: str, value: str) -> OpenApiParameter:
+    """An ISO 8601 query parameter (since, until) with an example that runs."""
+    return OpenApiParameter(name, OpenApiTypes.DATETIME, description=description, examples=example(value))
 
 
 def example(value: object, name: str = "Example") -> list[OpenApiExample]:
