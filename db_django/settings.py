@@ -216,9 +216,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         # Accepts NaN/Infinity tokens so the serializer can reject them by field name.
         "monitor.api.parsers.LenientJSONParser",
-        # Form posts for the browsable API. No multipart: the API takes no
-        # files, and Django does not count file parts against the upload limit.
+        # Form posts for the browsable API: its HTML forms post multipart, whose files
+        # Django does not count against the upload limit; this parser refuses files
+        # and bodies announced over the limit.
         "rest_framework.parsers.FormParser",
+        "monitor.api.parsers.FieldsOnlyMultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "monitor.api.auth.TokenAuthentication",
@@ -244,7 +246,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the choices are their own names
+    "ENUM_NAME_OVERRIDES": {
+        "CheckStateEnum": "monitor.api.schemas.CHECK_STATES",
+        "BrokerStateEnum": "monitor.api.schemas.BROKER_STATES",
+        "HealthStatusEnum": "monitor.api.schemas.HEALTH_STATES",
+        "HostSourceEnum": "monitor.api.serializers.HOST_SOURCES",
+    },
+    # Error components, servers, security inherited from the top (Postman), required bodies, live examples.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitor.api.schemas.finish_schema",
+    ],
 }
+# The base URL the schema's `servers` entry names (Postman's baseUrl, generated clients' default),
+# e.g. https://monitor.example.com; empty: the origin the schema was requested from.
+API_SERVER_URL = envstr("API_SERVER_URL", "")
 
 # Browser frontends on other origins (e.g. http://localhost:5173) must be listed.
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")

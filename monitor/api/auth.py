@@ -152,15 +152,20 @@ def lockout_response(
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Describes the token header in the OpenAPI schema (Postman and Swagger UI use it)."""
+    """Describes the token header in the OpenAPI schema (Postman, Swagger UI and generated clients use it).
+
+    As HTTP bearer: converters and client generators send `Authorization: Bearer <key>`
+    from the key alone (Postman's `{{bearerToken}}`), which TokenAuthentication accepts
+    like `Token <key>`.
+    """
 
     target_class = TokenAuthentication
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema) -> dict:
         return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Token <key>`; keys come from `manage.py tokens create` or the admin.",
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer <key>` (or `Token <key>`); keys come from "
+            "`manage.py tokens create` or the admin.",
         }

@@ -4,13 +4,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from monitor.models import Series
 from monitor.storage.instants import to_us
 
+from .schemas import EXAMPLE_HOST, EXAMPLE_NAME, example, time_parameter
 from .serializers import parse_time
 
 
@@ -68,15 +68,20 @@ class SampleFilters:
 def filter_parameters(times: bool = True) -> list[OpenApiParameter]:
     """The filters as OpenAPI parameters, with examples a generated client or Postman can run as they are."""
     found = [
-        OpenApiParameter("name", str, description="Exact metric name, e.g. cpu.percent"),
         OpenApiParameter(
-            "name_prefix", str, description="Every metric whose name starts with it, e.g. disk. for every disk metric"
+            "name", str, description="Exact metric name, e.g. cpu.percent", examples=example(EXAMPLE_NAME)
         ),
-        OpenApiParameter("host", str, description="Exact host name"),
+        OpenApiParameter(
+            "name_prefix",
+            str,
+            description="Every metric whose name starts with it, e.g. disk. for every disk metric",
+            examples=example(EXAMPLE_NAME.split(".")[0] + "."),
+        ),
+        OpenApiParameter("host", str, description="Exact host name", examples=example(EXAMPLE_HOST)),
     ]
     if times:
         found += [
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601 time, inclusive"),
-            OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601 time, exclusive"),
+            time_parameter("since", "ISO 8601 time, inclusive", "2026-11-25T00:00:00Z"),
+            time_parameter("until", "ISO 8601 time, exclusive", "2026-11-26T00:00:00Z"),
         ]
     return found

@@ -22,6 +22,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from monitor.storage.queries import Row, resource_rows
 
 from .filters import SampleFilters
+from .schemas import example
 
 MAX_PAGE_SIZE = 1000
 MAX_CURSOR_LENGTH = 2048
@@ -145,13 +146,23 @@ def decode_cursor(token: str) -> tuple[tuple[int, int], bool, dict]:
 
 
 def pagination_parameters() -> list[OpenApiParameter]:
-    """The paging parameters for the OpenAPI schema."""
+    """The paging parameters for the OpenAPI schema, with examples that run as given (the cursor's: its default)."""
     return [
         OpenApiParameter(
-            "cursor", str, description="Opaque position from a next/previous link; it carries the query's filters."
+            "cursor",
+            str,
+            description="Opaque position from a next/previous link; it carries the query's filters. "
+            "Empty or absent: the first page.",
+            default="",
         ),
-        OpenApiParameter("page_size", int, description=f"Rows per page, 1 to {MAX_PAGE_SIZE} (default 100)."),
         OpenApiParameter(
-            "ordering", str, enum=list(ORDERINGS), description="Newest first (-timestamp, default) or oldest first."
+            "page_size", int, description=f"Rows per page, 1 to {MAX_PAGE_SIZE} (default 100).", examples=example(100)
+        ),
+        OpenApiParameter(
+            "ordering",
+            str,
+            enum=list(ORDERINGS),
+            description="Newest first (-timestamp, default) or oldest first.",
+            examples=example("-timestamp"),
         ),
     ]

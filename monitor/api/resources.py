@@ -7,8 +7,13 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -22,10 +27,29 @@ from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, Row, SeriesQu
 
 from .filters import SampleFilters, filter_parameters
 from .pagination import ResourcePagination, pagination_parameters
+from .schemas import (
+    CREATE_BAD_REQUEST,
+    CREATE_CONFLICT,
+    CREATE_EXAMPLES,
+    EXAMPLE_HOST,
+    EXAMPLE_NAME,
+    PATCH_EXAMPLES,
+    READ_ERRORS,
+    RETRY_AFTER,
+    SAMPLE_EXAMPLES,
+    SAMPLE_ID_PARAMETER,
+    WRITE_ERRORS,
+    errors,
+    example,
+    ref,
+    time_parameter,
+)
 from .serializers import (
+    BulkCreatedSerializer,
     ResourcePageSerializer,
     ResourceSerializer,
     SampleErrors,
+    SeriesSerializer,
     parse_sample,
     parse_samples,
     parse_time,
@@ -38,13 +62,18 @@ SAMPLE_ID = re.compile(r"^(\d{1,10})-(-?\d{1,19})$")
 MAX_SERIES_ID = 2**31 - 1
 MAX_TS = 2**63 - 1
 SERIES_PARAMETERS = [
-    OpenApiParameter("name", str, required=True, description="metric name, e.g. cpu.percent"),
-    OpenApiParameter("host", str, description="host name; omitted: all hosts together"),
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO 8601, inclusive; default until - 1 h"),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO 8601, exclusive; default now"),
-    OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s"),
-    OpenApiParameter("aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg"),
+    OpenApiParameter(
+        "name", str, required=True, description="metric name, e.g. cpu.percent", examples=example(EXAMPLE_NAME)
+    ),
+    OpenApiParameter("host", str, description="host name; omitted: all hosts together", examples=example(EXAMPLE_HOST)),
+    time_parameter("since", "ISO 8601, inclusive; default until - 1 h", "2026-11-25T09:00:00Z"),
+    time_parameter("until", "ISO 8601, exclusive; default now", "2026-11-25T11:00:00Z"),
+    OpenApiParameter("step", str, description="60s, 5m, 1h, 1d or seconds; default 60s", examples=example("5m")),
+    OpenApiParameter(
+        "aggregate", str, enum=list(SERIES_AGGREGATES), description="default avg", examples=example("avg")
+    ),
 ]
+JSON_ONLY = "application/json"
 
 
 class ResourceSchema(AutoSchema):
@@ -64,36 +93,68 @@ class ResourceSchema(AutoSchema):
 @extend_schema_view(
     create=extend_schema(
         request={
-            "application/json": {
+            JSON_ONLY: {
                 "oneOf": [
-                    {"$ref": "#/components/schemas/ResourceRequest"},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/ResourceRequest"}, "minItems": 1},
+                    ref("ResourceRequest"),
+                    {"type": "array", "items": ref("ResourceRequest"), "minItems": 1},
                 ]
             }
         },
         responses={
-            201: OpenApiTypes.OBJECT,
-            400: OpenApiTypes.OBJECT,
-            409: OpenApiTypes.OBJECT,
-            413: OpenApiTypes.OBJECT,
+            201: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="Created",
+                    serializers=[ResourceSerializer, BulkCreatedSerializer],
+                    resource_type_field_name=None,
+                ),
+                "Stored: the sample (an object was sent), or how many (an array was sent).",
+            ),
+            **errors(WRITE_ERRORS, {400: CREATE_BAD_REQUEST, 409: CREATE_CONFLICT}),
         },
-        description="POST one sample (object) or up to BULK_MAX_ITEMS samples (array, all or nothing).",
+        parameters=RETRY_AFTER,
+        examples=CREATE_EXAMPLES,
+        description="POST one sample (an object) or up to BULK_MAX_ITEMS samples (an array, all or nothing). "
+        "A repeat of a stored sample (same series, timestamp and value) is stored once and answers 201 again.",
     ),
     list=extend_schema(
-        parameters=[*filter_parameters(), *pagination_parameters()],
-        responses={200: ResourcePageSerializer, 400: OpenApiTypes.OBJECT},
+        description="Samples newest first (or oldest, `ordering=timestamp`), a page at a time: follow `next`.",
+        parameters=[*filter_parameters(), *pagination_parameters(), *RETRY_AFTER],
+        responses={200: ResourcePageSerializer, **errors((400, *READ_ERRORS))},
     ),
-    retrieve=extend_schema(responses={200: ResourceSerializer, 404: OpenApiTypes.OBJECT}),
-    update=extend_schema(responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}),
+    retrieve=extend_schema(
+        description="One sample by its id.",
+        parameters=[SAMPLE_ID_PARAMETER, *RETRY_AFTER],
+        responses={200: ResourceSerializer, **errors((404, *READ_ERRORS))},
+        examples=SAMPLE_EXAMPLES,
+    ),
+    update=extend_schema(
+        description="Replace a sample: name and value required; without timestamp it keeps its own. "
+        "A new name, host or timestamp moves it (the answer carries its new id).",
+        parameters=[SAMPLE_ID_PARAMETER, *RETRY_AFTER],
+        request={JSON_ONLY: ResourceSerializer},
+        responses={200: ResourceSerializer, **errors((404, 409, *WRITE_ERRORS))},
+        examples=SAMPLE_EXAMPLES,
+    ),
     partial_update=extend_schema(
-        responses={200: ResourceSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+        description="Change some fields of a sample; the others keep their values.",
+        parameters=[SAMPLE_ID_PARAMETER, *RETRY_AFTER],
+        request={JSON_ONLY: ResourceSerializer},
+        responses={200: ResourceSerializer, **errors((404, 409, *WRITE_ERRORS))},
+        examples=PATCH_EXAMPLES,
     ),
-    destroy=extend_schema(responses={204: None, 404: OpenApiTypes.OBJECT}),
+    destroy=extend_schema(
+        description="Delete one sample (the series' rollups and latest value follow).",
+        parameters=[SAMPLE_ID_PARAMETER, *RETRY_AFTER],
+        responses={204: None, **errors((404, 401, 403, 429, 503))},
+    ),
     latest=extend_schema(
-        parameters=filter_parameters(times=False),
-        responses={200: ResourceSerializer(many=True), 400: OpenApiTypes.OBJECT},
+        parameters=[*filter_parameters(times=False), *RETRY_AFTER],
+        responses={200: ResourceSerializer(many=True), **errors((400, *READ_ERRORS))},
     ),
-    series=extend_schema(parameters=SERIES_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT}),
+    series=extend_schema(
+        parameters=[*SERIES_PARAMETERS, *RETRY_AFTER],
+        responses={200: SeriesSerializer, **errors((400, *READ_ERRORS))},
+    ),
 )
 class ResourceViewSet(viewsets.GenericViewSet):
     """Metric samples: list (cursor-paged, newest first), create one or many, read, update, delete.
@@ -164,7 +225,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
         return Response({"created": len(points)}, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, id: str) -> Response:
-        return Response(sample_json(self._row(id)))
+        # serializer.data (not a plain dict) names the sample: the browsable API fills its PUT form from it.
+        return Response(ResourceSerializer(self._row(id)).data)
 
     def update(self, request: Request, id: str, partial: bool = False) -> Response:
         row = self._row(id)
@@ -174,7 +236,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
             series_id, ts = replace_sample(row.series_id, row.ts, serializer.validated_data)
         except Conflict as exc:
             return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
-        return Response(sample_json(resource_row(series_id, ts)))
+        return Response(ResourceSerializer(resource_row(series_id, ts)).data)
 
     def partial_update(self, request: Request, id: str) -> Response:
         return self.update(request, id, partial=True)

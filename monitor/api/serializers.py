@@ -15,7 +15,7 @@ from rest_framework import serializers
 
 from monitor.storage.inserts import Point
 from monitor.storage.instants import from_us, to_us
-from monitor.storage.queries import Row
+from monitor.storage.queries import SERIES_AGGREGATES, Row
 
 NAME_MAX = 200
 HOST_MAX = 255
@@ -24,6 +24,7 @@ NOT_A_NUMBER = "A valid number is required."
 BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
 REQUIRED = "This field is required."
 OUT_OF_RANGE = "Datetime value out of range."
+HOST_SOURCES = ("worker", "push")
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
 
@@ -96,14 +97,20 @@ class ResourceSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=NAME_MAX, help_text="metric name, e.g. cpu.percent or CPU Usage")
     value = serializers.FloatField(help_text="a finite number")
+    # No `default=` on the optional fields: they are documentation (parse_sample validates), and
+    # a default in the schema makes generated clients send it, which a PATCH must not do.
     description = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="what the metric means; belongs to the series"
+        required=False, allow_blank=True, help_text="what the metric means; belongs to the series (default: empty)"
     )
     timestamp = serializers.DateTimeField(
-        required=False, help_text="ISO 8601; default: when the server receives it. Answers are in UTC."
+        # A text box in the HTML forms: a datetime-local box keeps only milliseconds, and a
+        # form sent back unchanged would move the sample by the microseconds it dropped.
+        style={"input_type": "text", "placeholder": "2026-11-25T10:00:00Z"},
+        required=False,
+        help_text="ISO 8601; default: when the server receives it (an update keeps the sample's). Answers are in UTC.",
     )
     host = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=HOST_MAX, help_text="the machine it is about"
+        required=False, allow_blank=True, max_length=HOST_MAX, help_text="the machine it is about (default: empty)"
     )
 
     def to_internal_value(self, data) -> Point:
@@ -228,11 +235,36 @@ class ResourcePageSerializer(serializers.Serializer):
     results = ResourceSerializer(many=True)
 
 
+class BulkCreatedSerializer(serializers.Serializer):
+    """The answer to a bulk POST (an array): how many samples it stored, all of them."""
+
+    created = serializers.IntegerField(min_value=1, help_text="samples stored (repeats of stored ones included)")
+
+
+class SeriesSerializer(serializers.Serializer):
+    """One metric as one aggregated point per step, as /monitor/resources/series/ answers it."""
+
+    name = serializers.CharField(help_text="the metric asked for")
+    host = serializers.CharField(allow_null=True, help_text="the host asked for; null: all hosts together")
+    since = serializers.DateTimeField(help_text="start of the range, inclusive (UTC)")
+    until = serializers.DateTimeField(help_text="end of the range, exclusive (UTC)")
+    step = serializers.IntegerField(min_value=1, help_text="seconds per point")
+    aggregate = serializers.ChoiceField(choices=SERIES_AGGREGATES, help_text="how each bucket's samples are combined")
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="[bucket start in seconds since 1970 (UTC), value], oldest first; buckets without data are left out",
+    )
+
+
 class HostStatusSerializer(serializers.Serializer):
     """A reporting host as /monitor/hosts/ lists it (documents the answer's shape)."""
 
-    name = serializers.CharField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
+    name = serializers.CharField(help_text="the `host` of its samples")
+    first_seen = serializers.DateTimeField(help_text="its first sample")
+    last_seen = serializers.DateTimeField(help_text="its newest sample (never later than when it arrived)")
     seconds_since_last_seen = serializers.FloatField()
-    stale = serializers.BooleanField()
+    stale = serializers.BooleanField(help_text="nothing for more than HOST_STALE_AFTER seconds")
+    source = serializers.ChoiceField(
+        choices=HOST_SOURCES,
+        help_text="worker: a Celery worker of this deployment collects it; push: only samples sent to the API",
+    )

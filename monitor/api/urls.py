@@ -3,12 +3,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from .resources import ResourceViewSet
-from .views import application_status, collect_now, health, hosts
+from .views import api_root, application_status, collect_now, health, hosts
 
 router = DefaultRouter()
+router.include_root_view = False  # the root lists every endpoint, not only the router's (views.api_root)
 router.register(r"resources", ResourceViewSet, basename="resource")
 
 urlpatterns = [
+    path("", api_root, name="api-root"),
     path("application/", application_status, name="application_status"),
     path("hosts/", hosts, name="hosts"),
     path("health/", health, name="health"),

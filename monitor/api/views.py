@@ -1,40 +1,82 @@
-"""/monitor/ endpoints beside the samples: hosts, application status, health, collect now."""
+"""/monitor/ endpoints beside the samples: the API root, hosts, application status, health, collect now."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.urls import NoReverseMatch
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from db_django.celery import app as celery_app
 from monitor.broker import BrokerUnavailable, send_tasks
 from monitor.collection.schedule import COLLECTION_TASKS
 from monitor.health import application_snapshot, health_snapshot
-from monitor.models import Host
+from monitor.models import CounterState, Host
 from monitor.storage.router import replica_read
 
 from .auth import TokenAuthentication
+from .schemas import (
+    READ_ERRORS,
+    RETRY_AFTER,
+    ApplicationStatusSerializer,
+    CollectQueuedSerializer,
+    HealthSerializer,
+    errors,
+)
 from .serializers import HostStatusSerializer
 
+# The API root's list, in the order a newcomer reads it: label -> URL name. An entry whose
+# route is not installed is left out (metrics: only with the Prometheus ingest).
+ROOT_ENDPOINTS = (
+    ("resources", "resource-list"),
+    ("latest", "resource-latest"),
+    ("series", "resource-series"),
+    ("hosts", "hosts"),
+    ("application", "application_status"),
+    ("health", "health"),
+    ("collect", "collect_now"),
+    ("metrics", "metrics"),
+    ("schema", "schema"),
+    ("docs", "docs"),
+)
 
-@extend_schema(responses={200: HostStatusSerializer(many=True)})
+# Seconds a client waits before asking collect again after the broker failed (it is checked per request).
+COLLECT_RETRY_AFTER = 5
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+def api_root(request: Request) -> Response:
+    """Every endpoint of the monitor API, each with its URL: follow them."""
+    found = {}
+    for label, name in ROOT_ENDPOINTS:
+        try:
+            found[label] = reverse(name, request=request)
+        except NoReverseMatch:
+            continue
+    return Response(found)
+
+
+@extend_schema(parameters=RETRY_AFTER, responses={200: HostStatusSerializer(many=True), **errors(READ_ERRORS)})
 @api_view(["GET"])
 @replica_read
 def hosts(request: Request) -> Response:
-    """Every host that has reported, its last sample time, and whether it is stale.
+    """Every host that has reported, its last sample time, whether it is stale, and who sends its samples.
 
     Stale: nothing for more than three collection intervals (HOST_STALE_AFTER).
+    Hosts of collection cycles and of samples sent to the API (agents) alike.
     """
     now = timezone.now()
     stale_after = timedelta(seconds=settings.HOST_STALE_AFTER)
+    collected = worker_hosts()
     return Response(
         [
             {
@@ -43,20 +85,31 @@ def hosts(request: Request) -> Response:
                 "last_seen": host.last_seen,
                 "seconds_since_last_seen": round((now - host.last_seen).total_seconds(), 3),
                 "stale": now - host.last_seen > stale_after,
+                "source": "worker" if host.name in collected else "push",
             }
             for host in Host.objects.order_by("name")
         ]
     )
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+def worker_hosts() -> set[str]:
+    """Hosts a worker of this deployment collects: each keeps its counter readings (one row per host)."""
+    return set(CounterState.objects.filter(source="host").values_list("key", flat=True))
+
+
+@extend_schema(parameters=RETRY_AFTER, responses={200: ApplicationStatusSerializer, **errors(READ_ERRORS)})
 @api_view(["GET"])
 def application_status(request: Request) -> Response:
     """Sessions, users, workers and task counts; answers in bounded time even with the broker down."""
     return Response(application_snapshot(celery_app, settings.STATUS_TIMEOUT))
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+@extend_schema(
+    responses={
+        200: OpenApiResponse(HealthSerializer, "ok, or warn: a host went stale."),
+        503: OpenApiResponse(HealthSerializer, "fail: the checks named in `failed` did."),
+    }
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 @authentication_classes([])
@@ -96,7 +149,11 @@ def may_see_details(request: Request) -> bool:
         connection.close()
 
 
-@extend_schema(request=None, responses={202: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+@extend_schema(
+    request=None,
+    parameters=RETRY_AFTER,
+    responses={202: CollectQueuedSerializer, **errors((401, 403, 429, 503))},
+)
 @api_view(["POST"])
 def collect_now(request: Request) -> Response:
     """Queue one collection cycle now (every worker's host, plus servers and queue).
@@ -106,5 +163,9 @@ def collect_now(request: Request) -> Response:
     try:
         ids = send_tasks(celery_app, COLLECTION_TASKS, settings.STATUS_TIMEOUT, expires=60)
     except BrokerUnavailable as exc:
-        return Response({"detail": f"Broker unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            {"detail": f"Broker unavailable: {exc}"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(COLLECT_RETRY_AFTER)},
+        )
     return Response({"queued": ids}, status=status.HTTP_202_ACCEPTED)

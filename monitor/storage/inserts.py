@@ -177,11 +177,16 @@ _host_written: dict[str, int] = {}
 
 
 def _hosts_seen(points: Iterable[Point]) -> None:
-    """Record when each host last sent something, at most once a second per host and process."""
+    """Record when each host last sent something, at most once a second per host and process.
+
+    A sample dated in the future (an agent whose clock runs ahead) counts as seen
+    now: otherwise the host would stay fresh for as long as its clock is ahead.
+    """
+    arrived = to_us(timezone.now())
     newest: dict[str, int] = {}
     for point in points:
         if point.host and point.ts > newest.get(point.host, -(2**62)):
-            newest[point.host] = point.ts
+            newest[point.host] = min(point.ts, arrived)
     due = {host: ts for host, ts in newest.items() if ts - _host_written.get(host, -(2**62)) >= HOST_SEEN_RESOLUTION_US}
     if not due:
         return
