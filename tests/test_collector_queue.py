@@ -79,7 +79,6 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
     import redis
 
     broker = redis.Redis.from_url(redis_url)
-    broker.flushdb()
     log = tmp_path / "worker.log"
     with (
         broker_at(redis_url),
@@ -101,15 +100,11 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
         # One reply queue for the collector's life: a new one per cycle would grow the set
         # kombu reads in full for every reply a worker sends.
         assert broker.scard(REPLY_BINDINGS) == bindings_before
-    broker.flushdb()
 
 
 @pytest.mark.redis
 @pytest.mark.slow
 def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(redis_url, tmp_path, probe):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     probe.discovery_seconds = 3.0
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
@@ -121,4 +116,3 @@ def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(redis_
             assert [workers_online(probe) for _ in range(3)] == [2.0, 2.0, 2.0]
         # One gone: a cycle expecting two listens out its window and counts one.
         wait_for(lambda: workers_online(probe) == 1, 15, "the stopped worker no longer counted", first_log)
-    redis.Redis.from_url(redis_url).flushdb()
