@@ -11,8 +11,9 @@ from celery import Celery
 from kombu import Connection
 from kombu.pidbox import Mailbox
 from kombu.utils.uuid import uuid
+from redis.exceptions import TimeoutError as RedisTimeout
 
-from .deadline import call_within, describe
+from .deadline import DeadlineExceeded, call_within, describe
 
 # Replies are polled for every REPLY_POLL_SECONDS while some are still awaited
 # (most workers answer within tens of ms), then, when the whole window is
@@ -25,6 +26,17 @@ REPLY_FAST_WINDOW_SECONDS = 0.1
 
 class BrokerUnavailable(Exception):
     """The broker refused, failed or did not answer in time."""
+
+
+def broker_failure(exc: BaseException) -> dict:
+    """The broker state `exc` stands for, with the error: `timeout` or `unreachable`.
+
+    A frozen broker (accepts connections, never answers) shows up as a
+    deadline or a socket read timeout; anything else (refused, reset, bad
+    answer) is `unreachable`.
+    """
+    state = "timeout" if isinstance(exc, (DeadlineExceeded, TimeoutError, RedisTimeout)) else "unreachable"
+    return {"state": state, "error": describe(exc)}
 
 
 def broker_connection(app: Celery, timeout: float) -> Connection:

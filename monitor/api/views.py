@@ -6,10 +6,10 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,11 +47,29 @@ def hosts(request: Request) -> Response:
     )
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+FRESH = serializers.BooleanField(help_text="ask the workers now instead of reading their latest report")
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("fresh", bool, description=FRESH.help_text, required=False)],
+    responses={200: OpenApiTypes.OBJECT},
+)
 @api_view(["GET"])
 def application_status(request: Request) -> Response:
-    """Sessions, users, workers and task counts; answers in bounded time even with the broker down."""
-    return Response(application_snapshot(celery_app, settings.STATUS_TIMEOUT))
+    """Sessions, users, workers and task counts, with when the workers reported them (`reported_at`, `age_seconds`).
+
+    Read from the workers' report of their latest server-status cycle while it
+    is at most STATUS_REPORT_MAX_AGE old (milliseconds); otherwise, or with
+    `?fresh=1`, the workers are asked now, within STATUS_TIMEOUT even with the
+    broker down or frozen.
+    """
+    try:
+        fresh = FRESH.to_internal_value(request.query_params.get("fresh", "0"))
+    except ValidationError as exc:
+        return Response({"fresh": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(
+        application_snapshot(celery_app, settings.STATUS_TIMEOUT, settings.STATUS_REPORT_MAX_AGE, fresh=fresh)
+    )
 
 
 @extend_schema(responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
