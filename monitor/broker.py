@@ -32,11 +32,14 @@ def broker_failure(exc: BaseException) -> dict:
     """The broker state `exc` stands for, with the error: `timeout` or `unreachable`.
 
     A frozen broker (accepts connections, never answers) shows up as a
-    deadline or a socket read timeout; anything else (refused, reset, bad
-    answer) is `unreachable`.
+    deadline or a socket read timeout, which kombu may have re-raised as its
+    own OperationalError (the timeout is its cause); anything else (refused,
+    reset, bad answer) is `unreachable`.
     """
-    state = "timeout" if isinstance(exc, (DeadlineExceeded, TimeoutError, RedisTimeout)) else "unreachable"
-    return {"state": state, "error": describe(exc)}
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, (DeadlineExceeded, TimeoutError, RedisTimeout)):
+        cause = cause.__cause__
+    return {"state": "unreachable" if cause is None else "timeout", "error": describe(exc)}
 
 
 def broker_connection(app: Celery, timeout: float) -> Connection:

@@ -52,7 +52,7 @@ FRESH = serializers.BooleanField(help_text="ask the workers now instead of readi
 
 @extend_schema(
     parameters=[OpenApiParameter("fresh", bool, description=FRESH.help_text, required=False)],
-    responses={200: OpenApiTypes.OBJECT},
+    responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
 )
 @api_view(["GET"])
 def application_status(request: Request) -> Response:
