@@ -359,6 +359,10 @@ RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 730, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
+# /monitor/application/ answers from what the workers told the last server-status
+# cycle while that is at most this old (seconds), and asks them itself beyond
+# (within STATUS_TIMEOUT); 0 asks every time.
+STATUS_REPORT_MAX_AGE = envfloat("STATUS_REPORT_MAX_AGE", 2.0 * SERVER_METRICS_INTERVAL)
 
 # Redis hands a message taken by a worker that then died (acks_late: not yet
 # acknowledged) to another worker once it has been out this long. kombu's

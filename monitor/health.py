@@ -1,25 +1,26 @@
 """Application status and health: what the web process reports about the whole deployment.
 
-Every call to the broker or the database runs against a hard deadline, so both
-endpoints answer in bounded time whether the broker or the database is up,
-refusing connections, frozen (accepting connections but never answering) or
-has no worker listening.
+Application status reads what the workers reported in their latest
+server-status cycle (one query) and asks them itself only when that report is
+stale. Every call to the broker or the database runs against a hard deadline,
+so both endpoints answer in bounded time whether the broker or the database is
+up, refusing connections, frozen (accepting connections but never answering)
+or has no worker listening.
 """
 
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import Celery
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.utils import timezone
-from redis.exceptions import TimeoutError as RedisTimeout
 
-from .broker import broadcast_and_collect, broker_connection, queue_depths
+from .broker import broadcast_and_collect, broker_connection, broker_failure, queue_depths
 from .database import probe
-from .deadline import DeadlineExceeded, call_within, describe
+from .deadline import call_within, describe
 
 ACTIVE_USER_WINDOW = timedelta(minutes=30)
 TASK_KINDS = ("active", "scheduled", "reserved")
@@ -55,26 +56,50 @@ def ask_workers(app: Celery, timeout: float, expected: int = 0) -> tuple[dict[st
     started = time.monotonic()
     try:
         replies = call_within(timeout, ask)
-    except (DeadlineExceeded, TimeoutError, RedisTimeout) as exc:
-        # A frozen broker shows up as our deadline or as a socket read timeout.
-        return {}, {"state": "timeout", "error": describe(exc)}
     except Exception as exc:  # any broker failure is reported, never raised
-        return {}, {"state": "unreachable", "error": describe(exc)}
+        return {}, broker_failure(exc)
     return replies, {"state": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
 
 
-def task_snapshot(app: Celery, timeout: float) -> dict:
-    """Real task counts summed over every worker that answered (the notes counted workers)."""
-    replies, broker = ask_workers(app, timeout)
+def task_summary(replies: dict[str, dict], broker: dict, reported_at: datetime) -> dict:
+    """The status keys about the task queue: real task counts summed over every worker that answered
+    (the notes counted workers), the workers, the broker, and when that was found and how long ago."""
     counts = {
         f"{kind}_tasks": sum(int(r.get(kind, 0)) for r in replies.values() if isinstance(r, dict))
         for kind in TASK_KINDS
     }
-    return {**counts, "workers_online": len(replies), "workers": sorted(replies), "broker": broker}
+    age = max(0.0, (timezone.now() - reported_at).total_seconds())
+    return {
+        **counts,
+        "workers_online": len(replies),
+        "workers": sorted(replies),
+        "broker": broker,
+        "reported_at": reported_at,
+        "age_seconds": round(age, 3),
+    }
 
 
-def application_snapshot(app: Celery, timeout: float) -> dict:
-    return {**user_snapshot(), **task_snapshot(app, timeout)}
+def task_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool = False) -> dict:
+    """The task queue as the workers last reported it, if within `max_age` seconds; else asked now, within `timeout`.
+
+    Every server-status cycle's queue probe stores what the workers answered
+    (models.QueueReport), so a typical request costs one query. The workers
+    are asked directly (one broadcast, up to `timeout` s) when that report is
+    older than `max_age`, missing (no worker ran a cycle: none running, or
+    the broker down) or not wanted (`fresh`).
+    """
+    from .models import QueueReport
+
+    report = None if fresh or max_age <= 0 else QueueReport.objects.newer_than(max_age)
+    if report is not None:
+        return task_summary(report.workers, report.broker, report.reported_at)
+    replies, broker = ask_workers(app, timeout)
+    return task_summary(replies, broker, timezone.now())
+
+
+def application_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool = False) -> dict:
+    """The application status: one part per concern, each a dict of its own keys."""
+    return {**user_snapshot(), **task_snapshot(app, timeout, max_age, fresh)}
 
 
 def _within(budget: float, check: Callable[[], dict]) -> dict:

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.db import models
 from django.utils import timezone
 
@@ -254,3 +256,41 @@ class CounterState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.key}"
+
+
+class QueueReportManager(models.Manager):
+    def record(self, reported_at, workers: dict[str, dict[str, int]], broker: dict) -> None:
+        """Replace the report with this one: one UPDATE a cycle (an INSERT the first time)."""
+        fields = {"reported_at": reported_at, "workers": workers, "broker": broker}
+        if not self.filter(pk=QueueReport.ONLY).update(**fields):
+            # Two first cycles at once: the second INSERT is ignored, its report is one cycle old.
+            self.bulk_create([QueueReport(pk=QueueReport.ONLY, **fields)], ignore_conflicts=True)
+
+    def newer_than(self, max_age: float) -> "QueueReport | None":
+        """The report if a probe wrote it within `max_age` seconds, else None."""
+        cutoff = timezone.now() - timedelta(seconds=max_age)
+        return self.filter(pk=QueueReport.ONLY, reported_at__gte=cutoff).first()
+
+
+class QueueReport(models.Model):
+    """What the workers and the broker told the queue probe in its latest cycle: one row, rewritten each cycle.
+
+    Every server-status cycle asks each worker for its task counts anyway
+    (monitor/collection/queue_probe.py); keeping the answers here lets
+    /monitor/application/ answer in one query instead of asking every worker
+    itself and listening out a broadcast window per request.
+    """
+
+    ONLY = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ONLY)
+    reported_at = models.DateTimeField(help_text="when the workers' answers were gathered")
+    # {worker name: {"active": n, "reserved": n, "scheduled": n}}, every worker that answered.
+    workers = models.JSONField(default=dict)
+    # {"state": "ok", "latency_ms": n}, or {"state": "timeout" | "unreachable", "error": "..."}.
+    broker = models.JSONField(default=dict)
+
+    objects = QueueReportManager()
+
+    def __str__(self) -> str:
+        return f"queue report of {self.reported_at:%Y-%m-%d %H:%M:%S}"

@@ -11,7 +11,7 @@
 --   DATABASE_URL=mysql://db_django:change-me@127.0.0.1:3306/db_django
 
 -- utf8mb4 stores all of Unicode (MySQL's "utf8" stops at 3 bytes per character);
--- the collation matches what the test runner uses for test_db_django
+-- the collation matches what the test runner uses for dbdjango_test_db_django
 -- (TEST CHARSET/COLLATION in db_django/env.py).
 CREATE DATABASE IF NOT EXISTS `db_django`
   CHARACTER SET utf8mb4
@@ -55,11 +55,13 @@ GRANT PROCESS, REPLICATION CLIENT /*M!100509 , SLAVE MONITOR */
   ON *.* TO 'db_django'@'localhost';
 
 -- The test database, so `make test` can run as this user with
--- DATABASE_URL=mysql://db_django:...@127.0.0.1:3306/db_django: the Django test
--- runner creates `test_db_django` (CREATE at database level allows CREATE
--- DATABASE of that one name), migrates it and drops it (DROP) at the end.
--- Same list as the application database: nothing the app itself may not do.
+-- DATABASE_URL=mysql://db_django:...@127.0.0.1:3306/db_django: the test run
+-- creates `dbdjango_test_db_django` (TEST_DB_PREFIX + the database's name;
+-- CREATE at database level allows CREATE DATABASE of that one name), migrates
+-- it and drops it (DROP) at the end. With another TEST_DB_PREFIX, grant on
+-- that name instead. Same list as the application database: nothing the app
+-- itself may not do.
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
-  ON `test\_db\_django`.* TO 'db_django'@'%';
+  ON `dbdjango\_test\_db\_django`.* TO 'db_django'@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
-  ON `test\_db\_django`.* TO 'db_django'@'localhost';
+  ON `dbdjango\_test\_db\_django`.* TO 'db_django'@'localhost';

@@ -6,14 +6,18 @@ failures so CI can never pass without having talked to the real servers.
 """
 
 import os
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from procs import listening
+from servers import TEST_DB_PREFIX, private_redis
 
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Unset: a redis-server of the session's own (tests/servers.py). Set: a database
+# the developer gives the tests, which they flush before and after every test.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -38,10 +42,37 @@ def mysql_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """URL of a Redis database the tests may flush (db 15 by default)."""
-    _need(REDIS_URL, 6379, "Redis")
-    return REDIS_URL
+def redis_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis database that is the tests' own: TEST_REDIS_URL when set, else a private redis-server.
+
+    The private server (on a spare port, in memory, stopped at the end of the
+    session) means a test run never flushes a database anyone else uses.
+    Without redis-server installed the tests that need it skip, or fail under
+    REQUIRE_SERVICES=1.
+    """
+    if REDIS_URL:
+        _need(REDIS_URL, 6379, "Redis")
+        yield REDIS_URL
+        return
+    with private_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url()
+
+
+@pytest.fixture
+def redis_url(redis_database: str) -> Iterator[str]:
+    """The tests' Redis database, empty when the test starts and emptied again when it ends, pass or fail."""
+    _flush(redis_database)
+    try:
+        yield redis_database
+    finally:
+        _flush(redis_database)
+
+
+def _flush(url: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as client:
+        client.flushdb()
 
 
 @pytest.fixture
@@ -66,7 +97,8 @@ def fresh_catalog_cache() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """One SQLite test file per test run, so two runs on one machine never share it."""
+    """One SQLite test file per test run, so two runs on one machine never share it; on MySQL
+    the test database is TEST_DB_PREFIX + the database's name instead of Django's `test_` + it."""
     from pathlib import Path
 
     from django.conf import settings
@@ -75,6 +107,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     if database["ENGINE"].endswith("sqlite3"):
         name = Path(database["TEST"]["NAME"])
         database["TEST"]["NAME"] = name.with_name(f"{name.stem}_{os.getpid()}{name.suffix}")
+    elif database["ENGINE"].endswith("mysql"):
+        test = database.setdefault("TEST", {})
+        name = test.get("NAME") or f"test_{database['NAME']}"  # the xdist suffix, if any, is kept
+        test["NAME"] = TEST_DB_PREFIX + name.removeprefix("test_")
 
 
 # Property tests draw the same examples on every run: CI stays reproducible, and

@@ -6,6 +6,8 @@ port, as a child process it owns, and does to it what an outage would.
 """
 
 import os
+import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -21,6 +23,17 @@ import pytest
 from procs import ROOT, closed_port, wait_for
 
 MARIADB_DATABASE = "db_django"
+
+# Every database and user the tests create on a MySQL server they are pointed at
+# (TEST_MYSQL_URL, DATABASE_URL) starts with this, and is dropped again at the end.
+TEST_DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "dbdjango_test_")
+if not re.fullmatch(r"[A-Za-z0-9_]{1,20}", TEST_DB_PREFIX):
+    raise ValueError(f"TEST_DB_PREFIX must be 1-20 letters, digits or underscores, not {TEST_DB_PREFIX!r}")
+
+
+def scratch_name(purpose: str) -> str:
+    """A new name for a database or user one test creates and drops: TEST_DB_PREFIX + purpose + 8 hex digits."""
+    return f"{TEST_DB_PREFIX}{purpose}_{secrets.token_hex(4)}"
 
 
 def need_program(*names: str) -> str:

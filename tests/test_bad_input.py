@@ -67,11 +67,18 @@ def test_it_rejects_an_unparseable_timestamp(client, stamp):
     assert Resource.objects.count() == 0
 
 
-@pytest.mark.parametrize("body", ['{"name": "x", "value": 1', "not json", "{'name': 'x'}", ""])
+@pytest.mark.parametrize("body", ['{"name": "x", "value": 1', "not json", "{'name': 'x'}"])
 def test_it_rejects_malformed_json_with_a_json_error(client, body):
     response = post_raw(client, body)
     assert response.status_code == 400
-    assert "detail" in response.json() or response.json()
+    assert response.json()["detail"].startswith("JSON parse error - ")
+    assert Resource.objects.count() == 0
+
+
+def test_an_empty_json_body_is_a_sample_without_its_required_fields(client):
+    response = post_raw(client, "")
+    assert response.status_code == 400
+    assert response.json() == {"name": ["This field is required."], "value": ["This field is required."]}
     assert Resource.objects.count() == 0
 
 

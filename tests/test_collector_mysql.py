@@ -16,6 +16,7 @@ import pytest
 
 from monitor.collection.collectors.base import Sample
 from monitor.collection.collectors.mysql import _replication, collect_mysql
+from servers import scratch_name
 
 pytestmark = pytest.mark.mysql
 
@@ -81,7 +82,7 @@ def silent_port() -> Iterator[int]:
 
 @pytest.fixture
 def scratch_database(mysql_url: str) -> Iterator[str]:
-    name = f"monitor_collector_{uuid.uuid4().hex[:12]}"
+    name = scratch_name("collector")
     connection = _connect(mysql_url)
     cursor = connection.cursor()
     cursor.execute(f"CREATE DATABASE `{name}`")
@@ -272,7 +273,7 @@ def test_a_replica_with_unknown_lag_reports_threads_but_no_lag() -> None:
 def test_an_account_without_replication_privilege_still_reports_up_and_leaves_no_connection(
     mysql_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user, password = f"mon_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    user, password = scratch_name("mon"), uuid.uuid4().hex
     parts = urlsplit(mysql_url)
     admin = _connect(mysql_url)
     cursor = admin.cursor()

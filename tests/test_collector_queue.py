@@ -6,7 +6,7 @@ import pytest
 
 from monitor.collection.collectors.queue import collect_queue
 from monitor.collection.queue_probe import QueueProbe
-from procs import broker_at, child_env, running, wait_for, worker_args
+from procs import broker_at, child_env, closed_port, running, wait_for, worker_args
 
 REPLY_BINDINGS = "_kombu.binding.reply.celery.pidbox"
 
@@ -79,7 +79,6 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
     import redis
 
     broker = redis.Redis.from_url(redis_url)
-    broker.flushdb()
     log = tmp_path / "worker.log"
     with (
         broker_at(redis_url),
@@ -98,18 +97,20 @@ def test_a_real_worker_is_counted_every_cycle_over_one_kept_reply_queue(redis_ur
             assert asked <= previous["celery.succeeded:queue@testhost"][1] <= time.time()
 
         assert all(cycle["celery.broker_up"] == 1.0 and cycle["celery.workers_online"] == 1.0 for cycle in cycles)
+        # What the last cycle heard, for /monitor/application/ (stored by the server-status task), taken once.
+        report = probe.take_report()
+        assert report.workers == {"queue@testhost": {"active": 0, "reserved": 0, "scheduled": 0}}
+        assert report.broker["state"] == "ok" and 0 <= report.broker["latency_ms"] < 1000
+        assert asked <= report.reported_at.timestamp() <= time.time()
+        assert probe.take_report() is None
         # One reply queue for the collector's life: a new one per cycle would grow the set
         # kombu reads in full for every reply a worker sends.
         assert broker.scard(REPLY_BINDINGS) == bindings_before
-    broker.flushdb()
 
 
 @pytest.mark.redis
 @pytest.mark.slow
 def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(redis_url, tmp_path, probe):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     probe.discovery_seconds = 3.0
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
@@ -121,4 +122,11 @@ def test_a_worker_that_joins_later_is_counted_within_the_discovery_period(redis_
             assert [workers_online(probe) for _ in range(3)] == [2.0, 2.0, 2.0]
         # One gone: a cycle expecting two listens out its window and counts one.
         wait_for(lambda: workers_online(probe) == 1, 15, "the stopped worker no longer counted", first_log)
-    redis.Redis.from_url(redis_url).flushdb()
+
+
+def test_a_broker_that_does_not_answer_is_reported_with_its_state(probe):
+    with broker_at(f"redis://127.0.0.1:{closed_port()}/0"):
+        assert values(probe.collect({}, 0.5).samples) == {"celery.broker_up": 0.0}
+    report = probe.take_report()
+    assert report.workers == {} and report.broker["state"] == "unreachable"
+    assert "Error" in report.broker["error"]

@@ -9,9 +9,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.
 
 
 def test_two_named_workers_each_store_rows_for_their_own_host(redis_url, tmp_path):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     base = {"CELERY_BROKER_URL": redis_url, "METRICS_INTERVAL": "1", "MONITOR_MYSQL_URLS": "", "MONITOR_REDIS_URLS": ""}
     env_a = child_env(tmp_path, MONITOR_HOSTNAME="hostA", **base)
     env_b = child_env(tmp_path, MONITOR_HOSTNAME="hostB", **base)
@@ -31,13 +28,9 @@ def test_two_named_workers_each_store_rows_for_their_own_host(redis_url, tmp_pat
             log_b,
         )
     assert {"hostA", "hostB"} <= set(Host.objects.values_list("name", flat=True))
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 def test_a_stopped_mysql_target_yields_up_zero_while_host_rows_keep_arriving(redis_url, tmp_path):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     port = closed_port()
     env = child_env(
         tmp_path,
@@ -62,4 +55,3 @@ def test_a_stopped_mysql_target_yields_up_zero_while_host_rows_keep_arriving(red
     # The same cycles still stored the queue collector's samples.
     assert Resource.objects.filter(host="with-dead-mysql", name="celery.broker_up", value=1.0).exists()
     assert "WARNING" in log.read_text() and str(port) in log.read_text()
-    redis.Redis.from_url(redis_url).flushdb()

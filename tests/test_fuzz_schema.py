@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from answers import assert_names_what_was_wrong
 from db_django.celery import app as celery_app
 from db_django.filesystem_broker import transport_options
 from db_django.wsgi import application
@@ -138,4 +139,4 @@ def test_an_edge_request_is_never_answered_with_a_server_error(client, method, p
     response = getattr(client, method)(path.replace("{id}", row.id), **kwargs)
     assert response.status_code < 500, response.content[:300]  # (an exception in the view is raised here)
     if response.status_code >= 400:
-        assert response.json()
+        assert_names_what_was_wrong(response.json())

@@ -8,7 +8,6 @@ scratch database, dropped afterwards, so the developer's databases are never tou
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from MySQLdb.constants import CLIENT
 from monitor.admin import LegacyUserAdmin
 from monitor.models import LegacyUser
 from procs import ROOT
+from servers import scratch_name
 
 pytestmark = pytest.mark.mysql
 
@@ -54,7 +54,7 @@ def _load_legacy_sql(mysql_url: str, database: str) -> None:
 @pytest.fixture
 def scratch_db(mysql_url: str) -> Iterator[str]:
     """Name of a fresh database holding sql/legacy_user.sql; dropped at the end."""
-    name = f"dbdjango_inspect_{secrets.token_hex(4)}"
+    name = scratch_name("inspect")
     server = _connect(mysql_url)
     try:
         server.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -12,10 +12,8 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 def broker(redis_url: str):
-    redis.Redis.from_url(redis_url).flushdb()
     with Connection(redis_url) as conn:
         yield conn
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 @pytest.fixture

@@ -242,9 +242,6 @@ def test_the_embedded_broker_stores_every_rate_from_the_second_cycle_with_two_po
 def test_redis_and_mysql_store_every_rate_from_the_second_cycle_with_two_pool_processes(
     client, tmp_path, redis_url, mysql_url
 ):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     host = "rates-redis"
     env = child_env(
         tmp_path,
@@ -256,7 +253,6 @@ def test_redis_and_mysql_store_every_rate_from_the_second_cycle_with_two_pool_pr
     )
     with broker_at(redis_url):
         readings, queued = run_with_collect_now(client, host, env, tmp_path)
-    redis.Redis.from_url(redis_url).flushdb()
     host_cycles, server_cycles = stored_cycles(host)
 
     pairs = check_host(host, readings, host_cycles)

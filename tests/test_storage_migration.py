@@ -13,16 +13,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from procs import ROOT
+from servers import scratch_name
 
 OLD = "0008_counter_state"  # the last migration of the one-table layout
 HOSTS, NAMES = 10, 100
-TEST_DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "dbdjango_test_")
 
 
 def manage(env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -49,7 +48,7 @@ def scratch_mysql(mysql_url, tmp_path):
     import MySQLdb
 
     parts = urlsplit(mysql_url)
-    name = f"{TEST_DB_PREFIX}migrate_{uuid.uuid4().hex[:8]}"
+    name = scratch_name("migrate")
     admin = MySQLdb.connect(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 3306,

@@ -14,9 +14,6 @@ def collected_names(host: str) -> set[str]:
 
 @pytest.mark.redis
 def test_worker_and_beat_on_redis_store_host_metrics(redis_url, tmp_path):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     host = "e2e-redis-host"
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url, METRICS_INTERVAL="1", MONITOR_HOSTNAME=host)
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
@@ -30,14 +27,10 @@ def test_worker_and_beat_on_redis_store_host_metrics(redis_url, tmp_path):
     # One cycle = one timestamp shared by all its rows (one bulk insert).
     first = Resource.objects.filter(host=host, name="memory.used_percent").order_by("id").first()
     assert Resource.objects.filter(host=host, timestamp=first.timestamp).count() >= 15
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 @pytest.mark.redis
 def test_the_server_collector_stores_mysql_and_redis_status_when_mysql_is_the_database(redis_url, tmp_path, on_mysql):
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
     host = "e2e-servers-host"
     env = child_env(tmp_path, CELERY_BROKER_URL=redis_url, METRICS_INTERVAL="1", MONITOR_HOSTNAME=host)
     log = tmp_path / "worker.log"
@@ -50,7 +43,6 @@ def test_the_server_collector_stores_mysql_and_redis_status_when_mysql_is_the_da
         )
     assert any(name.startswith("mysql.up:") for name in names)
     assert any(name.startswith("redis.up:") for name in names)
-    redis.Redis.from_url(redis_url).flushdb()
 
 
 def test_the_embedded_filesystem_broker_runs_worker_and_beat(tmp_path):

@@ -216,7 +216,7 @@ class HealthSerializer(serializers.Serializer):
 
 class BrokerStateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=BROKER_STATES)
-    latency_ms = serializers.IntegerField(required=False)
+    latency_ms = serializers.FloatField(required=False, help_text="one broker round trip, or the whole ask")
     error = serializers.CharField(required=False)
 
 
@@ -232,6 +232,10 @@ class ApplicationStatusSerializer(serializers.Serializer):
     workers_online = serializers.IntegerField()
     workers = serializers.ListField(child=serializers.CharField(), help_text="names of the workers that answered")
     broker = BrokerStateSerializer()
+    reported_at = serializers.DateTimeField(
+        allow_null=True, help_text="when the workers answered these counts (their last server-status cycle, or now)"
+    )
+    age_seconds = serializers.FloatField(allow_null=True, help_text="how long ago that was")
 
 
 class CollectQueuedSerializer(serializers.Serializer):

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.urls import NoReverseMatch
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -97,11 +97,29 @@ def worker_hosts() -> set[str]:
     return set(CounterState.objects.filter(source="host").values_list("key", flat=True))
 
 
-@extend_schema(parameters=RETRY_AFTER, responses={200: ApplicationStatusSerializer, **errors(READ_ERRORS)})
+FRESH = serializers.BooleanField(help_text="ask the workers now instead of reading their latest report")
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("fresh", bool, description=FRESH.help_text, required=False), *RETRY_AFTER],
+    responses={200: ApplicationStatusSerializer, **errors((400, *READ_ERRORS))},
+)
 @api_view(["GET"])
 def application_status(request: Request) -> Response:
-    """Sessions, users, workers and task counts; answers in bounded time even with the broker down."""
-    return Response(application_snapshot(celery_app, settings.STATUS_TIMEOUT))
+    """Sessions, users, workers and task counts, with when the workers reported them (`reported_at`, `age_seconds`).
+
+    Read from the workers' report of their latest server-status cycle while it
+    is at most STATUS_REPORT_MAX_AGE old (milliseconds); otherwise, or with
+    `?fresh=1`, the workers are asked now, within STATUS_TIMEOUT even with the
+    broker down or frozen.
+    """
+    try:
+        fresh = FRESH.to_internal_value(request.query_params.get("fresh", "0"))
+    except ValidationError as exc:
+        return Response({"fresh": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(
+        application_snapshot(celery_app, settings.STATUS_TIMEOUT, settings.STATUS_REPORT_MAX_AGE, fresh=fresh)
+    )
 
 
 @extend_schema(

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from db_django.celery import app as celery_app
+from monitor.models import QueueReport
 from monitor.storage.counters import SourceKey, locked_counters, read_counters
 from monitor.storage.inserts import resource_bulk_create
 
@@ -116,8 +117,15 @@ def collect_host_metrics(self) -> int:
 
 @shared_task(bind=True, ignore_result=True)
 def collect_server_status(self) -> int:
-    """Sample the monitored MySQL and Redis servers and the task queue; once per cycle, any worker."""
-    return store_cycle(server_collectors(), cycle_id=self.request.id)
+    """Sample the monitored MySQL and Redis servers and the task queue; once per cycle, any worker.
+
+    What the workers answered is also kept as the queue report /monitor/application/ reads.
+    """
+    stored = store_cycle(server_collectors(), cycle_id=self.request.id)
+    report = _queue_probe.take_report()
+    if report is not None:
+        QueueReport.objects.record(report.reported_at, report.workers, report.broker)
+    return stored
 
 
 # Acknowledged on start: with acks_late a prune longer than the broker's visibility
