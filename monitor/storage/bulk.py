@@ -51,7 +51,7 @@ def _run(cursor, head: str, values: list[str], tail: str) -> int:
 
 @cache
 def _split(sql: str) -> tuple[str, str]:
-    """"INSERT ... VALUES (%s, %s) ON ..." -> ("INSERT ... VALUES ", " ON ...")."""
+    """ "INSERT ... VALUES (%s, %s) ON ..." -> ("INSERT ... VALUES ", " ON ...")."""
     start = sql.index("(%s")
     end = sql.index(")", start) + 1
     return sql[:start], sql[end:]
