@@ -18,7 +18,7 @@ VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 def prepare(var_dir: str | None = None) -> str:
     """Make PROMETHEUS_MULTIPROC_DIR exist and hold no files of an earlier run; returns it."""
-    folder = os.environ.get(VARIABLE) or str(Path(var_dir or os.environ.get("VAR_DIR") or "var") / "prometheus")
+    folder = os.environ.get(VARIABLE) or str(Path(os.environ.get("VAR_DIR") or var_dir or "var") / "prometheus")
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("*.db"):
