@@ -8,7 +8,6 @@ import time
 
 import pytest
 from django.conf import settings as django_settings
-from prometheus_servers import private_node_exporter, private_prometheus
 
 from monitor.api.auth import issue_token
 from monitor.collection.collectors import mysql as mysql_collector
@@ -16,6 +15,7 @@ from monitor.collection.tasks import host_collectors, store_cycle
 from monitor.models import Series
 from monitor.storage.queries import select_series
 from procs import wait_for
+from prometheus_servers import private_node_exporter, private_prometheus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
