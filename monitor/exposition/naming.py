@@ -12,6 +12,8 @@
    report in percent (PERCENT_RATIOS) keep their name, value / 100;
    `*_per_minute` -> `*_per_second`, value / 60. `_bytes`, `_seconds`,
    `_bytes_per_second` names are base units already and stay.
+Label names are the catalog's, valid Prometheus label names already
+(monitor/storage/names.py parses only those; line protocol tags are made so).
 Every sample carries a `host` label (the series' host) unless its labels
 already have `host` or `instance`: remote-written series keep exactly the
 labels their sender gave them.
@@ -19,13 +21,13 @@ labels their sender gave them.
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 PREFIX = "db_django_"
 # Our collectors' ratios reported in percent (README "Metrics"): exposed 0-1.
 PERCENT_RATIOS = frozenset({"mysql.buffer_pool_hit_ratio", "redis.keyspace_hit_ratio"})
 _PROMETHEUS_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_:]")
-_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +40,20 @@ class Exposed:
 
 def exposed(metric: str, labels: dict[str, str], host: str) -> Exposed:
     """The Prometheus name, labels and value scale of the series (metric, labels) of `host`."""
-    native = "." not in metric and _PROMETHEUS_NAME.match(metric) is not None
-    out = dict(labels) if native else {_label_name(key): value for key, value in labels.items()}
+    name, scale, native = rule(metric)
+    out = dict(labels)
     if host and "host" not in out and "instance" not in out:
         out["host"] = host
-    if native:
-        return Exposed(metric, out, 1.0, True)
+    return Exposed(name, out, scale, native)
+
+
+@lru_cache(maxsize=100_000)
+def rule(metric: str) -> tuple[str, float, bool]:
+    """(exposed name, value scale, native) of a stored metric; labels need no change (the catalog's are valid)."""
+    if "." not in metric and _PROMETHEUS_NAME.match(metric) is not None:
+        return metric, 1.0, True
     name, scale = base_units(metric)
-    return Exposed(PREFIX + _NAME_CHARS.sub("_", name), out, scale, False)
+    return PREFIX + _NAME_CHARS.sub("_", name), scale, False
 
 
 def base_units(metric: str) -> tuple[str, float]:
@@ -58,8 +66,3 @@ def base_units(metric: str) -> tuple[str, float]:
     if metric.endswith("_per_minute"):
         return metric[: -len("_per_minute")] + "_per_second", 1 / 60
     return metric, 1.0
-
-
-def _label_name(key: str) -> str:
-    name = _LABEL_CHARS.sub("_", key)
-    return name if name and not name[0].isdigit() else "_" + name

@@ -1,21 +1,26 @@
-"""The catalog's latest values as Prometheus metric families: one query, no sample read.
+"""The catalog's latest values in the text exposition format: one query, no sample read.
 
 A series is live while its latest value is at most HOST_STALE_AFTER old;
 older ones are left out, as Prometheus itself drops a target's series once it
-stops answering. Two series that map to one name and label set (the same
-remote-written series from two hosts without `host`/`instance` labels cannot:
-their host is added) are exposed once, the newer value winning, since a scrape
-with a duplicate is refused whole.
+stops answering. Two series that map to one name and label set are exposed
+once, the newer value winning, since a scrape with a duplicate is refused whole.
+
+Written out here rather than through prometheus-client's Metric objects and
+encoder: for 10,000 series the library took about three times as long to
+encode (bench/exposition.py; the app's own figures still go through it). The
+lines are the same in the Prometheus text format 0.0.4 and OpenMetrics 1.0
+(which adds `# EOF`, written by the app's part that follows), except the type
+of a remote-written series: `untyped` there, `unknown` here.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 from monitor.models import Rollup
 
-from .naming import exposed
+from .naming import rule
 from .selectors import Selector
 
 
@@ -42,28 +47,52 @@ def live(hosts: Sequence[str], since_us: int) -> list[Latest]:
     ]
 
 
-def families(rows: Iterable[Latest], names: Sequence[str] = (), selectors: Sequence[Selector] = ()) -> list[Metric]:
-    """Metric families of `rows`, sorted by name and labels; `names`/`selectors` narrow them (any may match).
+def exposition(
+    rows: Iterable[Latest], names: Sequence[str] = (), selectors: Sequence[Selector] = (), openmetrics: bool = False
+) -> str:
+    """The families of `rows`, sorted by name and labels; `names`/`selectors` narrow them (any may match).
 
     `names` match the exposed name or the stored metric (`cpu.percent`).
     """
     wanted = set(names)
-    picked: dict[tuple, tuple[int, str, float, str, bool, dict]] = {}
+    picked: dict[tuple, tuple] = {}
     for row in rows:
-        out = exposed(row.metric, row.labels or {}, row.host)
-        if wanted or selectors:
-            by_name = out.name in wanted or row.metric in wanted
-            if not by_name and not any(select(out.name, out.labels) for select in selectors):
-                continue
-        key = (out.name, tuple(sorted(out.labels.items())))
+        name, scale, native = rule(row.metric)
+        labels = row.labels or {}
+        if row.host and "host" not in labels and "instance" not in labels:
+            labels = {**labels, "host": row.host}
+        if (wanted or selectors) and not (
+            name in wanted or row.metric in wanted or any(select(name, labels) for select in selectors)
+        ):
+            continue
+        key = (name, *sorted(labels.items()))
         held = picked.get(key)
         if held is None or row.ts > held[0]:
-            picked[key] = (row.ts, out.name, row.value * out.scale, row.description, out.native, out.labels)
-    found: dict[str, Metric] = {}
+            picked[key] = (row.ts, row.value * scale, row.description, native)
+    lines: list[str] = []
+    current = None
+    untyped = "unknown" if openmetrics else "untyped"
     for key in sorted(picked):
-        _, name, value, description, native, labels = picked[key]
-        family = found.get(name)
-        if family is None:
-            family = found[name] = Metric(name, description or name, "unknown" if native else "gauge")
-        family.add_sample(name, labels, value)
-    return list(found.values())
+        name, *labels = key
+        _, value, description, native = picked[key]
+        if name != current:
+            current = name
+            lines.append(
+                f"# HELP {name} {_help(description or name)}\n# TYPE {name} {untyped if native else 'gauge'}\n"
+            )
+        if labels:
+            body = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+            lines.append(f"{name}{{{body}}} {floatToGoString(value)}\n")
+        else:
+            lines.append(f"{name} {floatToGoString(value)}\n")
+    return "".join(lines)
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

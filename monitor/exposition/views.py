@@ -20,7 +20,7 @@ from monitor.storage.instants import to_us
 
 from .app import DatabaseFigures, process_figures
 from .selectors import parse_selector
-from .series import families, live
+from .series import exposition, live
 
 
 class FirstRenderer(BaseContentNegotiation):
@@ -69,8 +69,11 @@ class MetricsView(APIView):
         except ValueError as exc:
             return Response({"match[]": [str(exc)]}, status=400)
         since = to_us(timezone.now()) - settings.HOST_STALE_AFTER * 1_000_000
-        found = families(live(hosts, since), names, selectors)
-        if not (hosts or names or selectors):
-            found += [*DatabaseFigures().collect(), *process_figures()]
         encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
-        return HttpResponse(encoder(_Families(found)), content_type=content_type)
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        series = exposition(live(hosts, since), names, selectors, openmetrics).encode()
+        app: list[Metric] = []
+        if not (hosts or names or selectors):
+            app = [*DatabaseFigures().collect(), *process_figures()]
+        # The app's part comes last: OpenMetrics' encoder ends it with the `# EOF` the whole answer needs.
+        return HttpResponse(series + encoder(_Families(app)), content_type=content_type)
