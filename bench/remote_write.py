@@ -110,7 +110,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_side(stream: list[bytes], workers: int, clients: int) -> float:
+def http_side(
+    stream: list[bytes],
+    workers: int,
+    clients: int,
+    path: str = "/api/v1/write",
+    content_type: str = "application/x-protobuf",
+    encoding: str = "snappy",
+) -> tuple[float, int]:
+    """Seconds to POST all but the warm-up bodies with `clients` senders, and how many were timed."""
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "1", "API_REQUIRE_AUTH": "0", "MONITOR_MYSQL_URLS": ""}
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-remote-write-gunicorn.log", "wb")
@@ -132,11 +140,10 @@ def http_side(stream: list[bytes], workers: int, clients: int) -> float:
                 time.sleep(0.2)
 
         def post(body: bytes) -> None:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/v1/write",
-                data=body,
-                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"},
-            )
+            headers = {"Content-Type": content_type}
+            if content_type == "application/x-protobuf":
+                headers["Content-Encoding"] = encoding
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, headers=headers)
             with urllib.request.urlopen(request, timeout=60) as answer:
                 assert answer.status == 204, answer.status
 

@@ -42,6 +42,16 @@ def test_each_field_is_a_series_named_measurement_dot_field_with_tags_as_labels(
     assert (series.labels, series.host) == ({"cpu": "cpu-total"}, "web-1")
 
 
+def test_glances_hostname_tag_is_the_host_when_there_is_no_host_tag(client):
+    body = f"fs,hostname=laptop,mnt_point=/ used=5,1x=2 {T0_S}\nfs,host=h,hostname=laptop used=6 {T0_S}"
+    assert write(client, body, precision="s").status_code == 204
+    assert dict(Series.objects.values_list("name", "host")) == {
+        'fs.used{mnt_point="/"}': "laptop",
+        'fs.1x{mnt_point="/"}': "laptop",
+        'fs.used{hostname="laptop"}': "h",
+    }
+
+
 def test_integers_and_booleans_are_stored_and_strings_skipped(client):
     body = f'mem,host=h total=8589934592i,free=12u,swap_on=true,state="ok" {T0_S}'
     assert write(client, body, precision="s").status_code == 204

@@ -9,6 +9,7 @@ password is the API token and the user name is ignored.
 import base64
 import binascii
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication
 
 from monitor.api.auth import TokenAuthentication, refused
@@ -39,3 +40,21 @@ def _basic_password(request, header: list[bytes]) -> str:
     except (IndexError, binascii.Error, UnicodeDecodeError):
         raise refused(request, "Invalid basic auth header: use the API token as the password.") from None
     return decoded.partition(":")[2]
+
+
+class AgentTokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The forms in the OpenAPI schema: the token header, or basic auth with the token as password."""
+
+    target_class = AgentTokenAuthentication
+    name = ["agentTokenAuth", "agentBasicAuth"]
+
+    def get_security_definition(self, auto_schema) -> list[dict]:
+        return [
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Bearer <key>` or `Token <key>`",
+            },
+            {"type": "http", "scheme": "basic", "description": "any user name, the API token as password"},
+        ]

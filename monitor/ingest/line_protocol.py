@@ -3,9 +3,10 @@
     cpu,cpu=cpu-total,host=web-1 usage_idle=97.5,usage_user=1.25 1796000000000000000
 
 Each numeric field is one series: metric `<measurement>.<field>` (`cpu.usage_idle`),
-labels = the tags except `host`, which becomes the series' host (Telegraf and
-Glances tag every point with it). Tag keys are made Prometheus label names
-(characters other than letters, digits and `_` become `_`). Integers (`12i`,
+labels = the tags except `host`, which becomes the series' host (Telegraf tags
+every point with it; Glances says `hostname`, taken when there is no `host`).
+Tag keys are made Prometheus label names (characters other than letters,
+digits and `_` become `_`; a leading digit gets a `_` before it). Integers (`12i`,
 `12u`), floats and booleans (1/0) are stored; string fields are skipped (a
 sample is a number). The timestamp is in `precision` units (ns by default),
 stored to the microsecond; a line without one gets the time the request arrived.
@@ -97,15 +98,11 @@ def _line(line: str, factor: int | None, now_us: int) -> list[Point]:
     if not measurement:
         raise ValueError("missing measurement")
     labels: dict[str, str] = {}
-    host = ""
     for tag in tags:
         if len(tag) != 2 or not tag[0] or not tag[1]:
             raise ValueError(f"invalid tag {'='.join(tag)!r}: expected key=value")
-        tag_key, tag_value = tag
-        if tag_key == "host":
-            host = tag_value
-        else:
-            labels[_LABEL_CHARS.sub("_", tag_key)] = tag_value
+        labels[_label(tag[0])] = tag[1]
+    host = labels.pop("host", None) or labels.pop("hostname", "")
     if len(host) > _HOST_LIMIT:
         raise ValueError(f"host tag longer than {_HOST_LIMIT} characters")
     ts = _timestamp(stamp, factor, now_us)
@@ -125,6 +122,11 @@ def _line(line: str, factor: int | None, now_us: int) -> list[Point]:
             raise ValueError(f"measurement, field and tags longer than {_NAME_LIMIT} characters")
         found.append(Point(name, host, ts, value))
     return found
+
+
+def _label(key: str) -> str:
+    name = _LABEL_CHARS.sub("_", key)
+    return "_" + name if name[0].isdigit() else name
 
 
 def _value(key: str, raw: str) -> float | None:

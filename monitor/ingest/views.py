@@ -26,6 +26,10 @@ from . import line_protocol, remote_write
 from .auth import AgentTokenAuthentication
 from .bodies import BodyError, opened
 
+# 409: another value at a stored instant; 413: unpacks beyond INGEST_MAX_BYTES; 415: an encoding or version
+# the endpoint does not take; 503: the database is down (agents retry it).
+INGEST_RESPONSES = {204: None, **{code: OpenApiTypes.OBJECT for code in (400, 409, 413, 415, 503)}}
+
 
 class IngestView(APIView):
     authentication_classes = [AgentTokenAuthentication, SessionAuthentication]
@@ -54,9 +58,7 @@ class RemoteWriteView(IngestView):
 
     protocol = "remote_write"
 
-    @extend_schema(
-        request={"application/x-protobuf": OpenApiTypes.BINARY}, responses={204: None, 400: OpenApiTypes.OBJECT}
-    )
+    @extend_schema(request={"application/x-protobuf": OpenApiTypes.BINARY}, responses=INGEST_RESPONSES)
     def post(self, request: Request) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "")
         if "proto=io.prometheus.write.v2" in content_type:
@@ -99,7 +101,7 @@ class LineProtocolView(IngestView):
     @extend_schema(
         request={"text/plain": OpenApiTypes.STR},
         parameters=[OpenApiParameter("precision", str, description="ns (default), us, ms, s")],
-        responses={204: None, 400: OpenApiTypes.OBJECT},
+        responses=INGEST_RESPONSES,
     )
     def post(self, request: Request) -> Response:
         precision = request.query_params.get("precision", "ns")
