@@ -12,7 +12,8 @@ from django.conf import settings as django_settings
 from monitor.api.auth import issue_token
 from monitor.collection.collectors import mysql as mysql_collector
 from monitor.collection.tasks import host_collectors, store_cycle
-from monitor.models import Series
+from monitor.models import Sample, Series
+from monitor.storage.inserts import Point
 from monitor.storage.queries import select_series
 from procs import wait_for
 from prometheus_servers import private_node_exporter, private_prometheus
@@ -35,6 +36,9 @@ def test_prometheus_scrapes_our_cpu_and_a_mysql_gauge(live_server, mysql_url, tm
     store_cycle(sources)
     time.sleep(0.5)
     store_cycle(sources)  # rates (cpu.percent) need two cycles
+    # A series pushed to us with Prometheus labels (remote write): scraped back with them unchanged.
+    pushed = 'node_cpu_seconds_total{cpu="0",instance="db-1:9100",job="node",mode="idle"}'
+    Sample.objects.store([Point(pushed, "db-1", int(time.time() * 1e6), 1234.5)])
     host = django_settings.MONITOR_HOSTNAME
     cpu = _latest("cpu.percent", host)
     max_connections = _latest(f"mysql.max_connections:{server}", host)
@@ -52,6 +56,7 @@ scrape_configs:
         gauge = wait_for(
             lambda: prometheus.query("db_django_mysql_max_connections"), 30, "the MySQL gauge", prometheus.log
         )
+        (native,) = wait_for(lambda: prometheus.query("node_cpu_seconds_total"), 30, "the pushed series")
     (cpu_series,) = found
     assert cpu_series["metric"] == {
         "__name__": "db_django_cpu_ratio",
@@ -64,6 +69,14 @@ scrape_configs:
     assert mysql_series["metric"]["server"] == server
     assert mysql_series["metric"]["host"] == host
     assert float(mysql_series["value"][1]) == max_connections
+    assert native["metric"] == {
+        "__name__": "node_cpu_seconds_total",
+        "cpu": "0",
+        "instance": "db-1:9100",
+        "job": "node",
+        "mode": "idle",
+    }
+    assert float(native["value"][1]) == 1234.5
 
 
 def test_prometheus_remote_writes_node_exporter_series_to_us(live_server, tmp_path, settings, client):
