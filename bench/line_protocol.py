@@ -11,8 +11,10 @@ timestamp per interval. Sides, in the same run, one after the other:
     store  parse + store() in this process, per request
     http   gunicorn (--workers W), CLIENTS concurrent senders POSTing to /api/v2/write
 
-    DATABASE_URL=mysql://root@127.0.0.1:3306/prom_db_django \\
-        .venv/bin/python bench/line_protocol.py [--hosts 100] [--intervals 5] [--workers 2] [--clients 2]
+with wall-clock samples/s and samples per CPU-second, as bench/remote_write.py
+(whose private MariaDB, gunicorn runner and CPU counting it uses).
+
+    .venv/bin/python bench/line_protocol.py --private-mariadb [--rollups-dynamic] [--hosts 100] [--intervals 4]
 """
 
 import argparse
@@ -22,17 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
-os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/prom_db_django?read_timeout=120&write_timeout=120")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import remote_write as rw  # noqa: E402  (its gunicorn runner; it sets Django up)
-from django.db import connection  # noqa: E402
-
-from monitor.ingest import line_protocol  # noqa: E402
-from monitor.models import Sample  # noqa: E402
+import remote_write as rw  # noqa: E402  (its private MariaDB, gunicorn runner, CPU counting)
 
 LINES_PER_REQUEST = 1000
 MEASUREMENTS = [f"m{i}" for i in range(10)]
@@ -52,62 +46,71 @@ def bodies(hosts: int, interval: int, t0_s: int) -> list[bytes]:
     return ["\n".join(lines[i : i + LINES_PER_REQUEST]).encode() for i in range(0, len(lines), LINES_PER_REQUEST)]
 
 
-def samples_in(stream: list[bytes]) -> int:
-    return sum(body.count(b"\n") + 1 for body in stream) * len(FIELDS)
+def store_all(stream: list[bytes], now: int) -> float:
+    from monitor.ingest import line_protocol
+    from monitor.models import Sample
+
+    started = time.perf_counter()
+    for body in stream:
+        Sample.objects.store(line_protocol.points(body.decode(), "ns", now))
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=100)
-    parser.add_argument("--intervals", type=int, default=5)
+    parser.add_argument("--intervals", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--private-mariadb", action="store_true")
+    parser.add_argument("--rollups-dynamic", action="store_true", help="as bench/remote_write.py")
     args = parser.parse_args()
+    with rw.database(args.private_mariadb) as server:
+        measure(args, server)
+
+
+def measure(args, server) -> None:
+    from django.db import connection
+
+    from monitor.ingest import line_protocol
+
     assert connection.vendor == "mysql", "DATABASE_URL must point at MySQL/MariaDB"
+    if args.rollups_dynamic:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE monitor_rollup ROW_FORMAT=DYNAMIC KEY_BLOCK_SIZE=0")
     t0 = int(time.time()) - 3 * 3600 + random.randrange(10_000)
     now = int(time.time() * 1_000_000)
-    for body in bodies(args.hosts, 0, t0):  # creates the series, as in steady state
-        Sample.objects.store(line_protocol.points(body.decode(), "ns", now))
-    stream = [b for k in range(1, args.intervals + 1) for b in bodies(args.hosts, k, t0)]
-    n = samples_in(stream)
-    print(f"stream: {len(stream)} requests of {LINES_PER_REQUEST} lines x {len(FIELDS)} fields, {n} samples")
-
+    per_interval = args.hosts * len(MEASUREMENTS) * len(FIELDS)
+    print(f"{args.hosts} hosts x {len(MEASUREMENTS)} measurements x {len(FIELDS)} fields per 10 s interval,")
+    print(f"{LINES_PER_REQUEST} lines per request, {args.intervals} intervals per side")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
+    store_all(bodies(args.hosts, 0, t0), now)  # creates the series: the sides find them in the catalog
+    intervals = range(1, args.intervals + 1)
+    stream = [b for k in intervals for b in bodies(args.hosts, k, t0)]
+    n = per_interval * args.intervals
+    per_request = LINES_PER_REQUEST * len(FIELDS)
     rows = [
-        [(i + 1, (t0 + 10 * k) * 1_000_000, float(i)) for i in range(start, start + LINES_PER_REQUEST * len(FIELDS))]
-        for k in range(1, args.intervals + 1)
-        for start in range(0, args.hosts * len(MEASUREMENTS) * len(FIELDS), LINES_PER_REQUEST * len(FIELDS))
+        [(i + 1, (t0 + 10 * k) * 1_000_000, float(i)) for i in range(start, start + per_request)]
+        for k in intervals
+        for start in range(0, per_interval, per_request)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_raw_sample")
-        cursor.execute("CREATE TABLE bench_raw_sample LIKE monitor_sample")
-    raw = connection.connection
-    started = time.perf_counter()
-    with raw.cursor() as cursor:
-        for batch in rows:
-            cursor.executemany("INSERT INTO bench_raw_sample (series_id, ts, value) VALUES (%s, %s, %s)", batch)
-            raw.commit()
-    seconds = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE bench_raw_sample")
-    print(f"raw executemany: {sum(map(len, rows)) / seconds:,.0f} samples/s")
-
+    cpu = rw.Cpu(mariadb=server).start()
+    rw.report("raw executemany (sample rows only)", n, rw.raw_side(rows), cpu.stop())
+    cpu = rw.Cpu().start()
     started = time.perf_counter()
     for body in stream:
         line_protocol.points(body.decode(), "ns", now)
-    print(f"parse only:      {n / (time.perf_counter() - started):,.0f} samples/s")
-
-    started = time.perf_counter()
-    for body in stream:
-        Sample.objects.store(line_protocol.points(body.decode(), "ns", now))
-    print(f"parse + store(): {n / (time.perf_counter() - started):,.0f} samples/s")
-
-    stream2 = [b for k in range(args.intervals + 1, 2 * args.intervals + 1) for b in bodies(args.hosts, k, t0)]
-    seconds, posted = rw.http_side(stream2, args.workers, args.clients, path="/api/v2/write", content_type="text/plain")
-    per_request = LINES_PER_REQUEST * len(FIELDS)
-    print(
-        f"HTTP /api/v2/write (gunicorn -w {args.workers}, {args.clients} senders): "
-        f"{posted * per_request / seconds:,.0f} samples/s"
-    )
+    rw.report("parse only", n, time.perf_counter() - started, cpu.stop())
+    later = [b for k in range(args.intervals + 1, 2 * args.intervals + 1) for b in bodies(args.hosts, k, t0)]
+    cpu = rw.Cpu(mariadb=server).start()
+    rw.report("parse + store() in process", n, store_all(stream, now), cpu.stop())
+    warm = [b for k in range(100, 100 + 3 * args.workers) for b in bodies(args.hosts, k, t0)]
+    with rw.gunicorn(args.workers) as (port, web):
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        rw.http_side(port, warm, args.clients, "/api/v2/write", headers)
+        cpu = rw.Cpu(mariadb=server, web=web).start()
+        seconds = rw.http_side(port, later, args.clients, "/api/v2/write", headers)
+        rw.report(f"POST /api/v2/write (-w {args.workers}, {args.clients} senders)", n, seconds, cpu.stop())
 
 
 if __name__ == "__main__":
