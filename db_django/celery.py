@@ -26,7 +26,8 @@ def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
 
     from monitor.collection.schedule import beat_schedule
 
-    source.beat_schedule = beat_schedule(settings.METRICS_INTERVAL, settings.SERVER_METRICS_INTERVAL)
+    scrape = settings.SCRAPE_INTERVAL if settings.SCRAPE_TARGETS else None
+    source.beat_schedule = beat_schedule(settings.METRICS_INTERVAL, settings.SERVER_METRICS_INTERVAL, scrape)
 
 
 @app.task(bind=True, ignore_result=True)

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Counts every answer and its time for /monitor/metrics (outermost but one: it times all the rest).
+    "monitor.exposition.middleware.RequestMetrics",
     # Outermost but one, so every answer below gets its CSP and API cache rule.
     "monitor.security_headers.SecurityHeaders",
     # Before CommonMiddleware so CORS preflight and headers apply to every answer.
@@ -179,6 +181,8 @@ API_PAGE_SIZE = envint("API_PAGE_SIZE", 100, minimum=1)
 API_MAX_SERIES = envint("API_MAX_SERIES", 50_000, minimum=1)
 # Samples per bulk POST; beyond it the API answers 413.
 BULK_MAX_ITEMS = envint("BULK_MAX_ITEMS", 5000, minimum=1)
+# What a remote write or line protocol body may unpack to (snappy, gzip); 413 beyond.
+INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 # --- API access ------------------------------------------------------------------
 # Production requires tokens (monitor/api/auth.py); the embedded mode keeps the notes'
@@ -351,6 +355,11 @@ MONITOR_MYSQL_URLS = [url for url in MONITOR_MYSQL_URLS if url]
 MONITOR_REDIS_URLS = envlist("MONITOR_REDIS_URLS", [CELERY_BROKER_URL] if CELERY_BROKER_URL.startswith("redis") else [])
 # Timeout of each collector's connection to a monitored server.
 MONITOR_COLLECT_TIMEOUT = envfloat("MONITOR_COLLECT_TIMEOUT", 2.0)
+# Prometheus exporters the workers scrape (node_exporter, mysqld_exporter): comma-separated URLs.
+SCRAPE_TARGETS = envlist("SCRAPE_TARGETS")
+SCRAPE_INTERVAL = envint("SCRAPE_INTERVAL", METRICS_INTERVAL, minimum=1)
+# Seconds per target to connect and read its answer.
+SCRAPE_TIMEOUT = envfloat("SCRAPE_TIMEOUT", MONITOR_COLLECT_TIMEOUT)
 # Days each tier keeps (monitor/storage/retention.py): raw samples, per-minute and
 # per-hour rollups. RETENTION_DAYS, the older name of the raw setting, still counts.
 RETENTION_RAW_DAYS = envint("RETENTION_RAW_DAYS", envint("RETENTION_DAYS", 7, minimum=1), minimum=1)

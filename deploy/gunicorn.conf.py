@@ -57,3 +57,25 @@ def post_request(worker, req, environ, resp) -> None:
             left -= len(chunk)
     except Exception:  # the client went away: nothing left to protect
         worker.log.debug("request body not drained", exc_info=True)
+
+
+def on_starting(server) -> None:
+    """prometheus-client's multiprocess mode (monitor/exposition/multiprocess.py): a fresh folder for the
+    workers' counters, named in PROMETHEUS_MULTIPROC_DIR before any worker starts, so that /monitor/metrics
+    adds up every worker's requests instead of reporting the one the scrape reached."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from monitor.exposition.multiprocess import prepare
+
+    folder = prepare(str(root / "var"))
+    server.log.info("prometheus-client multiprocess folder: %s", folder)
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: its live gauges go with it (its counts stay in the totals)."""
+    from monitor.exposition.multiprocess import worker_exited
+
+    worker_exited(worker.pid)

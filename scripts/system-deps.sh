@@ -7,6 +7,7 @@
 #   scripts/system-deps.sh nginx chromium   also what the test suite drives (.ci/run):
 #     nginx   nginx and openssl, for tests/test_slow_clients.py
 #     chromium  headless Chromium, for the browser tests
+#     prometheus  Prometheus, promtool and node_exporter, for tests/test_prometheus_*.py
 set -euo pipefail
 
 packages=()
@@ -14,6 +15,7 @@ if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmar
   packages+=(pkg-config default-libmysqlclient-dev build-essential python3-dev)
 fi
 new_nginx=0
+new_prometheus=()
 for extra in "$@"; do
   case "$extra" in
     nginx)
@@ -21,7 +23,13 @@ for extra in "$@"; do
       command -v openssl >/dev/null || packages+=(openssl)
       ;;
     chromium) command -v chromium >/dev/null || packages+=(chromium) ;;
-    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium)" >&2; exit 2 ;;
+    prometheus)
+      if [ ! -x /usr/bin/prometheus ]; then packages+=(prometheus); new_prometheus+=(prometheus); fi
+      if [ ! -x /usr/bin/prometheus-node-exporter ]; then
+        packages+=(prometheus-node-exporter); new_prometheus+=(prometheus-node-exporter)
+      fi
+      ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium prometheus)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -gt 0 ] || exit 0
@@ -69,3 +77,15 @@ if [ "$new_nginx" = 1 ]; then
     $sudo update-rc.d nginx disable >/dev/null 2>&1 || true
   fi
 fi
+
+# Debian's packages start Prometheus (9090) and node_exporter (9100) as services. The
+# tests run private ones on spare ports with their own configuration and data folders;
+# the services we installed are stopped and disabled again.
+for service in "${new_prometheus[@]}"; do
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now "$service.service" || true
+  elif [ -x "/etc/init.d/$service" ]; then
+    $sudo "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+    $sudo update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
+done

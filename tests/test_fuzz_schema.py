@@ -34,6 +34,8 @@ MAX_EXAMPLES = 30
 MOMENTS = moments(st.datetimes(min_value=datetime.min, max_value=datetime.max))
 schemathesis.openapi.format("date-time", st.builds(rfc3339, MOMENTS, st.integers(-1439, 1439)))
 schema = schemathesis.openapi.from_wsgi("/monitor/schema/?format=json", application)
+# Prometheus remote write bodies (snappy-compressed protobuf) are bytes, sent as any binary body.
+schemathesis.serializer.alias("application/x-protobuf", "application/octet-stream")
 
 # The API is deliberately more lenient than the schema it publishes: numbers are
 # accepted for text fields (as DRF's CharField does), empty query parameters are

@@ -89,7 +89,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise refused(request, "Invalid Authorization header: use 'Token <key>'.")
-        key = header[1].decode(errors="replace")
+        return self.authenticate_key(request, header[1].decode(errors="replace"))
+
+    def authenticate_key(self, request, key: str) -> tuple[TokenUser, ApiToken]:
+        """The token whose key this is, or AuthenticationFailed (counted against the address)."""
         token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
         if token is None:
             raise refused(request, "Invalid or revoked token.")

@@ -2,6 +2,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from monitor.exposition.views import MetricsView
+from monitor.ingest.views import LineProtocolView, RemoteWriteView
+
 from .resources import ResourceViewSet
 from .views import api_root, application_status, collect_now, health, hosts
 
@@ -15,6 +18,10 @@ urlpatterns = [
     path("hosts/", hosts, name="hosts"),
     path("health/", health, name="health"),
     path("collect/", collect_now, name="collect_now"),
+    # Prometheus and InfluxDB speak without trailing slashes (issue 15; db_django/urls.py has root aliases).
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("api/v1/write", RemoteWriteView.as_view(), name="remote_write"),
+    path("write", LineProtocolView.as_view(), name="line_protocol"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script at docs/?script instead of
     # inlining it, so the page runs under a CSP without 'unsafe-inline' scripts.

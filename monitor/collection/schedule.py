@@ -3,13 +3,17 @@
 COLLECT_HOST = "monitor.collection.tasks.collect_host_metrics"
 COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
 PRUNE = "monitor.collection.tasks.prune_old_resources"
+SCRAPE = "monitor.collection.tasks.scrape_targets"
 # One collection cycle: every worker's host (broadcast), plus servers and queue (once).
 COLLECTION_TASKS = (COLLECT_HOST, COLLECT_SERVERS)
 
 
-def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = None) -> dict:
+def beat_schedule(
+    interval_seconds: int, server_interval_seconds: int | None = None, scrape_interval_seconds: int | None = None
+) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
-    status every `server_interval_seconds` (default: the same).
+    status every `server_interval_seconds` (default: the same), and the
+    exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -17,7 +21,7 @@ def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = N
     """
     every = float(interval_seconds)
     servers_every = float(server_interval_seconds or interval_seconds)
-    return {
+    schedule = {
         "collect-host-metrics": {"task": COLLECT_HOST, "schedule": every, "options": {"expires": 3 * every}},
         "collect-server-status": {
             "task": COLLECT_SERVERS,
@@ -27,3 +31,11 @@ def beat_schedule(interval_seconds: int, server_interval_seconds: int | None = N
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {"task": PRUNE, "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
+    if scrape_interval_seconds:
+        scrape_every = float(scrape_interval_seconds)
+        schedule["scrape-targets"] = {
+            "task": SCRAPE,
+            "schedule": scrape_every,
+            "options": {"expires": 3 * scrape_every},
+        }
+    return schedule

@@ -19,11 +19,13 @@ from db_django.celery import app as celery_app
 from monitor.models import QueueReport
 from monitor.storage.counters import SourceKey, locked_counters, read_counters
 from monitor.storage.inserts import resource_bulk_create
+from monitor.storage.instants import to_us
 
 from .collectors import Collected, Counters, Sample
 from .collectors import mysql as mysql_collector
 from .collectors import redis as redis_collector
 from .collectors.host import collect_host
+from .collectors.prometheus import scrape
 from .queue_probe import QueueProbe
 from .worker_control import task_counts  # noqa: F401  (registers the command in every worker)
 
@@ -125,6 +127,28 @@ def collect_server_status(self) -> int:
     report = _queue_probe.take_report()
     if report is not None:
         QueueReport.objects.record(report.reported_at, report.workers, report.broker)
+    return stored
+
+
+@shared_task(ignore_result=True)
+def scrape_targets() -> int:
+    """Scrape every SCRAPE_TARGETS exporter once and store each target's samples (with `up`) on its own.
+
+    One target's failure (down, slow, malformed) stores its `up = 0` and
+    leaves the others alone. Returns the samples stored.
+    """
+    from monitor.storage.inserts import Conflict, Point, store
+
+    stored = 0
+    for url in settings.SCRAPE_TARGETS:
+        at = to_us(timezone.now())
+        scraped = scrape(url, settings.SCRAPE_TIMEOUT, settings.MONITOR_HOSTNAME)
+        if scraped.error:
+            logger.warning("scrape of %s failed: %s", url, scraped.error)
+        try:
+            stored += len(store([Point(s.name, scraped.host, at, s.value, s.description) for s in scraped.samples]))
+        except Conflict as exc:  # the same instant stored twice with other values: a clock step
+            logger.warning("scrape of %s not stored: %s", url, exc)
     return stored
 
 

@@ -27,16 +27,12 @@ from monitor.collection.collectors import Counters
 from monitor.collection.collectors import Sample as CollectedSample
 from monitor.models import CollectionCycle, CounterState, Host, Sample
 
+from .bulk import insert_numbers
 from .catalog import series_ids
 from .counters import SourceKey
 from .instants import from_us, to_us
 from .rollups import fold
 
-# mysqlclient splits an executemany into INSERTs of at most this many bytes (its
-# own default is 64 KiB). A request is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE
-# (2.5 MB), so a bulk POST goes as one statement, well below MySQL's
-# max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on MySQL 8).
-MAX_STATEMENT_BYTES = 8 * 1024 * 1024
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
 HOST_SEEN_RESOLUTION_US = 1_000_000
@@ -80,7 +76,8 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
         return []
     ids = series_ids((p.host, p.name, p.description) for p in points)
     keys = [(ids[(p.host, p.name)], p.ts) for p in points]
-    rows = [(series_id, ts, p.value) for (series_id, ts), p in zip(keys, points, strict=True)]
+    # float(): the numeric multi-row statements (storage/bulk.py) write values with repr()
+    rows = [(series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True)]
     try:
         with _transaction():
             _write(rows, points, careful=False)
@@ -127,13 +124,8 @@ def _write(rows: list[tuple[int, int, float]], points: Sequence[Point], careful:
 
 
 def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
-    if not rows:
-        return 0
-    with connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
-        cursor.executemany(_statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, OnConflict.IGNORE, (), ()), rows)
-        return cursor.rowcount
+    sql = _statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, OnConflict.IGNORE, (), ())
+    return insert_numbers(sql, rows, "(%d,%d,%r)")
 
 
 def _new_only(rows: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

@@ -1,7 +1,8 @@
 """Series names as the API shows them, and the metric + labels they stand for.
 
 Our collectors name a dimension after a colon (`disk.used_percent:/`,
-`mysql.up:127.0.0.1:3306`); Prometheus names carry labels in braces
+`mysql.up:127.0.0.1:3306`: only after a dotted `family.metric`, since a colon
+is part of Prometheus metric names such as `job:requests:rate5m`); Prometheus names carry labels in braces
 (`node_cpu_seconds_total{cpu="0",mode="idle"}`). Both map onto one model, a
 metric name plus a dict of labels, without loss: `render(parse(name)) == name`
 for every name the API accepts, and every label set renders to one name.
@@ -36,9 +37,9 @@ def parse(name: str) -> tuple[str, dict[str, str]]:
         if labels is not None and metric and render(metric, labels) == name:
             return metric, labels
     metric, colon, dimension = name.partition(":")
-    if colon and metric and dimension:
+    if colon and "." in metric and dimension:
         return metric, {dimension_label(metric): dimension}
-    return name, {}
+    return name, {}  # a Prometheus recording rule's `job:requests:rate5m` is one metric name
 
 
 def render(metric: str, labels: dict[str, str]) -> str:
@@ -47,7 +48,7 @@ def render(metric: str, labels: dict[str, str]) -> str:
         return metric
     if len(labels) == 1:
         ((key, value),) = labels.items()
-        if key == dimension_label(metric) and value:
+        if key == dimension_label(metric) and value and "." in metric:
             return f"{metric}:{value}"
     body = ",".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
     return f"{metric}{{{body}}}"

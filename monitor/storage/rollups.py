@@ -14,9 +14,12 @@ from django.db import connection
 
 from monitor.models import Rollup, Sample
 
+from .bulk import insert_numbers
+
 US = 1_000_000
 TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
 COLUMNS = ("series_id", "step", "bucket", "count", "sum", "min", "max", "last", "last_ts")
+ROW_FORMAT = "(%d,%d,%d,%d,%r,%r,%r,%r,%d)"
 
 
 def aggregate(rows: Iterable[tuple[int, int, float]], step: int) -> list[tuple]:
@@ -48,8 +51,7 @@ def fold(rows: Sequence[tuple[int, int, float]]) -> None:
     if not rows:
         return
     folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
-    with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(connection.vendor), folded)
+    insert_numbers(_upsert_sql(connection.vendor), folded, ROW_FORMAT)
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
@@ -95,9 +97,7 @@ def _delete(series_id: int, step: int, bucket: int) -> None:
 
 
 def _write(rows: list[tuple]) -> None:
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(_upsert_sql(connection.vendor), rows)
+    insert_numbers(_upsert_sql(connection.vendor), rows, ROW_FORMAT)
 
 
 @cache

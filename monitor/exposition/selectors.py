@@ -1,0 +1,59 @@
+"""`match[]` selectors as Prometheus' federation endpoint takes them: `name{label="v",other=~"re"}`.
+
+Operators =, !=, =~, !~ (regular expressions anchored at both ends, as in
+PromQL). `{__name__=~"node_.*"}` selects by name. A selector that does not
+parse raises ValueError with the reason.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+
+_NAME = r"[A-Za-z_:][A-Za-z0-9_:]*"
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+Selector = Callable[[str, Mapping[str, str]], bool]
+
+
+def parse_selector(text: str) -> Selector:
+    """A predicate on (name, labels) for one selector."""
+    text = text.strip()
+    match = re.match(rf"^({_NAME})?\s*(?:\{{(.*)\}})?$", text, re.S)
+    if not text or match is None or (match.group(1) is None and match.group(2) is None):
+        raise ValueError(f'invalid selector {text!r}: expected name{{label="value",...}}')
+    tests: list[tuple[str, str, str | re.Pattern]] = []
+    if match.group(1):
+        tests.append(("__name__", "=", match.group(1)))
+    body = (match.group(2) or "").strip()
+    position = 0
+    while position < len(body):
+        pair = _MATCHER.match(body, position)
+        if pair is None:
+            raise ValueError(f"invalid selector {text!r}: cannot read the label matchers from {body[position:]!r}")
+        label, op, value = pair.group(1), pair.group(2), _unescape(pair.group(3))
+        if op in ("=~", "!~"):
+            try:
+                tests.append((label, op, re.compile(value)))
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r} in selector {text!r}: {exc}") from None
+        else:
+            tests.append((label, op, value))
+        position = pair.end()
+
+    def matches(name: str, labels: Mapping[str, str]) -> bool:
+        for label, op, want in tests:
+            have = name if label == "__name__" else labels.get(label, "")
+            if op == "=" and have != want:
+                return False
+            if op == "!=" and have == want:
+                return False
+            if op == "=~" and not want.fullmatch(have):
+                return False
+            if op == "!~" and want.fullmatch(have):
+                return False
+        return True
+
+    return matches
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), value)

@@ -1,0 +1,134 @@
+"""Prometheus remote write 1.0: a snappy-compressed protobuf WriteRequest -> Points.
+
+Each TimeSeries is one series of the catalog: `metric` = its `__name__`,
+`labels` = every other label, unchanged (monitor/storage/names.py renders them
+as the series name, `node_cpu_seconds_total{cpu="0",instance="db-1:9100",...}`).
+Its host is the `host` label if it has one, else the host part of `instance`
+(`db-1:9100` -> `db-1`); both labels stay in the labels, so nothing is lost.
+
+Values Prometheus may send that storage cannot hold: stale markers (the NaN
+0x7ff0000000000002 Prometheus writes when a series disappears) are dropped,
+as is any other NaN or +-Inf (a summary's quantile with no observations is
+NaN); the count of each is returned, never stored. Anything else that is wrong
+(not snappy, not a WriteRequest, a series without a name, an invalid label
+name, a name too long for the catalog) refuses the whole request with 400 and
+the reason, and nothing of it is stored.
+"""
+
+import math
+import re
+import struct
+from collections import Counter
+
+from google.protobuf.message import DecodeError
+
+from monitor.models import Series
+from monitor.storage.inserts import Point
+from monitor.storage.names import render
+
+from .bodies import BodyError, snappy_block
+from .prompb import WriteRequest
+
+STALE_NAN = 0x7FF0000000000002
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
+_NAME_LIMIT = Series._meta.get_field("name").max_length
+_METRIC_LIMIT = Series._meta.get_field("metric").max_length
+_HOST_LIMIT = Series._meta.get_field("host").max_length
+_BIGINT_MS = (2**63 - 1) // 1000  # microseconds in a BIGINT column
+# Label sets this process has already turned into (host, name); a remote-writing
+# Prometheus repeats the same series every scrape.
+_series: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
+CACHE_LIMIT = 200_000
+
+
+class Refused(ValueError):
+    """The request cannot be stored; `status` and the reason go back to the sender."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def decode(body: bytes, limit: int) -> WriteRequest:
+    """The WriteRequest in a remote write body (snappy block format), at most `limit` bytes unpacked."""
+    try:
+        data = snappy_block(body, limit)
+    except BodyError as exc:
+        raise Refused(exc.status, str(exc)) from None
+    try:
+        return WriteRequest.FromString(data)
+    except DecodeError as exc:
+        raise Refused(400, f"Body is not a Prometheus WriteRequest (protobuf): {exc}") from None
+
+
+def points(request: WriteRequest) -> tuple[list[Point], Counter]:
+    """The samples of `request` as Points, and how many were dropped by reason (`stale`, `nan`, `inf`)."""
+    found: list[Point] = []
+    dropped: Counter = Counter()
+    for index, series in enumerate(request.timeseries):
+        labels = tuple([(label.name, label.value) for label in series.labels])
+        known = _series.get(labels)
+        if known is None:
+            known = _name(labels, index)
+        host, name = known
+        for sample in series.samples:
+            value = sample.value
+            if not math.isfinite(value):
+                dropped[_why(value)] += 1
+                continue
+            ms = sample.timestamp
+            if not -_BIGINT_MS <= ms <= _BIGINT_MS:
+                raise Refused(400, f"Series {index} ({name}): timestamp {ms} ms is out of range.")
+            found.append(Point(name, host, ms * 1000, value))
+    return found, dropped
+
+
+def _why(value: float) -> str:
+    if math.isinf(value):
+        return "inf"
+    return "stale" if struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN else "nan"
+
+
+def _name(labels: tuple[tuple[str, str], ...], index: int) -> tuple[str, str]:
+    """(host, series name) of a label set, checked once per process and then cached."""
+    metric = None
+    rest: dict[str, str] = {}
+    for key, value in labels:
+        if key == "__name__":
+            metric = value
+            continue
+        if not _LABEL_NAME.match(key):
+            raise Refused(400, f"Series {index}: invalid label name {key!r}.")
+        if key in rest:
+            raise Refused(400, f"Series {index}: label {key!r} appears twice.")
+        rest[key] = value
+    if not metric:
+        raise Refused(400, f"Series {index}: no __name__ label (every series needs a metric name).")
+    if not _METRIC_NAME.match(metric) or len(metric) > _METRIC_LIMIT:
+        raise Refused(400, f"Series {index}: invalid metric name {metric[:100]!r} (at most {_METRIC_LIMIT}).")
+    name = render(metric, rest)
+    if len(name) > _NAME_LIMIT:
+        raise Refused(400, f"Series {index}: name and labels take {len(name)} characters; at most {_NAME_LIMIT}.")
+    host = host_of(rest)[:_HOST_LIMIT]
+    if len(_series) >= CACHE_LIMIT:
+        _series.clear()
+    _series[labels] = (host, name)
+    return host, name
+
+
+def host_of(labels: dict[str, str]) -> str:
+    """The `host` label, else the host part of `instance` (`db-1:9100` -> db-1, `[::1]:9100` -> ::1)."""
+    if labels.get("host"):
+        return labels["host"]
+    instance = labels.get("instance", "")
+    if instance.startswith("["):
+        return instance[1:].partition("]")[0]
+    if instance.count(":") == 1:
+        return instance.partition(":")[0]
+    return instance
+
+
+def forget() -> None:
+    """Drop the label-set cache (tests)."""
+    _series.clear()
