@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.api.schemas import READ_ERRORS, RETRY_AFTER, errors
 from monitor.storage.instants import to_us
 
 from .app import DatabaseFigures, process_figures
@@ -58,8 +59,9 @@ class MetricsView(APIView):
             OpenApiParameter("host", str, many=True, description="only these hosts (repeat it)"),
             OpenApiParameter("name", str, many=True, description="exposed name or stored metric (repeat it)"),
             OpenApiParameter("match[]", str, many=True, description='selector, e.g. node_load1{job="node"}'),
+            *RETRY_AFTER,
         ],
-        responses={(200, "text/plain"): OpenApiTypes.STR, 400: OpenApiTypes.OBJECT},
+        responses={(200, "text/plain"): OpenApiTypes.STR, **errors((400, *READ_ERRORS))},
     )
     def get(self, request: Request) -> HttpResponse | Response:
         hosts = request.query_params.getlist("host")

@@ -9,13 +9,15 @@ answered 429 rather than retrying it.
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.api.schemas import ERRORS, RETRY_AFTER, errors
 from monitor.exposition.app import INGEST_DROPPED, INGEST_REFUSED, INGEST_SAMPLES
 from monitor.exposition.views import FirstRenderer
 from monitor.models import Sample
@@ -26,9 +28,24 @@ from . import line_protocol, remote_write
 from .auth import AgentTokenAuthentication
 from .bodies import BodyError, opened
 
+
 # 409: another value at a stored instant; 413: unpacks beyond INGEST_MAX_BYTES; 415: an encoding or version
 # the endpoint does not take; 503: the database is down (agents retry it).
-INGEST_RESPONSES = {204: None, **{code: OpenApiTypes.OBJECT for code in (400, 409, 413, 415, 503)}}
+class InfluxErrorSerializer(serializers.Serializer):
+    """A refused line protocol batch, in InfluxDB's own form."""
+
+    code = serializers.CharField(help_text='"invalid", "request too large" or "unsupported"')
+    message = serializers.CharField(help_text="what is wrong, naming the line")
+    line = serializers.IntegerField(required=False, help_text="the first line that is wrong (1-based)")
+
+
+# Ingest is not held to API_WRITE_RATE, but failed token checks are (429); 409: a clash with stored samples.
+INGEST_ERRORS = (400, 401, 403, 409, 413, 415, 429, 503)
+INGEST_RESPONSES = {204: None, **errors(INGEST_ERRORS, {409: ERRORS[409]})}
+LINE_PROTOCOL_RESPONSES = {
+    **INGEST_RESPONSES,
+    400: OpenApiResponse(InfluxErrorSerializer, "A malformed line: nothing of the batch was stored."),
+}
 
 
 class IngestView(APIView):
@@ -58,7 +75,9 @@ class RemoteWriteView(IngestView):
 
     protocol = "remote_write"
 
-    @extend_schema(request={"application/x-protobuf": OpenApiTypes.BINARY}, responses=INGEST_RESPONSES)
+    @extend_schema(
+        request={"application/x-protobuf": OpenApiTypes.BINARY}, parameters=RETRY_AFTER, responses=INGEST_RESPONSES
+    )
     def post(self, request: Request) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "")
         if "proto=io.prometheus.write.v2" in content_type:
@@ -100,8 +119,8 @@ class LineProtocolView(IngestView):
 
     @extend_schema(
         request={"text/plain": OpenApiTypes.STR},
-        parameters=[OpenApiParameter("precision", str, description="ns (default), us, ms, s")],
-        responses=INGEST_RESPONSES,
+        parameters=[OpenApiParameter("precision", str, description="ns (default), us, ms, s"), *RETRY_AFTER],
+        responses=LINE_PROTOCOL_RESPONSES,
     )
     def post(self, request: Request) -> Response:
         precision = request.query_params.get("precision", "ns")
