@@ -27,16 +27,12 @@ from monitor.collection.collectors import Counters
 from monitor.collection.collectors import Sample as CollectedSample
 from monitor.models import CollectionCycle, CounterState, Host, Sample
 
+from . import numeric_rows
 from .catalog import series_ids
 from .counters import SourceKey
 from .instants import from_us, to_us
 from .rollups import fold
 
-# mysqlclient splits an executemany into INSERTs of at most this many bytes (its
-# own default is 64 KiB). A request is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE
-# (2.5 MB), so a bulk POST goes as one statement, well below MySQL's
-# max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on MySQL 8).
-MAX_STATEMENT_BYTES = 8 * 1024 * 1024
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
 HOST_SEEN_RESOLUTION_US = 1_000_000
@@ -120,13 +116,13 @@ def _store(points: Sequence[Point], careful: bool) -> list[tuple[int, int]]:
 
 
 def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
-    if not rows:
-        return 0
-    with connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            cursor.cursor.cursor.max_stmt_length = MAX_STATEMENT_BYTES  # Django's wrapper, then MySQLdb's cursor
-        cursor.executemany(_statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, OnConflict.IGNORE, (), ()), rows)
-        return cursor.rowcount
+    return numeric_rows.execute(_sample_insert(connection.vendor), rows)
+
+
+@cache
+def _sample_insert(vendor: str) -> numeric_rows.Insert:
+    head, tail = _statement_parts(vendor, Sample, SAMPLE_COLUMNS, OnConflict.IGNORE, (), ())
+    return numeric_rows.Insert(head, "iif", tail)  # series_id, ts, value
 
 
 def _new_only(rows: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
@@ -288,16 +284,30 @@ def _statement(
     update: tuple[str, ...],
     unique: tuple[str, ...],
 ) -> str:
+    head, tail = _statement_parts(vendor, model, fields, on_conflict, update, unique)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"{head} {', '.join([row] * count)} {tail}"
+
+
+def _statement_parts(
+    vendor: str,
+    model: type[Model],
+    fields: tuple[str, ...],
+    on_conflict: OnConflict | None,
+    update: tuple[str, ...],
+    unique: tuple[str, ...],
+) -> tuple[str, str]:
+    """An INSERT of `fields` into `model`'s table: the text up to VALUES, and the conflict clause after the rows."""
     ops, meta = connection.ops, model._meta
     columns = [meta.get_field(name).column for name in fields]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     suffix = ops.on_conflict_suffix_sql(
         [meta.get_field(name) for name in fields],
         on_conflict,
         [meta.get_field(name).column for name in update],
         [meta.get_field(name).column for name in unique],
     )
-    return (
+    head = (
         f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(meta.db_table)} "
-        f"({', '.join(map(ops.quote_name, columns))}) VALUES {', '.join([row] * count)} {suffix}"
+        f"({', '.join(map(ops.quote_name, columns))}) VALUES"
     )
+    return head, suffix

@@ -14,6 +14,8 @@ from django.db import connection
 
 from monitor.models import Rollup, Sample
 
+from . import numeric_rows
+
 US = 1_000_000
 TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
 COLUMNS = ("series_id", "step", "bucket", "count", "sum", "min", "max", "last", "last_ts")
@@ -48,8 +50,7 @@ def fold(rows: Sequence[tuple[int, int, float]]) -> None:
     if not rows:
         return
     folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
-    with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(connection.vendor), folded)
+    numeric_rows.execute(_upsert(connection.vendor), folded)
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
@@ -95,42 +96,42 @@ def _delete(series_id: int, step: int, bucket: int) -> None:
 
 
 def _write(rows: list[tuple]) -> None:
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(_upsert_sql(connection.vendor), rows)
+    numeric_rows.execute(_upsert(connection.vendor), rows)
 
 
 @cache
-def _upsert_sql(vendor: str) -> str:
+def _upsert(vendor: str) -> numeric_rows.Insert:
     quote = connection.ops.quote_name
     c = {name: quote(name) for name in COLUMNS}
-    insert = (
-        f"INSERT INTO {quote(Rollup._meta.db_table)} ({', '.join(c.values())})"
-        f" VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-    )
+    insert = f"INSERT INTO {quote(Rollup._meta.db_table)} ({', '.join(c.values())}) VALUES"
+    kinds = "iiiiffffi"  # series_id, step, bucket, count; sum, min, max, last; last_ts
     if vendor == "mysql":
         # Assignments run left to right and see the columns already assigned:
         # `last` must be decided before `last_ts` moves. The latest value (step 0)
         # takes the newest write's figures instead of adding up forever.
         new = {name: f"VALUES({c[name]})" for name in COLUMNS}
         latest = f"{c['step']} = 0"
-        return (
-            f"{insert} ON DUPLICATE KEY UPDATE"
+        return numeric_rows.Insert(
+            insert,
+            kinds,
+            "ON DUPLICATE KEY UPDATE"
             f" {c['count']} = IF({latest}, {new['count']}, {c['count']} + {new['count']}),"
             f" {c['sum']} = IF({latest}, {new['sum']}, {c['sum']} + {new['sum']}),"
             f" {c['min']} = IF({latest}, {new['min']}, LEAST({c['min']}, {new['min']})),"
             f" {c['max']} = IF({latest}, {new['max']}, GREATEST({c['max']}, {new['max']})),"
             f" {c['last']} = IF({new['last_ts']} >= {c['last_ts']}, {new['last']}, {c['last']}),"
-            f" {c['last_ts']} = GREATEST({c['last_ts']}, {new['last_ts']})"
+            f" {c['last_ts']} = GREATEST({c['last_ts']}, {new['last_ts']})",
         )
     new = {name: f"excluded.{c[name]}" for name in COLUMNS}
     latest = f"{c['step']} = 0"
-    return (
-        f"{insert} ON CONFLICT ({c['series_id']}, {c['step']}, {c['bucket']}) DO UPDATE SET"
+    return numeric_rows.Insert(
+        insert,
+        kinds,
+        f"ON CONFLICT ({c['series_id']}, {c['step']}, {c['bucket']}) DO UPDATE SET"
         f" {c['count']} = CASE WHEN {latest} THEN {new['count']} ELSE {c['count']} + {new['count']} END,"
         f" {c['sum']} = CASE WHEN {latest} THEN {new['sum']} ELSE {c['sum']} + {new['sum']} END,"
         f" {c['min']} = CASE WHEN {latest} THEN {new['min']} ELSE MIN({c['min']}, {new['min']}) END,"
         f" {c['max']} = CASE WHEN {latest} THEN {new['max']} ELSE MAX({c['max']}, {new['max']}) END,"
         f" {c['last']} = CASE WHEN {new['last_ts']} >= {c['last_ts']} THEN {new['last']} ELSE {c['last']} END,"
-        f" {c['last_ts']} = MAX({c['last_ts']}, {new['last_ts']})"
+        f" {c['last_ts']} = MAX({c['last_ts']}, {new['last_ts']})",
     )
