@@ -430,6 +430,7 @@ def summarize(results: list[dict]) -> dict[str, dict]:
             "parts": {k: statistics.median(r["parts"][k] for r in runs) for k in runs[0]["parts"]},
             **{k: statistics.median(r.get(k, 0) for r in runs) for k in keys},
             "command": runs[0].get("command", ""),
+            "beat_command": runs[0].get("beat_command", ""),
         }
     return summary
 
@@ -467,7 +468,8 @@ def write_report(saved: dict) -> None:
     for subject, s in summary.items():
         if subject.startswith("worker"):
             parts = s["parts"]
-            split = f" (main {parts['worker_main']:.2f} + pool {parts['worker_pool']:.2f} + beat {parts['beat']:.2f})"
+            pool = f" + pool processes {parts['worker_pool']:.2f}" if parts["worker_pool"] else ""
+            split = f" (worker {parts['worker_main']:.2f}{pool} + beat {parts['beat']:.2f})"
             work = f"{s['host_cycles']:.0f} host cycles, {s['server_cycles']:.0f} server cycles stored"
         else:
             split = ""
