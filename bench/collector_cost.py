@@ -1,896 +1,595 @@
-"""The Celery worker's CPU share at METRICS_INTERVAL=1 and 10 (target: at most 2% of one core at 1 s).
+"""CPU cost of sampling this machine every second: our worker against node_exporter and Glances.
 
-    .venv/bin/python bench/collector_cost.py [--seconds 90] [--runs 3] [--concurrency 1] [--no-profile]
-    .venv/bin/python bench/collector_cost.py --report-only   # rewrite the .md from the saved results
+    .venv/bin/python bench/collector_cost.py [--seconds 60] [--runs 3] [--server-interval 10]
+        [--subjects worker-host,worker-full,node_exporter,glances] [--worker "celery args"]
 
-Production layout, on a database and a broker of its own: MariaDB database
-`bench_cost_db_django` (dropped, created and migrated here) and Redis database 11
-(flushed before every run) as the broker, DJANGO_DEBUG=0, and MONITOR_MYSQL_URLS /
-MONITOR_REDIS_URLS left at their defaults (the app's database and the broker), so
-every collector runs. Each run starts a real worker
-(`celery -A db_django worker -l warning -c 1 -n cost@bench`) and beat, waits for a
-warm-up (at least 15 s and two completed cycles), then reads utime+stime from
-/proc/<pid>/stat of the worker's main process and its pool children, and of beat,
-at the start and end of the window: CPU seconds / wall seconds * 100 = percent of
-one core. Cycles are the `memory.used_percent` rows the worker stored for its host
-in the window. Intervals alternate (1 s, 10 s, 1 s, ...) so a change in machine
-load hits both; the median of the runs is reported.
+One run measures every subject in turn, one at a time, in a rotating order (the
+next run starts with the next subject), so a change in the machine's load hits
+them all. A subject is started, warmed up (15 s, and for the worker two stored
+cycles), then its processes' utime+stime (/proc/<pid>/stat, children included)
+is read at both ends of a window: CPU seconds / wall seconds x 100 = percent of
+one core. Medians over the runs. The machine's other load in each window (all
+CPU time in /proc/stat minus the subject's) is recorded beside it.
 
-Then (unless --no-profile) an idle worker (no beat) is measured the same way, and
-one collection cycle is profiled in-process against the same database and broker
-with that worker answering `task_counts`: CPU per call of collect_host_once(),
-collect_servers_once() and the bulk insert, and cProfile on per-thread CPU time
-(the broadcast to the workers runs in a thread of its own).
+Subjects:
+- worker-host: the Procfile's worker and beat commands at METRICS_INTERVAL=1,
+  server and queue status switched off (SERVER_METRICS_INTERVAL=86400): host
+  metrics only, like for like with the two anchors.
+- worker-full: the same with server and queue status every --server-interval
+  seconds (MariaDB, Redis, the task queue: what a production worker runs).
+- node_exporter: Debian's /usr/bin/prometheus-node-exporter, default
+  collectors, scraped every second by a small scraper in this process that
+  asks as Prometheus does (same Accept and gzip); only the exporter is counted.
+- glances: Glances from PyPI in a private venv (created here), sampling every
+  second and exporting to a CSV file: `glances -q -t 1 --export csv
+  --export-csv-file FILE` (default plugins, process list included).
 
-Writes bench/COLLECTOR_COST.md; results (collector_cost.json), profiles and the
-worker and beat logs under $BENCH_OUT/collector_cost (default
-/tmp/db_django-bench/collector_cost). About 13 minutes with the defaults.
+The worker runs in production settings (DJANGO_DEBUG=0) on a MariaDB database of
+its own (BENCH_COST_DB, dropped, created and migrated here) and on a private
+redis-server on a spare port as its broker; no shared Redis is touched.
+Results: $BENCH_OUT/collector_cost (default /tmp/db_django-bench/collector_cost)
+and bench/COLLECTOR_COST.md.
 """
 
 import argparse
-import cProfile
-import hashlib
-import importlib.metadata
-import inspect
+import contextlib
+import gzip
+import http.client
 import json
 import os
 import platform
-import pstats
 import re
+import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
+import MySQLdb
 import psutil
 import redis
-from harness import connect, log  # shared with the other benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # db_django and monitor, for the in-process profile
 BIN = Path(sys.executable).parent
-CELERY = str(BIN / "celery")
-DB_NAME = os.environ.get("BENCH_COST_DB", "bench_cost_db_django")
-MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
-DATABASE_URL = f"{MYSQL.scheme}://{MYSQL.netloc}/{DB_NAME}"
-# A Redis database no test or other benchmark uses; flushed before every run.
-BROKER_URL = os.environ.get("BENCH_COST_REDIS_URL", "redis://127.0.0.1:6379/11")
-OUT_DIR = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench")) / "collector_cost"
+OUT = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench"))
+OUT_DIR = OUT / "collector_cost"
 REPORT = ROOT / "bench" / "COLLECTOR_COST.md"
-HOST = "cost-bench"  # MONITOR_HOSTNAME: the rows of these runs, nobody else's
-INTERVALS = (1, 10)
-TARGET_PERCENT = 2.0  # of one core, at METRICS_INTERVAL=1
-GLANCES_PERCENT = 7.0  # the issue's reference point
-MIN_WARMUP = 15.0
-WARM_CYCLES = 2  # the second cycle is the first with rates: every code path has run
+DB_NAME = os.environ.get("BENCH_COST_DB", "bench_collector_cost")
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": "", "charset": "utf8mb4", "autocommit": True}
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+GLANCES_VENV = OUT / "glances-venv"
+HOST = "cost-bench"  # MONITOR_HOSTNAME of the worker's rows
+HOST_ONLY = 86400  # SERVER_METRICS_INTERVAL that never comes due within a run
+WARMUP = 15.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-WORKER_COMMAND = ["worker", "-l", "warning", "-c", "1", "-n", "cost@bench"]  # -c: see --concurrency
-PROFILE_CYCLES = 20
-# Where kombu keeps the bindings of the exchange remote-control replies go to.
-REPLY_BINDINGS_KEY = "_kombu.binding.reply.celery.pidbox"
+# Prometheus 2.42's scrape request headers.
+SCRAPE_HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+    "User-Agent": "Prometheus/2.42.0",
+    "X-Prometheus-Scrape-Timeout-Seconds": "1",
+}
+SUBJECTS = ("worker-host", "worker-full", "node_exporter", "glances")
 
 
-# The code a worker and beat run: a run whose code changed under it (others edit it) says so.
-WORKER_SOURCES = (
-    "db_django/settings.py",
-    "db_django/env.py",
-    "db_django/celery.py",
-    "db_django/kombu_patches.py",
-    "monitor/collection/*.py",
-    "monitor/collection/collectors/*.py",
-    "monitor/storage/*.py",
-    "monitor/broker.py",
-    "monitor/deadline.py",
-    "monitor/models.py",
-)
+def log(message: str) -> None:
+    print(time.strftime("%H:%M:%S ") + message, flush=True)
 
 
-def source_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for pattern in WORKER_SOURCES for p in ROOT.glob(pattern)):
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
+# --- processes and CPU time ----------------------------------------------------------------------
+def ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime of one process in clock ticks (0 once it is gone).
+
+    The children's fields hold what reaped children used, so a pool process
+    replaced during the window is counted once.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(v) for v in fields[11:15])
 
 
-# --- the database and the broker -----------------------------------------------------------------
-def scalar(conn, sql: str, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
-    return row[0] if row else None
+def tree(pid: int) -> dict[int, int]:
+    """Ticks of a process and each of its descendants, by pid."""
+    try:
+        pids = [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return {}
+    return {p: ticks(p) for p in pids}
 
 
-def app_env(var_dir: Path, interval: int) -> dict[str, str]:
-    """Production settings on the bench database and broker; monitored servers left at their defaults."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_MYSQL_URLS", "MONITOR_REDIS_URLS")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="db_django.settings",
-        DATABASE_URL=DATABASE_URL,
-        CELERY_BROKER_URL=BROKER_URL,
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="bench-only-secret-key-not-used-anywhere-else-collector-cost-0123456789",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        VAR_DIR=str(var_dir),
-        LOG_LEVEL="WARNING",
-        MONITOR_HOSTNAME=HOST,
-        METRICS_INTERVAL=str(interval),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def cpu_seconds(before: dict[int, int], after: dict[int, int], which: Callable[[int], bool] = lambda _: True) -> float:
+    return sum(after[p] - before.get(p, 0) for p in after if which(p)) / CLK_TCK
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, from /proc/stat)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    """Processes in their own session, logging to files; stop() ends each by its pid (SIGTERM, then SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[subprocess.Popen, object]] = []
+
+    def start(self, args: list[str], logfile: Path, env: dict | None = None) -> subprocess.Popen:
+        out = open(logfile, "ab")
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append((proc, out))
+        return proc
+
+    def stop(self, proc: subprocess.Popen, grace: float = 15.0) -> None:
+        # SIGTERM to the main process only: Celery's warm shutdown stops its own pool.
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: whatever it left behind
+        proc.wait()
+        for entry in [e for e in self.running if e[0] is proc]:
+            entry[1].close()
+            self.running.remove(entry)
+
+    def stop_all(self) -> None:
+        for proc, _ in reversed(list(self.running)):
+            self.stop(proc)
+
+
+def wait_until(ready: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def private_redis(procs: Procs, work: Path) -> Iterator[str]:
+    """A redis-server of our own on a spare port, no persistence; yields its URL."""
+    port = free_port()
+    proc = procs.start(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(work)],
+        work / "redis.log",
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+
+    def up() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    try:
+        wait_until(up, 10, "redis-server")
+        yield url
+    finally:
+        client.close()
+        procs.stop(proc)
+
+
+# --- the worker ----------------------------------------------------------------------------------
+def procfile_command(name: str) -> list[str]:
+    """A process's command line from the Procfile, with the celery of this interpreter's venv."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            args = shlex.split(line.split(":", 1)[1])
+            return [str(BIN / "celery") if a.endswith("bin/celery") else a for a in args]
+    raise KeyError(name)
 
 
 def create_database() -> None:
-    conn = connect(None)
+    conn = MySQLdb.connect(**MYSQL)
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{DB_NAME}`")
         cur.execute(f"CREATE DATABASE `{DB_NAME}` CHARACTER SET utf8mb4")
     conn.close()
-    started = time.perf_counter()
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
-        env=app_env(OUT_DIR / "var", 10),
+        env=worker_env(OUT_DIR / "var", "redis://127.0.0.1:1/0", HOST_ONLY),
         check=True,
     )
-    log(f"created and migrated {DATABASE_URL} in {time.perf_counter() - started:.1f} s")
 
 
-def reset_stores() -> None:
-    """Empty tables and broker: every run starts from the same state."""
-    conn = connect(DB_NAME)
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE TABLE monitor_resource")
-        cur.execute("TRUNCATE TABLE monitor_host")
-    conn.close()
-    client = redis.Redis.from_url(BROKER_URL)
-    client.flushdb()
-    client.close()
+def worker_env(var_dir: Path, broker: str, server_interval: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONITOR_", "CELERY_", "DATABASE_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="db_django.settings",
+        DATABASE_URL=f"mysql://root@127.0.0.1:3306/{DB_NAME}",
+        CELERY_BROKER_URL=broker,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-only-secret-key-collector-cost-0123456789-abcdefghijklmnopqrstuvwxyz",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        VAR_DIR=str(var_dir),
+        MONITOR_HOSTNAME=HOST,
+        METRICS_INTERVAL="1",
+        SERVER_METRICS_INTERVAL=str(server_interval),
+    )
+    return env
 
 
-def _naive_utc(at: datetime) -> datetime:
-    # Django stores UTC in MySQL DATETIME columns without a zone (USE_TZ).
-    return at.astimezone(UTC).replace(tzinfo=None)
-
-
-def stored(conn, since: datetime, until: datetime | None = None) -> dict:
-    """Cycles and rows the worker stored for HOST in [since, until)."""
-    until = until or datetime.now(UTC) + timedelta(days=1)
-    bounds = [HOST, _naive_utc(since), _naive_utc(until)]
-    where = "host = %s AND timestamp >= %s AND timestamp < %s"
+def stored_cycles(since_us: int, until_us: int) -> dict[str, int]:
+    """Host and server cycles the worker stored with timestamps in [since, until)."""
+    conn = MySQLdb.connect(db=DB_NAME, **MYSQL)
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT SUM(name = 'memory.used_percent'), SUM(name = 'celery.broker_up'),"
-            f" SUM(name LIKE 'mysql.%%' OR name LIKE 'redis.%%' OR name LIKE 'celery.%%'), COUNT(*),"
-            f" MAX(CASE WHEN name = 'memory.used_percent' THEN timestamp END)"
-            f" FROM monitor_resource WHERE {where}",
-            bounds,
+            "SELECT r.name, COUNT(*) FROM monitor_sample s JOIN monitor_series r ON r.id = s.series_id"
+            " WHERE r.host = %s AND r.name IN ('memory.used_percent', 'celery.broker_up')"
+            " AND s.ts >= %s AND s.ts < %s GROUP BY r.name",
+            [HOST, since_us, until_us],
         )
-        host_cycles, server_cycles, server_rows, rows, last = cur.fetchone()
-    return {
-        "host_cycles": int(host_cycles or 0),
-        "server_cycles": int(server_cycles or 0),
-        "server_rows": int(server_rows or 0),
-        "host_rows": int(rows or 0) - int(server_rows or 0),
-        "rows": int(rows or 0),
-        "last_host_cycle": last.replace(tzinfo=UTC) if last else None,
-    }
+        found = dict(cur.fetchall())
+    conn.close()
+    return {"host_cycles": found.get("memory.used_percent", 0), "server_cycles": found.get("celery.broker_up", 0)}
 
 
-# --- processes -----------------------------------------------------------------------------------
-class Procs:
-    """Processes started in their own process group; `stop_all` kills each group (used in finally)."""
+@dataclass
+class Running:
+    """A started subject: the process trees whose CPU counts, by role, and what it did in a window."""
 
-    def __init__(self) -> None:
-        self.started: list[tuple[subprocess.Popen, object]] = []
-
-    def start(self, args: list[str], env: dict, logfile: Path) -> subprocess.Popen:
-        out = open(logfile, "wb")  # closed in stop()
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.started.append((proc, out))
-        return proc
-
-    def stop(self, proc: subprocess.Popen) -> None:
-        # SIGTERM to the main process first: Celery's warm shutdown stops its pool itself
-        # (a SIGTERM to the whole group kills the pool under it and logs WorkerLostError).
-        # Then SIGKILL to the group, for whatever is left.
-        try:
-            proc.terminate()
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        for i, (p, out) in enumerate(self.started):
-            if p is proc:
-                out.close()
-                del self.started[i]
-                break
-
-    def stop_all(self) -> None:
-        for proc, _ in list(reversed(self.started)):
-            self.stop(proc)
+    roles: dict[str, int]  # role -> pid of the tree's root
+    done: Callable[[float, float], dict] = lambda t0, t1: {}
+    stop: Callable[[], None] = lambda: None
+    facts: dict = field(default_factory=dict)
 
 
-def _ticks(pid: int) -> int | None:
-    """utime + stime + cutime + cstime of one process (all its threads), in clock ticks.
+def start_worker(
+    procs: Procs, work: Path, broker: str, server_interval: int, worker_args: list[str], beat_args: list[str]
+) -> Running:
+    redis.Redis.from_url(broker).flushall()  # our private server: every run starts from an empty broker
+    env = worker_env(work / "var", broker, server_interval)
+    worker = procs.start(worker_args, work / "worker.log", env)
+    beat = procs.start([*beat_args, "-s", str(work / "beat-schedule")], work / "beat.log", env)
+    started_us = int(time.time() * 1e6)
 
-    The children's fields hold the CPU of children this process has reaped, so a
-    pool process replaced during the window is still counted, once.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    # After "pid (comm)": state is fields[0]; utime, stime, cutime, cstime are fields 14-17 of stat(5).
-    return sum(int(v) for v in fields[11:15])
+    def warm() -> bool:
+        for proc in (worker, beat):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}: see {work}")
+        return stored_cycles(started_us, 2**62)["host_cycles"] >= 2
 
+    wait_until(warm, 90, "two stored host cycles")
 
-def tree_ticks(pid: int) -> dict[int, int]:
-    """Ticks of a process and each of its descendants, by pid."""
-    pids = [pid]
-    try:
-        pids += [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return {}
-    readings = {p: _ticks(p) for p in pids}
-    return {p: t for p, t in readings.items() if t is not None}
+    def done(t0: float, t1: float) -> dict:
+        return stored_cycles(int(t0 * 1e6), int(t1 * 1e6))
 
-
-def cpu_seconds(before: dict[int, int], after: dict[int, int], pids: Callable[[int], bool] = lambda _: True) -> float:
-    """CPU spent between two readings by the selected processes (one born in between counts in full)."""
-    ticks = sum(after[p] - before.get(p, 0) for p in after if pids(p))
-    return ticks / CLK_TCK
-
-
-def epoll_waits_per_second(pid: int, seconds: float = 3.0) -> float | None:
-    """epoll_wait calls per second of the worker's main process (strace -c, after the window).
-
-    An idle event loop sleeps in epoll_wait until its next timer (tens per second);
-    hundreds or more mean it is woken at once, again and again: a busy loop.
-    None when strace is not installed.
-    """
-    if not shutil.which("strace"):
-        return None
-    out = OUT_DIR / f"strace-{pid}.txt"
-    subprocess.run(
-        ["timeout", "-s", "INT", str(seconds), "strace", "-c", "-f", "-o", str(out), "-p", str(pid)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    text = out.read_text() if out.exists() else ""
-    found = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?epoll_wait$", text, re.M)
-    return int(found.group(1)) / seconds if found else 0.0
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str, logs: list[Path]) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
-
-
-def log_problems(path: Path) -> list[str]:
-    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-    return [line for line in lines if re.search(r"(WARNING|ERROR|CRITICAL)/|Traceback", line)]
-
-
-# --- one run -------------------------------------------------------------------------------------
-def window_for(interval: int, seconds: int) -> int:
-    """The window: a whole number of intervals, and at least six cycles."""
-    cycles = max(6, -(-seconds // interval))
-    return cycles * interval
-
-
-def measure(procs: Procs, interval: int, seconds: int, run: int) -> dict:
-    code = source_digest()
-    reset_stores()
-    work = OUT_DIR / f"run{run}-{interval}s"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    env = app_env(work / "var", interval)
-    worker_log, beat_log = work / "worker.log", work / "beat.log"
-    conn = connect(DB_NAME)
-    spawned = datetime.now(UTC)
-    started = time.monotonic()
-    worker = procs.start(worker_args(), env, worker_log)
-    beat = procs.start(
-        [CELERY, "-A", "db_django", "beat", "-l", "warning", "-s", str(work / "beat-schedule")], env, beat_log
-    )
-    try:
-        window = window_for(interval, seconds)
-
-        def warm() -> bool:
-            for proc, name in ((worker, "worker"), (beat, "beat")):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}: see {work}")
-            got = stored(conn, spawned)
-            return got["host_cycles"] >= WARM_CYCLES and got["server_cycles"] >= WARM_CYCLES
-
-        wait_until(warm, 60 + 3 * interval, f"{WARM_CYCLES} stored cycles", [worker_log, beat_log])
-        time.sleep(max(0.0, MIN_WARMUP - (time.monotonic() - started)))
-        if interval > 1:
-            # Start half an interval after a cycle, so no cycle straddles either end of the window.
-            last = stored(conn, spawned)["last_host_cycle"]
-            time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds() + interval / 2))
-        worker_pid, beat_pid = worker.pid, beat.pid
-        w0, b0 = tree_ticks(worker_pid), tree_ticks(beat_pid)
-        t0, since = time.monotonic(), datetime.now(UTC)
-        time.sleep(window)
-        w1, b1 = tree_ticks(worker_pid), tree_ticks(beat_pid)
-        wall, until = time.monotonic() - t0, datetime.now(UTC)
-        pool = [p for p in w1 if p != worker_pid]
-        if worker_pid not in w1 or beat_pid not in b1:
-            raise RuntimeError(f"worker or beat died during the window: see {work}")
-        # Over a whole interval (capped at 10 s): at 10 s a busy spell lasts only part of one.
-        epoll = epoll_waits_per_second(worker_pid, min(max(3, interval), 10))
-        client = redis.Redis.from_url(BROKER_URL)
-        reply_bindings = client.scard(REPLY_BINDINGS_KEY)
-        client.close()
-    finally:
+    def stop() -> None:
         procs.stop(beat)
         procs.stop(worker)
-    got = stored(conn, since, until)
-    conn.close()
-    worker_cpu = cpu_seconds(w0, w1)
-    main_cpu = cpu_seconds(w0, w1, lambda p: p == worker_pid)
-    result = {
-        "interval": interval,
-        "run": run,
-        "window_s": wall,
-        "expected_cycles": window // interval,
-        "worker_cpu_s": worker_cpu,
-        "worker_pct": 100 * worker_cpu / wall,
-        "worker_main_pct": 100 * main_cpu / wall,
-        "worker_pool_pct": 100 * (worker_cpu - main_cpu) / wall,
-        "pool_processes": len(pool),
-        "beat_pct": 100 * cpu_seconds(b0, b1) / wall,
-        **{k: v for k, v in got.items() if k != "last_host_cycle"},
-        "log_problems": log_problems(worker_log) + log_problems(beat_log),
-        "epoll_waits_per_s": epoll,
-        "reply_bindings": reply_bindings,
-        "code": code if code == source_digest() else f"{code}->{source_digest()}",
-    }
-    cycles = max(result["host_cycles"], 1)
-    result["cpu_ms_per_cycle"] = 1000 * worker_cpu / cycles
-    result["main_ms_per_cycle"] = 1000 * main_cpu / cycles
-    result["pool_ms_per_cycle"] = 1000 * (worker_cpu - main_cpu) / cycles
-    log(
-        f"  run {run} @ {interval:>2} s: worker {result['worker_pct']:.2f}% of one core"
-        f" (main {result['worker_main_pct']:.2f}%, pool {result['worker_pool_pct']:.2f}%),"
-        f" beat {result['beat_pct']:.2f}%, {result['host_cycles']} host / {result['server_cycles']} server cycles"
-        f" of {result['expected_cycles']} in {wall:.0f} s, {result['rows']} rows,"
-        f" {result['cpu_ms_per_cycle']:.0f} ms CPU per cycle"
-        + (f", main process {epoll:.0f} epoll_wait/s" if epoll is not None else "")
-    )
-    for line in result["log_problems"][:5]:
-        log(f"    log: {line[:200]}")
-    return result
+
+    commands = {"command": shlex.join(worker_args[1:]), "beat_command": shlex.join(beat_args[1:])}
+    return Running({"worker": worker.pid, "beat": beat.pid}, done, stop, commands)
 
 
-# --- idle worker and in-process profile ----------------------------------------------------------
-def worker_args() -> list[str]:
-    return [CELERY, "-A", "db_django", *WORKER_COMMAND]
+# --- the anchors ---------------------------------------------------------------------------------
+class Scraper(threading.Thread):
+    """GETs /metrics every second on one kept-alive connection, as Prometheus would."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.stopping, self.times, self.sizes = port, threading.Event(), [], []
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            conn.request("GET", "/metrics", headers=SCRAPE_HEADERS)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200:
+                self.times.append(time.time())
+                self.sizes.append(len(gzip.decompress(body)) if response.getheader("Content-Encoding") else len(body))
+            next_at += 1.0
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+        conn.close()
 
 
-def set_concurrency(processes: int) -> None:
-    WORKER_COMMAND[WORKER_COMMAND.index("-c") + 1] = str(processes)
+def start_node_exporter(procs: Procs, work: Path) -> Running:
+    port = free_port()
+    proc = procs.start([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], work / "node_exporter.log")
+    wait_until(lambda: _listening(port), 10, "node_exporter")
+    scraper = Scraper(port)
+    scraper.start()
+    time.sleep(WARMUP)
+
+    def done(t0: float, t1: float) -> dict:
+        inside = [s for t, s in zip(scraper.times, scraper.sizes, strict=True) if t0 <= t < t1]
+        return {"scrapes": len(inside), "bytes_per_scrape": statistics.median(inside) if inside else 0}
+
+    def stop() -> None:
+        scraper.stopping.set()
+        scraper.join(5)
+        procs.stop(proc)
+
+    return Running({"node_exporter": proc.pid}, done, stop)
 
 
-def setup_django() -> None:
-    """Django in this process, on the bench database and broker (for the in-process profile)."""
-    os.environ.update(app_env(OUT_DIR / "var", 1))
-    import django
-
-    django.setup()
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def idle_and_profile(procs: Procs, seconds: int) -> dict:
-    """An idle worker's CPU (no beat), then one cycle profiled in-process while that worker answers."""
-    reset_stores()
-    work = OUT_DIR / "profile"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    env = app_env(work / "var", 1)
-    worker_log = work / "worker.log"
-    worker = procs.start(worker_args(), env, worker_log)
-    from django.conf import settings
-
-    from db_django.celery import app as celery_app
-    from monitor.collection import tasks
-    from monitor.health import ask_workers
-    from monitor.storage.inserts import resource_bulk_create
-
-    try:
-        wait_until(
-            lambda: ask_workers(celery_app, 2.0)[0] or worker.poll() is not None,
-            60,
-            "the worker to answer task_counts",
-            [worker_log],
-        )
-        if worker.poll() is not None:
-            raise RuntimeError(f"worker exited: see {worker_log}")
-        time.sleep(5)
-        before, t0 = tree_ticks(worker.pid), time.monotonic()
-        time.sleep(seconds)
-        after, wall = tree_ticks(worker.pid), time.monotonic() - t0
-        idle_pct = 100 * cpu_seconds(before, after) / wall
-        idle_epoll = epoll_waits_per_second(worker.pid)
-        log(f"  idle worker (no beat, {wall:.0f} s): {idle_pct:.2f}% of one core")
-
-        # The two tasks as the pool process runs them (tracing, marker row, transaction), minus the IPC.
-        def run_tasks() -> None:
-            for task in (tasks.collect_host_metrics, tasks.collect_server_status):
-                result = task.apply()
-                if not result.successful():
-                    raise RuntimeError(f"{task.name} failed in-process: {result.result!r}")
-
-        run_tasks()  # warm: imports, connections, and the first readings the rates need
-        run_tasks()
-
-        from monitor.collection.collectors.mysql import collect_mysql
-        from monitor.collection.collectors.redis import collect_redis
-
-        timeout = settings.MONITOR_COLLECT_TIMEOUT
-        # collect_servers_once() = MySQL + Redis + the task queue; the queue part is the difference.
-        steps: dict[str, Callable[[], list]] = {
-            "host": tasks.collect_host_once,
-            "servers": tasks.collect_servers_once,
-            "mysql": lambda: [s for u in settings.MONITOR_MYSQL_URLS for s in collect_mysql(u, None, timeout).samples],
-            "redis": lambda: [s for u in settings.MONITOR_REDIS_URLS for s in collect_redis(u, None, timeout).samples],
-        }
-        marker = "cycle_id" in inspect.signature(resource_bulk_create).parameters  # as the tasks call it
-
-        def store(samples: list) -> int:
-            extra = {"cycle_id": str(uuid.uuid4())} if marker else {}
-            return resource_bulk_create(samples, host=settings.MONITOR_HOSTNAME, **extra)
-
-        parts: dict[str, list[float]] = {name: [] for name in [*steps, "queue", "insert", "tasks"]}
-        walls: dict[str, list[float]] = {name: [] for name in parts}
-        for step in steps.values():  # warm the connections
-            step()
-        rows = 0
-        w0 = tree_ticks(worker.pid)
-        for _ in range(PROFILE_CYCLES):
-            samples = {}
-            for name, step in [*steps.items(), ("insert", None), ("tasks", run_tasks)]:
-                c0, t0 = time.process_time(), time.perf_counter()
-                if name == "insert":
-                    rows += store(samples["host"]) + store(samples["servers"])
-                else:
-                    samples[name] = step()
-                walls[name].append(time.perf_counter() - t0)
-                _join_helper_threads()  # a broadcast thread's CPU belongs to its step
-                parts[name].append(time.process_time() - c0)
-            for series in (parts, walls):
-                series["queue"].append(series["servers"][-1] - series["mysql"][-1] - series["redis"][-1])
-        # Two broadcasts per cycle here: collect_servers_once() and the server task.
-        answer_s = cpu_seconds(w0, tree_ticks(worker.pid)) / PROFILE_CYCLES / 2
-        cpu_ms = {k: 1000 * statistics.median(v) for k, v in parts.items()}
-        wall_ms = {k: 1000 * statistics.median(v) for k, v in walls.items()}
-        log(
-            "  one cycle in-process, median CPU ms: "
-            + ", ".join(f"{k} {v:.1f}" for k, v in cpu_ms.items())
-            + f"; rows per cycle {rows / PROFILE_CYCLES:.0f}"
-        )
-
-        stats_text = profile_cycles(run_tasks, PROFILE_CYCLES)
-    finally:
-        procs.stop(worker)
-    return {
-        "idle_pct": idle_pct,
-        "idle_window_s": wall,
-        "cycle_cpu_ms": cpu_ms,
-        "cycle_wall_ms": wall_ms,
-        "idle_epoll_waits_per_s": idle_epoll,
-        "worker_answer_ms": 1000 * answer_s,
-        "rows_per_cycle": rows / PROFILE_CYCLES,
-        **stats_text,
-    }
+def glances_bin() -> Path:
+    """Glances from PyPI in a venv of its own (created on first use)."""
+    glances = GLANCES_VENV / "bin" / "glances"
+    if not glances.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(GLANCES_VENV)], check=True)
+        subprocess.run([str(GLANCES_VENV / "bin" / "pip"), "install", "-q", "glances"], check=True)
+    return glances
 
 
-def _join_helper_threads() -> None:
-    # ask_workers leaves its broadcast thread closing the connection; let it finish so its CPU is counted.
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and thread.name == "status-broadcast":
-            thread.join(5)
+def start_glances(procs: Procs, work: Path) -> Running:
+    csv = work / "glances.csv"
+    args = [str(glances_bin()), "-q", "-t", "1", "--export", "csv", "--export-csv-file", str(csv)]
+    env = {**os.environ, "HOME": str(work)}  # its log file and config lookups stay in the run's folder
+    proc = procs.start(args, work / "glances.log", env)
+    wait_until(lambda: csv.exists() and csv.stat().st_size > 0, 30, "Glances' first CSV line")
+    time.sleep(WARMUP)
+    lines_at: dict[str, int] = {}
+
+    def count_lines() -> int:
+        return csv.read_bytes().count(b"\n")
+
+    lines_at["start"] = count_lines()
+
+    def done(t0: float, t1: float) -> dict:
+        return {"samples": count_lines() - lines_at["start"]}
+
+    return Running({"glances": proc.pid}, done, lambda: procs.stop(proc), {"command": shlex.join(args[1:])})
 
 
-def profile_cycles(cycle: Callable[[], object], cycles: int) -> dict[str, str]:
-    """cProfile of `cycles` cycles on per-thread CPU time, helper threads included."""
-    profiles: list[cProfile.Profile] = []
-    original_run = threading.Thread.run
-
-    def profiled_run(self) -> None:
-        profile = cProfile.Profile(time.thread_time)
-        profiles.append(profile)
-        profile.runcall(original_run, self)
-
-    main = cProfile.Profile(time.thread_time)
-    threading.Thread.run = profiled_run
-    try:
-        for _ in range(cycles):
-            main.runcall(cycle)
-            _join_helper_threads()
-    finally:
-        threading.Thread.run = original_run
-    main.dump_stats(OUT_DIR / "cycle.prof")
-    stats = pstats.Stats(main)
-    for profile in profiles:
-        stats.add(profile)
-    stats.dump_stats(OUT_DIR / "cycle-all-threads.prof")
-    return {
-        "profile_total_ms": 1000 * stats.total_tt / cycles,
-        "top_tottime": _top(stats, "tottime", cycles),
-        "top_cumulative": _top(stats, "cumulative", cycles),
-    }
+# --- one window ----------------------------------------------------------------------------------
+def measure(subject: str, running: Running, seconds: float) -> dict:
+    before = {role: tree(pid) for role, pid in running.roles.items()}
+    busy0, load1 = machine_busy(), os.getloadavg()[0]
+    t0, m0 = time.time(), time.monotonic()
+    time.sleep(seconds)
+    after = {role: tree(pid) for role, pid in running.roles.items()}
+    busy1, wall, t1 = machine_busy(), time.monotonic() - m0, time.time()
+    for role, pid in running.roles.items():
+        if pid not in after[role]:
+            raise RuntimeError(f"{subject}: {role} died during the window")
+    pct = {role: 100 * cpu_seconds(before[role], after[role]) / wall for role in running.roles}
+    if "worker" in running.roles:
+        main = running.roles["worker"]
+        pct["worker_main"] = 100 * cpu_seconds(before["worker"], after["worker"], lambda p: p == main) / wall
+        pct["worker_pool"] = pct["worker"] - pct["worker_main"]
+    total = sum(pct[role] for role in running.roles)
+    others = 100 * (busy1 - busy0) / wall - total
+    return {"subject": subject, "wall_s": wall, "pct": total, "parts": pct, "others_pct": others, "load1": load1,
+            **running.facts, **running.done(t0, t1)}  # fmt: skip
 
 
-def _top(stats: pstats.Stats, key: str, cycles: int, limit: int = 15) -> list[tuple[float, float, int, str]]:
-    """(own ms, cumulative ms, calls) per cycle for the top functions."""
-    rows = []
-    for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():
-        where = _short_path(filename)
-        label = f"{where}:{line}({name})" if line else name
-        rows.append((1000 * tottime / cycles, 1000 * cumtime / cycles, calls // cycles, label))
-    index = 0 if key == "tottime" else 1
-    rows.sort(key=lambda r: r[index], reverse=True)
-    return rows[:limit]
-
-
-def _short_path(filename: str) -> str:
-    for marker in ("site-packages/", str(ROOT) + "/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename.rsplit("/lib/", 1)[-1]
-
-
-# --- machine and report --------------------------------------------------------------------------
+# --- report --------------------------------------------------------------------------------------
 def machine() -> dict:
-    meminfo = Path("/proc/meminfo").read_text()
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
-    conn = connect(None)
-    client = redis.Redis.from_url(BROKER_URL)
-    info = {
-        "nproc": os.cpu_count(),
+    conn = MySQLdb.connect(**MYSQL)
+    with conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        mariadb = cur.fetchone()[0]
+    conn.close()
+
+    def version(args: list[str]) -> str:
+        out = subprocess.run(args, capture_output=True, text=True).stdout + " "
+        return out.split("\n")[0].strip()
+
+    from importlib.metadata import version as package
+
+    return {
+        "cpus": os.cpu_count(),
         "cpu": model.group(1).strip() if model else platform.machine(),
-        "ram_gib": round(int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 1024**2, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "mariadb": scalar(conn, "SELECT VERSION()"),
-        "redis_server": client.info("server")["redis_version"],
-        "clk_tck": CLK_TCK,
+        "mariadb": mariadb,
+        "redis": "Redis " + version(["redis-server", "--version"]).split("v=")[-1].split()[0],
+        "node_exporter": version([NODE_EXPORTER, "--version"]),
+        "glances": " ".join(version([str(glances_bin()), "--version"]).split()),
+        "celery": package("celery"),
+        "kombu": package("kombu"),
+        "psutil": package("psutil"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
     }
-    conn.close()
-    client.close()
-    for package in ("Django", "celery", "kombu", "redis", "mysqlclient", "psutil"):
-        info[package] = importlib.metadata.version(package)
-    return info
 
 
-def summarize(results: list[dict]) -> dict[int, dict]:
+def summarize(results: list[dict]) -> dict[str, dict]:
+    by: dict[str, list[dict]] = {}
+    for r in results:
+        by.setdefault(r["subject"], []).append(r)
     summary = {}
-    for interval in INTERVALS:
-        runs = [r for r in results if r["interval"] == interval]
-        med = {
-            key: statistics.median(r[key] for r in runs)
-            for key in (
-                "worker_pct",
-                "worker_main_pct",
-                "worker_pool_pct",
-                "beat_pct",
-                "host_cycles",
-                "server_cycles",
-                "expected_cycles",
-                "host_rows",
-                "server_rows",
-                "cpu_ms_per_cycle",
-                "main_ms_per_cycle",
-                "pool_ms_per_cycle",
-                "window_s",
-            )
+    for subject, runs in by.items():
+        keys = {k for r in runs for k, v in r.items() if isinstance(v, int | float)} - {"pct"}
+        summary[subject] = {
+            "pct": statistics.median(r["pct"] for r in runs),
+            "runs": [r["pct"] for r in runs],
+            "parts": {k: statistics.median(r["parts"][k] for r in runs) for k in runs[0]["parts"]},
+            **{k: statistics.median(r.get(k, 0) for r in runs) for k in keys},
+            "command": runs[0].get("command", ""),
+            "beat_command": runs[0].get("beat_command", ""),
         }
-        epolls = [r["epoll_waits_per_s"] for r in runs if r["epoll_waits_per_s"] is not None]
-        med["epoll_waits_per_s"] = statistics.median(epolls) if epolls else None
-        med["host_rows_per_cycle"] = statistics.median(r["host_rows"] / max(r["host_cycles"], 1) for r in runs)
-        med["server_rows_per_cycle"] = statistics.median(r["server_rows"] / max(r["server_cycles"], 1) for r in runs)
-        med["runs"] = runs
-        summary[interval] = med
     return summary
 
 
-def print_table(summary: dict[int, dict]) -> None:
-    log("\ninterval | worker % of one core (main + pool) | beat % | cycles host/server of expected | rows/cycle")
-    for interval, s in summary.items():
-        log(
-            f"{interval:>6} s | {s['worker_pct']:6.2f} ({s['worker_main_pct']:.2f} + {s['worker_pool_pct']:.2f})"
-            f"          | {s['beat_pct']:5.2f}  | {s['host_cycles']:.0f}/{s['server_cycles']:.0f} of"
-            f" {s['expected_cycles']:.0f}"
-            f"                 | {s['host_rows_per_cycle']:.0f} + {s['server_rows_per_cycle']:.0f}"
-        )
+DOES = {
+    "worker-host": "host metrics stored every 1 s (server and queue status off)",
+    "worker-full": "host every 1 s + MariaDB, Redis, queue every {server} s, stored",
+    "node_exporter": "default collectors, scraped every 1 s (gzip, as Prometheus asks)",
+    "glances": "every plugin (process list included) every 1 s, CSV export",
+}
 
 
-def write_report(command: str, info: dict, summary: dict[int, dict], profile: dict | None, minutes: float) -> None:
-    one = summary[1]
-    met = one["worker_pct"] <= TARGET_PERCENT
+def write_report(saved: dict) -> None:
+    summary, info, args = summarize(saved["results"]), saved["info"], saved["args"]
     lines = [
-        "# Collector cost: the worker's CPU share at METRICS_INTERVAL=1 and 10",
+        "# Collector cost: our worker against node_exporter and Glances, every second",
         "",
-        f"Issue: METRICS_INTERVAL=1 must be usable, at most {TARGET_PERCENT:g}% of one core at 1 s"
-        f" (Glances measured ~{GLANCES_PERCENT:g}% of one CPU).",
-        "",
-        "Command (generated by it, with the figures of its last run):",
+        "Command (the figures below are from this run):",
         "",
         "```",
-        command,
+        saved["command"],
         "```",
         "",
-        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['ram_gib']} GiB RAM, Linux {info['kernel']},"
-        f" Python {info['python']}, MariaDB {info['mariadb']}, Redis {info['redis_server']};"
-        f" Django {info['Django']}, Celery {info['celery']}, kombu {info['kombu']}, redis-py {info['redis']},"
-        f" mysqlclient {info['mysqlclient']}, psutil {info['psutil']}. Total time {minutes:.1f} min.",
+        f"Machine: {info['cpus']} cores ({info['cpu']}), Linux {info['kernel']}, Python {info['python']},"
+        f" MariaDB {info['mariadb']}, {info['redis']}; Celery {info['celery']}, kombu {info['kombu']},"
+        f" psutil {info['psutil']}; {info['node_exporter']}; {info['glances']}. Code: commit {info['commit']}"
+        f" (with the working tree as it was). {args['runs']} runs of {args['seconds']:g} s windows per subject,"
+        f" interleaved (one subject at a time, order rotated each run), {saved['started']} to {saved['ended']}"
+        f" UTC, {saved['minutes']:.1f} min.",
         "",
-        "Setup: production settings (DJANGO_DEBUG=0) on MariaDB database `bench_cost_db_django` (fresh, migrated)"
-        f" and Redis `{BROKER_URL}` as the broker (flushed before each run); MONITOR_MYSQL_URLS and"
-        " MONITOR_REDIS_URLS at their defaults, so each cycle collects the host (psutil), MariaDB, Redis and"
-        f" the task queue. `celery -A db_django {' '.join(WORKER_COMMAND)}` and `celery -A db_django beat`"
-        f" with METRICS_INTERVAL set; warm-up of at least {MIN_WARMUP:g} s and {WARM_CYCLES} stored cycles;"
-        " then utime+stime of the worker's main process and its pool process (and of beat) from"
-        " /proc/<pid>/stat at both ends of the window. Percent = CPU seconds / wall seconds x 100, of one core."
-        " Cycles = `memory.used_percent` rows stored for the host in the window (host task) and"
-        " `celery.broker_up` rows (server task). Intervals alternate, medians of"
-        f" {len(one['runs'])} runs.",
-        "",
-        "| METRICS_INTERVAL | window | worker, % of one core | of which main process | of which pool process"
-        " | beat, % | cycles stored (host / servers) of expected | rows per cycle (host + servers)"
-        " | worker CPU per host cycle |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| subject | what it does | % of one core, median | runs | machine's other load, % of one core | work done"
+        " in the window |",
+        "|---|---|---|---|---|---|",
     ]
-    for interval, s in summary.items():
+    for subject, s in summary.items():
+        if subject.startswith("worker"):
+            parts = s["parts"]
+            pool = f" + pool processes {parts['worker_pool']:.2f}" if parts["worker_pool"] else ""
+            split = f" (worker {parts['worker_main']:.2f}{pool} + beat {parts['beat']:.2f})"
+            work = f"{s['host_cycles']:.0f} host cycles, {s['server_cycles']:.0f} server cycles stored"
+        else:
+            split = ""
+            work = (
+                f"{s['scrapes']:.0f} scrapes of {s['bytes_per_scrape'] / 1024:.0f} KiB"
+                if "scrapes" in s
+                else f"{s['samples']:.0f} CSV lines"
+            )
         lines.append(
-            f"| {interval} s | {s['window_s']:.0f} s | **{s['worker_pct']:.2f}** | {s['worker_main_pct']:.2f}"
-            f" | {s['worker_pool_pct']:.2f} | {s['beat_pct']:.2f} | {s['host_cycles']:.0f} / {s['server_cycles']:.0f}"
-            f" of {s['expected_cycles']:.0f} | {s['host_rows_per_cycle']:.0f} + {s['server_rows_per_cycle']:.0f}"
-            f" | {s['cpu_ms_per_cycle']:.0f} ms |"
+            f"| {subject} | {DOES[subject].format(server=args['server_interval'])} | **{s['pct']:.2f}**{split}"
+            f" | {' / '.join(f'{p:.2f}' for p in s['runs'])} | {s['others_pct']:.0f} (load {s['load1']:.1f})"
+            f" | {work} |"
         )
+    worker_cmd = summary.get("worker-host", summary.get("worker-full", {})).get("command", "")
+    beat_cmd = summary.get("worker-host", summary.get("worker-full", {})).get("beat_command", "")
+    glances_cmd = summary.get("glances", {}).get("command", "")
     lines += [
         "",
-        "Every run (worker % (main process %) / beat % / host cycles / server cycles):",
+        "Every window in the order run (subject: % of one core; the machine's other load, % of one core):",
         "",
-    ]
-    for interval, s in summary.items():
-        per_run = "; ".join(
-            f"{r['worker_pct']:.2f} ({r['worker_main_pct']:.2f}) / {r['beat_pct']:.2f} / {r['host_cycles']}"
-            f" / {r['server_cycles']}"
-            for r in s["runs"]
-        )
-        lines.append(f"- {interval} s: {per_run}")
-    problems = sorted({line.strip()[:160] for s in summary.values() for r in s["runs"] for line in r["log_problems"]})
-    if problems:
-        lines += ["", "Worker and beat logged (distinct lines):", ""] + [f"- `{p}`" for p in problems[:10]]
-    codes = [r["code"] for s in summary.values() for r in s["runs"]]
-    if len(set(codes)) == 1 and "->" not in codes[0]:
-        lines += [
-            "",
-            f"App code measured: digest `{codes[0]}` of the code the worker runs (WORKER_SOURCES in the script;"
-            " the same in every run).",
-        ]
-    else:
-        lines += [
-            "",
-            f"**The app's code changed during the runs** (digests of WORKER_SOURCES: {', '.join(codes)}):"
-            " the runs measured different code; rerun once it is stable.",
-        ]
-    # Server status runs every SERVER_METRICS_INTERVAL seconds when that is set (as when measured).
-    server_every = max(1, int(os.environ.get("SERVER_METRICS_INTERVAL") or 1))
-    expected_server = one["expected_cycles"] // server_every
-    short = one["host_cycles"] < one["expected_cycles"] or one["server_cycles"] < expected_server
-    lines += [
-        "",
-        f"**Target at 1 s ({TARGET_PERCENT:g}% of one core): {'met' if met else 'MISSED'}**"
-        f" ({one['worker_pct']:.2f}% for the worker, {one['worker_pct'] + one['beat_pct']:.2f}% with beat;"
-        f" {one['worker_pct'] / TARGET_PERCENT:.2f} of the budget)."
-        + (
-            f" Note: at 1 s the window holds fewer stored cycles than beat sent in it ({one['host_cycles']:.0f} host"
-            f" of {one['expected_cycles']:.0f}, {one['server_cycles']:.0f} server of {expected_server:.0f}): a cycle"
-            " stored after the window's end, or one that expired in the queue, is not counted, so the figure"
-            " covers slightly less work than the full schedule."
-            if short
-            else ""
+        *(
+            f"- run {i // len(summary) + 1}: "
+            + "; ".join(
+                f"{r['subject']} {r['pct']:.2f} ({r['others_pct']:.0f})" for r in saved["results"][i : i + len(summary)]
+            )
+            for i in range(0, len(saved["results"]), len(summary))
         ),
     ]
-    if profile:
-        lines += profile_section(profile, summary)
+    lines += [
+        "",
+        "Worker figures are the worker's process (its pool threads, or pool processes with prefork), plus beat."
+        " Percent = utime+stime over the window / wall time x 100."
+        ' "Machine\'s other load" is everything else the machine ran in the window (/proc/stat busy time minus'
+        " the subject), median: the quieter, the more comparable.",
+        "",
+        f"- Worker: `celery {worker_cmd}` and `celery {beat_cmd}` (the Procfile's), METRICS_INTERVAL=1,"
+        f" production settings (DJANGO_DEBUG=0), MariaDB database `{DB_NAME}`, broker a private redis-server;"
+        f" worker-host sets SERVER_METRICS_INTERVAL={HOST_ONLY} (never due in a run), worker-full"
+        f" SERVER_METRICS_INTERVAL={args['server_interval']} with MONITOR_MYSQL_URLS / MONITOR_REDIS_URLS at"
+        " their defaults (the app's MariaDB and the broker).",
+        f"- node_exporter: `{NODE_EXPORTER} --web.listen-address=127.0.0.1:PORT` (default collectors), scraped"
+        " every second by a thread of the benchmark over one kept-alive connection with Prometheus 2.42's"
+        " headers (Accept: OpenMetrics, Accept-Encoding: gzip); only the exporter's CPU counts.",
+        f"- Glances: `glances {glances_cmd}` from a venv at {GLANCES_VENV}.",
+    ]
     REPORT.write_text("\n".join(lines) + "\n")
     log(f"-> {REPORT}")
 
 
-def profile_section(profile: dict, summary: dict[int, dict]) -> list[str]:
-    one, ten = summary[1], summary[10]
-    cpu, wall = profile["cycle_cpu_ms"], profile["cycle_wall_ms"]
-    task_ms = sum(cpu[k] for k in ("host", "servers", "insert"))
-    task_wall = sum(wall[k] for k in ("host", "servers", "insert"))
-    idle_ms_per_s = 10 * profile["idle_pct"]  # percent of one core -> ms per second
-    lines = [
-        "",
-        "## Where the time goes",
-        "",
-        "Worker CPU per stored host cycle, split by process (medians):",
-        "",
-        "| METRICS_INTERVAL | main process | pool process (the task bodies) | main-process epoll_wait calls/s |",
-        "|---|---|---|---|",
-    ]
-    for interval, s in summary.items():
-        epoll = "n/a" if s["epoll_waits_per_s"] is None else f"{s['epoll_waits_per_s']:.0f}"
-        lines.append(f"| {interval} s | {s['main_ms_per_cycle']:.1f} ms | {s['pool_ms_per_cycle']:.1f} ms | {epoll} |")
-    idle_epoll = profile["idle_epoll_waits_per_s"]
-    lines += [
-        f"| idle (no beat, {profile['idle_window_s']:.0f} s) | {idle_ms_per_s:.1f} ms per second"
-        f" ({profile['idle_pct']:.2f}% of one core) | - | {'n/a' if idle_epoll is None else f'{idle_epoll:.0f}'} |",
-        "",
-        "epoll_wait calls: `strace -c -f` on the worker's main process after each window, for one interval"
-        " (at least 3 s, at most 10 s). An event loop"
-        " with nothing to do sleeps in epoll_wait until its next timer; a rate in the hundreds or thousands"
-        " means it is woken at once, again and again, without doing anything: a busy loop.",
-    ]
-    mains = {interval: [r["worker_main_pct"] for r in sm["runs"]] for interval, sm in summary.items()}
-    saturated = (
-        one["epoll_waits_per_s"] is not None
-        and idle_epoll is not None
-        and one["epoll_waits_per_s"] > max(200, 10 * idle_epoll)
-    )
-    uneven = max(mains[1]) > max(1.0, 2 * min(mains[1]))
-    lines += [
-        "",
-        "Main process, % of one core, run by run: "
-        + "; ".join(f"{i} s: {', '.join(f'{m:.2f}' for m in ms)}" for i, ms in mains.items())
-        + f"; idle {profile['idle_pct']:.2f}.",
-    ]
-    if saturated or uneven:
-        when = (
-            f"At 1 s it does so all the time ({one['epoll_waits_per_s']:.0f} epoll_wait/s against {idle_epoll:.0f}/s"
-            f" idle): one cycle's task bodies take {task_wall:.0f} ms of wall time (table below), more than the"
-            " interval, so a message is nearly always waiting; cycles that wait longer than `expires`"
-            " (3 intervals) are dropped."
-            if saturated
-            else "It happens for part of every cycle in some runs and not in others: beat sends both tasks at the"
-            " same moment, and in runs where the host broadcast reaches the worker second it waits, unread, for as"
-            " long as the server task holds the pool process (a message waiting on the ordinary queue causes no"
-            " such loop: BRPOP is paused). The order apparently holds for a whole run: runs are either near the"
-            " idle level or well above it."
-        )
-        lines += [
-            "",
-            "**The main process busy-loops while a collection message waits for the pool process.** With"
-            " `-c 1`, acks_late and a prefetch multiplier of 1 the prefetch limit is reached as soon as one task"
-            " runs; kombu's Redis transport then leaves the pub/sub socket of the broadcast queue (host collection"
-            " is routed to one) unread (`MultiChannelPoller.on_readable` in kombu/transport/redis.py handles a"
-            " readable fd only if `qos.can_consume()`; unlike BRPOP, pub/sub is not paused), and level-triggered"
-            " epoll reports the same socket readable again at once, about a thousand times a second. " + when,
-        ]
-    lines += [
-        "",
-        f"One cycle run in-process (the work of `collect_host_once()`, `collect_servers_once()` and the two"
-        f" `resource_bulk_create()` calls of the tasks) against the same database and broker, with an idle"
-        f" worker answering `task_counts`; medians of {PROFILE_CYCLES} cycles (CPU: time.process_time, all"
-        " threads):",
-        "",
-        "| part | CPU ms per cycle | wall ms per cycle |",
-        "|---|---|---|",
-        f"| collect_host_once() (psutil) | {cpu['host']:.1f} | {wall['host']:.1f} |",
-        f"| collect_servers_once() | {cpu['servers']:.1f} | {wall['servers']:.1f} |",
-        f"| - of which collect_mysql() | {cpu['mysql']:.1f} | {wall['mysql']:.1f} |",
-        f"| - of which collect_redis() (INFO) | {cpu['redis']:.1f} | {wall['redis']:.1f} |",
-        f"| - of which the task queue (task_counts broadcast, replies, queue length; the rest)"
-        f" | {cpu['queue']:.1f} | {wall['queue']:.1f} |",
-        f"| resource_bulk_create() x 2 (cycle marker, one executemany INSERT, host upsert) | {cpu['insert']:.1f}"
-        f" | {wall['insert']:.1f} |",
-        f"| **host + servers + insert** | **{task_ms:.1f}** | **{task_wall:.0f}** |",
-        f"| both tasks run by `Task.apply()` (the above plus Celery's tracing: what the pool process runs)"
-        f" | {cpu['tasks']:.1f} | {wall['tasks']:.1f} |",
-        f"| the worker's main process answering one `task_counts` | {profile['worker_answer_ms']:.1f} | |",
-        "",
-        f"At 10 s the pool process used {ten['pool_ms_per_cycle']:.0f} ms per cycle (task bodies measured"
-        f" in-process: {cpu['tasks']:.0f} ms) and the main process {ten['main_ms_per_cycle']:.0f} ms, against"
-        f" {idle_ms_per_s * 10:.0f} ms for an idle worker over 10 s (heartbeats, gossip, broker polling).",
-        "",
-        f"Remote-control reply bindings left in Redis (`{REPLY_BINDINGS_KEY}`) at the end of the runs:"
-        f" {', '.join(str(r['reply_bindings']) for s in summary.values() for r in s['runs'])}. The queue"
-        " collector keeps one reply queue for as long as its broker connection lives, one member of this set per"
-        " worker process; the web's one-off broadcasts delete theirs. A set that grew by one member per cycle"
-        " (86,400 a day at 1 s; kombu sweeps it only after an hour without declarations) would make every reply"
-        " a worker sends read it whole (SMEMBERS, to route it), a cost that grows with uptime and does not show"
-        " in a window of minutes.",
-        "",
-        f"cProfile of {PROFILE_CYCLES} cycles on per-thread CPU time (time.thread_time), the broadcast thread"
-        f" included; per cycle ({profile['profile_total_ms']:.1f} ms of CPU under the profiler, which inflates"
-        " small calls several times). Top functions by own time:",
-        "",
-        "| own ms | cumulative ms | calls | function |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {own:.2f} | {cum:.2f} | {calls} | `{name}` |" for own, cum, calls, name in profile["top_tottime"]]
-    lines += [
-        "",
-        "By cumulative time:",
-        "",
-        "| own ms | cumulative ms | calls | function |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {own:.2f} | {cum:.2f} | {calls} | `{name}` |" for own, cum, calls, name in profile["top_cumulative"]]
-    return lines
-
-
 # --- main ----------------------------------------------------------------------------------------
-def _terminate(signum, frame) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the processes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=90, help="measurement window per run (default 90)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per interval; the median is reported (default 3)")
-    parser.add_argument("--idle-seconds", type=int, default=30, help="window of the idle-worker reading")
-    parser.add_argument("--concurrency", type=int, default=1, help="worker pool processes (default 1)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the last run's saved results")
-    parser.add_argument("--no-profile", action="store_true", help="skip the idle worker and the in-process profile")
+    parser.add_argument("--seconds", type=float, default=60, help="window per subject and run (default 60)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported (default 3)")
+    parser.add_argument("--server-interval", type=int, default=10, help="SERVER_METRICS_INTERVAL of worker-full")
+    parser.add_argument("--subjects", default=",".join(SUBJECTS), help=f"comma-separated, of {', '.join(SUBJECTS)}")
+    parser.add_argument("--worker", help="celery worker arguments instead of the Procfile's (after `celery`)")
+    parser.add_argument("--beat", help="celery beat arguments instead of the Procfile's (after `celery`)")
+    parser.add_argument("--no-report", action="store_true", help="print the figures, leave the .md alone")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the last saved results")
     args = parser.parse_args()
-    saved_path = OUT_DIR / "collector_cost.json"
+    saved_path = OUT_DIR / "results.json"
     if args.report_only:
-        saved = json.loads(saved_path.read_text())
-        WORKER_COMMAND[:] = saved["worker_command"]
-        write_report(saved["command"], saved["info"], summarize(saved["results"]), saved["profile"], saved["minutes"])
+        write_report(json.loads(saved_path.read_text()))
         return
-    command = " ".join([".venv/bin/python bench/collector_cost.py", *sys.argv[1:]])  # as invoked, for the report
-    set_concurrency(args.concurrency)
-    signal.signal(signal.SIGTERM, _terminate)
+    subjects = [s for s in args.subjects.split(",") if s]
+    worker_args = [str(BIN / "celery"), *shlex.split(args.worker)] if args.worker else procfile_command("worker")
+    beat_args = [str(BIN / "celery"), *shlex.split(args.beat)] if args.beat else procfile_command("beat")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwind: stop what we started
+    started, clock = time.strftime("%Y-%m-%d %H:%M", time.gmtime()), time.monotonic()
     info = machine()
-    log("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    create_database()
-    setup_django()
-    procs = Procs()
-    results = []
-    profile = None
+    if any(s.startswith("worker") for s in subjects):
+        create_database()
+    procs, results = Procs(), []
     try:
-        log(f"== worker and beat CPU, {args.runs} runs per interval, window {args.seconds} s")
-        for run in range(1, args.runs + 1):
-            for interval in INTERVALS:
-                results.append(measure(procs, interval, args.seconds, run))
-        summary = summarize(results)
-        print_table(summary)
-        if not args.no_profile:
-            log("== idle worker and one cycle profiled in-process")
-            profile = idle_and_profile(procs, args.idle_seconds)
+        with private_redis(procs, OUT_DIR) as broker:
+            starters: dict[str, Callable[[Path], Running]] = {
+                "worker-host": lambda w: start_worker(procs, w, broker, HOST_ONLY, worker_args, beat_args),
+                "worker-full": lambda w: start_worker(procs, w, broker, args.server_interval, worker_args, beat_args),
+                "node_exporter": lambda w: start_node_exporter(procs, w),
+                "glances": lambda w: start_glances(procs, w),
+            }
+            for run in range(args.runs):
+                for subject in subjects[run % len(subjects) :] + subjects[: run % len(subjects)]:
+                    work = OUT_DIR / f"run{run + 1}-{subject}"
+                    shutil.rmtree(work, ignore_errors=True)
+                    work.mkdir(parents=True)
+                    running = starters[subject](work)
+                    try:
+                        result = measure(subject, running, args.seconds)
+                    finally:
+                        running.stop()
+                    results.append(result)
+                    parts = ", ".join(f"{k} {v:.2f}" for k, v in result["parts"].items())
+                    extra = {
+                        k: v for k, v in result.items() if k in ("host_cycles", "server_cycles", "scrapes", "samples")
+                    }
+                    log(f"run {run + 1} {subject}: {result['pct']:.2f}% ({parts}); others"
+                        f" {result['others_pct']:.0f}%, load {result['load1']:.1f}; {extra}")  # fmt: skip
     finally:
         procs.stop_all()
-    minutes = (time.perf_counter() - started) / 60
-    saved = {"command": command, "info": info, "results": results, "profile": profile, "minutes": minutes}
-    saved_path.write_text(json.dumps({**saved, "worker_command": WORKER_COMMAND}, indent=1, default=str))
-    write_report(command, info, summary, profile, minutes)
-    one = summary[1]
-    verdict = "met" if one["worker_pct"] <= TARGET_PERCENT else "MISSED"
-    log(f"target at 1 s: worker {one['worker_pct']:.2f}% of one core <= {TARGET_PERCENT:g}%: {verdict}")
-    log(f"total time: {minutes:.1f} min")
+    saved = {
+        "command": " ".join(
+            [*(f"{k}={os.environ[k]}" for k in ("BENCH_COST_DB", "BENCH_OUT") if k in os.environ)]
+            + [".venv/bin/python bench/collector_cost.py", *map(shlex.quote, sys.argv[1:])]
+        ),
+        "args": vars(args),
+        "info": info,
+        "results": results,
+        "started": started,
+        "ended": time.strftime("%H:%M", time.gmtime()),
+        "minutes": (time.monotonic() - clock) / 60,
+    }
+    for subject, s in summarize(results).items():
+        log(f"median {subject}: {s['pct']:.2f}% of one core (runs {', '.join(f'{p:.2f}' for p in s['runs'])})")
+    (OUT_DIR / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(saved, indent=1))
+    if not args.no_report:
+        saved_path.write_text(json.dumps(saved, indent=1))
+        write_report(saved)
 
 
 if __name__ == "__main__":

@@ -322,10 +322,14 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # one sample per cycle is right, and it would keep writing a copy for every
 # dead worker's queue: there all workers share one queue, named, since kombu
 # names a Broadcast queue afresh in every process unless told (`bcast.<uuid>`).
+# On Redis the host broadcast is consumed without acknowledgement (no_ack): a
+# broadcast is never handed out again anyway (a restored one would go to every
+# worker; db_django/kombu_patches.py drops it), so recording each one as
+# unacknowledged in Redis only cost a round trip per cycle (bench/COLLECTOR_COST.md).
 if CELERY_BROKER_URL.startswith("filesystem"):
     HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, queue=HOST_METRICS_QUEUE)
 else:
-    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=True)
+    HOST_BROADCAST = Broadcast(HOST_METRICS_QUEUE, unique=True, no_ack=True)
 CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
 # Celery never declares a Broadcast queue when publishing, and a publisher that
 # has not declared the exchange sends to it as if it were direct; declaring the
@@ -333,6 +337,13 @@ CELERY_TASK_QUEUES = (Queue("celery"), HOST_BROADCAST)
 CELERY_TASK_ROUTES = {
     "monitor.collection.tasks.collect_host_metrics": {"queue": HOST_BROADCAST, "declare": [HOST_BROADCAST.exchange]},
 }
+# Celery's Django fixup closes every database connection before and after each
+# task unless told to reuse them: a new MySQL connection per collection cycle
+# (0.75 ms of the worker's CPU, and a connect on the server, every second at
+# METRICS_INTERVAL=1). Reused instead; each task starts as a Django request does,
+# dropping a connection that is broken or older than CONN_MAX_AGE
+# (monitor/collection/tasks.py, task_prerun).
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "monitor.collection.beat:Scheduler"  # celery's own, minus a busy wait (see the module)
 

@@ -75,6 +75,14 @@ def _flush(url: str) -> None:
         client.flushdb()
 
 
+@pytest.fixture(scope="session")
+def mariadb_template(tmp_path_factory):
+    """A migrated MariaDB data directory, built once per session and copied by each test (servers.private_mariadb)."""
+    from servers import build_mariadb_template
+
+    return build_mariadb_template(tmp_path_factory.mktemp("mariadb-template"))
+
+
 @pytest.fixture
 def on_mysql(settings) -> None:
     """Skip (or fail under REQUIRE_SERVICES) unless the default database is MySQL."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.collection.collectors import RateTracker
-from monitor.collection.collectors.host import collect_host
+from monitor.collection.collectors.host import KernelStat, collect_host
 
 linux_only = pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="reads /proc")
 
@@ -113,3 +113,16 @@ def test_a_tracker_keeps_only_the_counters_read_this_cycle():
     tracker = RateTracker({"gone": (5.0, 1.0), "kept": (1.0, 1.0)})
     assert tracker.rate("kept", 3.0, at=2.0) == 2.0
     assert tracker.current == {"kept": (3.0, 2.0)}
+
+
+@linux_only
+def test_one_read_of_proc_stat_gives_what_psutil_gives_in_four():
+    import psutil
+
+    before, stat, after = psutil.cpu_times()._asdict(), KernelStat.read(), psutil.cpu_times()._asdict()
+    assert list(stat.cpu_times) == list(before)
+    for field, seconds in stat.cpu_times.items():
+        assert before[field] <= seconds <= after[field]
+    assert stat.boot_time == psutil.boot_time()
+    assert 0 < stat.context_switches <= psutil.cpu_stats().ctx_switches
+    assert stat.running is not None and stat.running >= 1 and stat.blocked is not None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from procs import child_env, closed_port, running, wait_for
-from servers import MARIADB_DATABASE, build_mariadb_template, private_mariadb, timed
+from servers import MARIADB_DATABASE, private_mariadb, timed
 from webserver import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -37,12 +37,6 @@ from webserver import (
 pytestmark = [pytest.mark.slow, pytest.mark.mysql]
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-
-
-@pytest.fixture(scope="session")
-def mariadb_template(tmp_path_factory) -> Path:
-    """A migrated MariaDB data directory, built once per session and copied by each test."""
-    return build_mariadb_template(tmp_path_factory.mktemp("mariadb-template"))
 
 
 def call(base: str, method: str, path: str, body: object = None) -> tuple[int, object]:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 
 from db_django.celery import app as celery_app
@@ -105,6 +107,18 @@ def _collect(
         samples += collected.samples
         readings[source] = collected.counters
     return samples, readings
+
+
+@task_prerun.connect
+def _fresh_enough_connections(task=None, **kwargs) -> None:
+    """Before each task, as before each web request: drop database connections that broke or outlived CONN_MAX_AGE.
+
+    Celery's own fixup, which closed them all, is told to keep them
+    (CELERY_DB_REUSE_MAX in settings). Not for a task run in-process
+    (`apply()`), which may be inside the caller's transaction.
+    """
+    if task is None or not task.request.is_eager:
+        close_old_connections()
 
 
 @shared_task(bind=True, ignore_result=True)

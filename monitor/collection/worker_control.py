@@ -9,8 +9,9 @@ worker registers it.
 """
 
 import time
+from functools import cache
 
-from celery import Task
+from celery import Celery, Task
 from celery.worker import control
 from celery.worker import state as worker_state
 from celery.worker.request import Request
@@ -26,6 +27,15 @@ class CountingRequest(Request):
     counters kept in pool children would be invisible to them.
     """
 
+    def acknowledge(self) -> None:
+        # A message from a queue consumed without acknowledgement (the host
+        # broadcast on Redis, settings.HOST_BROADCAST) has nothing to acknowledge;
+        # Celery would still send kombu's ack, a Redis round trip per cycle.
+        if not self.acknowledged and self.delivery_info.get("exchange") in _no_ack_exchanges(self.app):
+            self.acknowledged = True
+            return
+        super().acknowledge()
+
     def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
         global _failed
         _failed += 1
@@ -36,6 +46,14 @@ class CountedTask(Task):
     """Base class of every task of this app (see db_django/celery.py)."""
 
     Request = CountingRequest
+
+
+@cache
+def _no_ack_exchanges(app: Celery) -> frozenset[str]:
+    """Exchanges whose every queue is consumed without acknowledgement."""
+    queues = app.amqp.queues.values()
+    acked = {q.exchange.name for q in queues if not q.no_ack}
+    return frozenset(q.exchange.name for q in queues if q.no_ack and q.exchange.name not in acked)
 
 
 @control.inspect_command()

@@ -2,7 +2,8 @@
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -43,6 +44,10 @@ VIRTUAL_DISK_PREFIXES = ("loop", "ram", "zram", "sr", "fd")
 LOOPBACK_INTERFACES = frozenset({"lo"})
 
 CPU_MODES = ("user", "system", "iowait", "steal")
+PROC_STAT = Path("/proc/stat")
+# The aggregate "cpu" line of /proc/stat, in psutil.cpu_times()'s names and order.
+CPU_TIME_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def collect_host(previous: Counters | None = None, now: float | None = None) -> Collected:
@@ -55,19 +60,51 @@ def collect_host(previous: Counters | None = None, now: float | None = None) -> 
     """
     now = time.time() if now is None else now
     tracker = RateTracker(previous)
+    stat = KernelStat.read()
     samples: list[Sample] = []
-    samples += _cpu(tracker, now)
+    samples += _cpu(tracker, now, stat.cpu_times)
     samples += _memory(tracker, now)
     samples += _filesystems(psutil.disk_partitions(all=False))
     samples += _disk_io(tracker, now)
     samples += _network(tracker, now)
-    samples += _processes(tracker, now)
-    samples.append(Sample("system.uptime_seconds", now - psutil.boot_time(), "seconds since boot"))
+    samples += _processes(tracker, now, stat)
+    samples.append(Sample("system.uptime_seconds", now - stat.boot_time, "seconds since boot"))
     return Collected(samples, tracker.current)
 
 
-def _cpu(tracker: RateTracker, now: float) -> list[Sample]:
-    times = psutil.cpu_times()
+@dataclass(frozen=True)
+class KernelStat:
+    """What a cycle needs from /proc/stat, read once (psutil reads the file once per call, four calls a cycle).
+
+    cpu_times holds psutil.cpu_times()'s fields, in seconds; running and
+    blocked are None where the kernel does not say. Elsewhere than Linux,
+    everything comes from psutil.
+    """
+
+    cpu_times: Mapping[str, float]
+    context_switches: int
+    boot_time: float
+    running: int | None = None
+    blocked: int | None = None
+
+    @classmethod
+    def read(cls, path: Path = PROC_STAT) -> "KernelStat":
+        try:
+            text = path.read_text()
+        except OSError:
+            return cls(psutil.cpu_times()._asdict(), psutil.cpu_stats().ctx_switches, psutil.boot_time())
+        lines = {line.split(" ", 1)[0]: line for line in text.splitlines()}
+        ticks = lines["cpu"].split()[1 : len(CPU_TIME_FIELDS) + 1]  # older kernels have fewer
+        return cls(
+            {name: int(value) / CLOCK_TICKS for name, value in zip(CPU_TIME_FIELDS, ticks, strict=False)},
+            int(lines["ctxt"].split()[1]),
+            float(lines["btime"].split()[1]),
+            int(lines["procs_running"].split()[1]) if "procs_running" in lines else None,
+            int(lines["procs_blocked"].split()[1]) if "procs_blocked" in lines else None,
+        )
+
+
+def _cpu(tracker: RateTracker, now: float, times: Mapping[str, float]) -> list[Sample]:
     load1, load5, load15 = os.getloadavg()
     samples = [
         Sample("cpu.count", float(psutil.cpu_count() or 0), "logical CPU cores"),
@@ -77,9 +114,9 @@ def _cpu(tracker: RateTracker, now: float) -> list[Sample]:
     ]
     # Percentages come from the change in CPU time since the last cycle, so the
     # figure covers the whole interval, not an instant.
-    total = tracker.delta("cpu.total", sum(times), now)
-    idle = tracker.delta("cpu.idle", times.idle + getattr(times, "iowait", 0.0), now)
-    modes = {mode: tracker.delta(f"cpu.{mode}", getattr(times, mode, 0.0), now) for mode in CPU_MODES}
+    total = tracker.delta("cpu.total", sum(times.values()), now)
+    idle = tracker.delta("cpu.idle", times["idle"] + times.get("iowait", 0.0), now)
+    modes = {mode: tracker.delta(f"cpu.{mode}", times.get(mode, 0.0), now) for mode in CPU_MODES}
     if total and idle is not None:
         samples.append(Sample("cpu.percent", _clamp_percent(100.0 * (total - idle) / total), "CPU busy, all cores"))
         for mode, spent in modes.items():
@@ -188,31 +225,16 @@ def _network(tracker: RateTracker, now: float) -> list[Sample]:
     return samples
 
 
-def _processes(tracker: RateTracker, now: float) -> list[Sample]:
-    running, blocked = _proc_stat_counts()
+def _processes(tracker: RateTracker, now: float, stat: KernelStat) -> list[Sample]:
     samples = [Sample("processes.total", float(len(psutil.pids())), "processes")]
-    if running is not None:
-        samples.append(Sample("processes.running", float(running), "processes runnable"))
-    if blocked is not None:
-        samples.append(Sample("processes.blocked", float(blocked), "processes blocked on I/O"))
+    if stat.running is not None:
+        samples.append(Sample("processes.running", float(stat.running), "processes runnable"))
+    if stat.blocked is not None:
+        samples.append(Sample("processes.blocked", float(stat.blocked), "processes blocked on I/O"))
     samples += rate_samples(
-        tracker, now, [("system.context_switches_per_second", psutil.cpu_stats().ctx_switches, "context switches")]
+        tracker, now, [("system.context_switches_per_second", stat.context_switches, "context switches")]
     )
     return samples
-
-
-def _proc_stat_counts(path: Path = Path("/proc/stat")) -> tuple[int | None, int | None]:
-    """procs_running and procs_blocked from /proc/stat (Linux only; None elsewhere)."""
-    running = blocked = None
-    try:
-        for line in path.read_text().splitlines():
-            if line.startswith("procs_running "):
-                running = int(line.split()[1])
-            elif line.startswith("procs_blocked "):
-                blocked = int(line.split()[1])
-    except OSError:
-        pass
-    return running, blocked
 
 
 def _clamp_percent(value: float) -> float:
