@@ -86,3 +86,22 @@ def test_it_rejects_a_json_body_that_is_not_an_object(client):
     response = post_raw(client, '"CPU Usage"')
     assert response.status_code == 400
     assert Resource.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", [1e301, -1.7e308, "2e300"])
+def test_it_rejects_a_value_beyond_the_range_rollups_can_add_up(client, value):
+    # Two values near the double's limit in one bucket would overflow its sum, which MySQL refuses.
+    response = client.post(URL, {"name": "huge", "value": value}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"value": ["Must be between -1e300 and 1e300."]}
+    assert Resource.objects.count() == 0
+
+
+def test_the_largest_accepted_values_add_up_in_one_bucket(client):
+    body = [{"name": "big", "value": 1e300, "timestamp": f"2026-11-25T10:00:0{i}Z"} for i in range(5)]
+    assert client.post(URL, body, content_type="application/json").status_code == 201
+    series = client.get(
+        "/monitor/resources/series/",
+        {"name": "big", "since": "2026-11-25T10:00:00Z", "until": "2026-11-25T10:01:00Z", "aggregate": "count"},
+    )
+    assert series.json()["points"][0][1] == 5.0

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from monitor.storage.inserts import Point
+from monitor.storage.inserts import MAX_ABS_VALUE, Point
 from monitor.storage.instants import from_us, to_us
 from monitor.storage.queries import SERIES_AGGREGATES, Row
 
@@ -21,6 +21,7 @@ NAME_MAX = 200
 HOST_MAX = 255
 NOT_FINITE = "Must be a finite number (not NaN or Infinity)."
 NOT_A_NUMBER = "A valid number is required."
+OUT_OF_RANGE_VALUE = "Must be between -1e300 and 1e300."
 BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
 REQUIRED = "This field is required."
 OUT_OF_RANGE = "Datetime value out of range."
@@ -184,6 +185,8 @@ def _finite(data: dict, errors: dict, required: bool = True) -> float:
         return 0.0
     if not math.isfinite(value):
         errors["value"] = [NOT_FINITE]
+    elif abs(value) > MAX_ABS_VALUE:
+        errors["value"] = [OUT_OF_RANGE_VALUE]
     return value
 
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from monitor.models import Series
-from monitor.storage.inserts import Point
+from monitor.storage.inserts import MAX_ABS_VALUE, Point
 from monitor.storage.names import render
 
 # precision parameter -> microseconds per unit; v2 spells ns/us/ms/s, v1 n/u/ms/s/m/h.
@@ -137,11 +137,14 @@ def _value(key: str, raw: str) -> float | None:
     if raw[-1] in "iu":
         if not _INTEGER.match(raw) or (raw[-1] == "u" and raw[0] == "-"):
             raise ValueError(f"invalid integer value for field {key!r}: {raw!r}")
-        return float(int(raw[:-1]))
+        number = int(raw[:-1])
+        if abs(number) > MAX_ABS_VALUE:
+            raise ValueError(f"value of field {key!r} out of range: {raw!r}")
+        return float(number)
     if not _FLOAT.match(raw):
         raise ValueError(f"invalid number for field {key!r}: {raw!r}")
     value = float(raw)
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         raise ValueError(f"value of field {key!r} out of range: {raw!r}")
     return value
 

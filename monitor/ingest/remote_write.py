@@ -23,7 +23,7 @@ from collections import Counter
 from google.protobuf.message import DecodeError
 
 from monitor.models import Series
-from monitor.storage.inserts import Point
+from monitor.storage.inserts import MAX_ABS_VALUE, Point
 from monitor.storage.names import render
 
 from .bodies import BodyError, snappy_block
@@ -63,7 +63,7 @@ def decode(body: bytes, limit: int) -> WriteRequest:
 
 
 def points(request: WriteRequest) -> tuple[list[Point], Counter]:
-    """The samples of `request` as Points, and how many were dropped by reason (`stale`, `nan`, `inf`)."""
+    """The samples of `request` as Points, and how many were dropped, by reason (stale, nan, inf, out_of_range)."""
     found: list[Point] = []
     dropped: Counter = Counter()
     for index, series in enumerate(request.timeseries):
@@ -74,7 +74,7 @@ def points(request: WriteRequest) -> tuple[list[Point], Counter]:
         host, name = known
         for sample in series.samples:
             value = sample.value
-            if not math.isfinite(value):
+            if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
                 dropped[_why(value)] += 1
                 continue
             ms = sample.timestamp
@@ -87,6 +87,8 @@ def points(request: WriteRequest) -> tuple[list[Point], Counter]:
 def _why(value: float) -> str:
     if math.isinf(value):
         return "inf"
+    if math.isfinite(value):
+        return "out_of_range"  # beyond MAX_ABS_VALUE
     return "stale" if struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN else "nan"
 
 

@@ -39,6 +39,11 @@ HOST_SEEN_RESOLUTION_US = 1_000_000
 # Keys checked per statement when a batch holds repeats (bound parameters stay well under SQLite's limit).
 LOOKUP_CHUNK = 400
 SAMPLE_COLUMNS = ("series_id", "ts", "value")
+# The largest magnitude a sample may have. Rollups add values up: two samples near
+# the double's limit (1.8e308) in one bucket would overflow its sum, and MySQL
+# refuses an overflowing DOUBLE, so every later write of that series in that
+# bucket would fail. At 1e300, a bucket would need 1.8e8 samples to overflow.
+MAX_ABS_VALUE = 1e300
 
 
 @dataclass(frozen=True, slots=True)
