@@ -40,7 +40,11 @@ FAST = settings(max_examples=200, deadline=None)
 THROUGH_DB = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # --- strategies ---------------------------------------------------------------------------------
-FINITE = st.floats(allow_nan=False, allow_infinity=False)
+# What storage accepts: finite, at most 1e300 either way (monitor/storage/inserts.py MAX_ABS_VALUE).
+FINITE = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
+BEYOND_RANGE = st.floats(min_value=1e300, allow_infinity=False).filter(lambda x: x > 1e300) | st.floats(
+    max_value=-1e300, allow_infinity=False
+).filter(lambda x: x < -1e300)
 # Any code point, with lone surrogates (JSON can carry them: "\ud800") and NUL made common.
 ANY_CHAR = st.one_of(st.characters(exclude_categories=()), st.characters(categories=["Cs"]), st.just("\x00"))
 ANY_TEXT = st.text(ANY_CHAR, max_size=30)
@@ -179,6 +183,12 @@ def test_any_integer_in_float_range_is_accepted(number):
 def test_a_non_finite_value_is_rejected_naming_value(value):
     assert rejected_fields({"name": "m", "value": value}) == {"value"}
     assert set(serializer_errors({"name": "m", "value": value})) == {"value"}
+
+
+@FAST
+@given(BEYOND_RANGE)
+def test_a_value_beyond_1e300_is_rejected_naming_value(value):
+    assert rejected_fields({"name": "m", "value": value}) == {"value"}
 
 
 @FAST
