@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -25,7 +24,6 @@ from procs import wait_for
 from servers import (
     MARIADB_DATABASE,
     MariaDBServer,
-    build_mariadb_template,
     replica_status,
     replicating_mariadb,
     replication_caught_up,
@@ -137,13 +135,8 @@ def plant_marker(replica: MariaDBServer) -> None:
         conn.commit()
 
 
-@pytest.fixture(scope="session")
-def mariadb_template(tmp_path_factory) -> Path:
-    return build_mariadb_template(tmp_path_factory.mktemp("mariadb-template"))
-
-
 @pytest.fixture(scope="module")
-def deployment(mariadb_template, tmp_path_factory, redis_url) -> Iterator[Deployment]:
+def deployment(mariadb_template, tmp_path_factory, redis_database) -> Iterator[Deployment]:
     tmp_path = tmp_path_factory.mktemp("replica-reads")
     with replicating_mariadb(mariadb_template, tmp_path) as (primary, replica):
         database_url = provision_app_user(primary)  # the user and its grants replicate
@@ -154,7 +147,7 @@ def deployment(mariadb_template, tmp_path_factory, redis_url) -> Iterator[Deploy
         with production_web(
             tmp_path,
             database_url,
-            redis_url,
+            redis_database,
             DATABASE_REPLICA_URL=replica_url,
             DATABASE_REPLICA_MAX_LAG=str(MAX_LAG),
             DATABASE_REPLICA_CHECK_INTERVAL=str(CHECK_INTERVAL),
