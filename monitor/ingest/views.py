@@ -8,7 +8,6 @@ answered 429 rather than retrying it.
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
@@ -17,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitor.api.schemas import ERRORS, RETRY_AFTER, errors
+from monitor.api.schemas import ERRORS, RETRY_AFTER, errors, example
 from monitor.exposition.app import INGEST_DROPPED, INGEST_REFUSED, INGEST_SAMPLES
 from monitor.exposition.views import FirstRenderer
 from monitor.models import Sample
@@ -75,9 +74,9 @@ class RemoteWriteView(IngestView):
 
     protocol = "remote_write"
 
-    @extend_schema(
-        request={"application/x-protobuf": OpenApiTypes.BINARY}, parameters=RETRY_AFTER, responses=INGEST_RESPONSES
-    )
+    # Left out of the OpenAPI schema: Prometheus (or Vector, Alloy) sends it, configured with
+    # the URL (README: Agents), and no OpenAPI client can build a snappy protobuf body.
+    @extend_schema(exclude=True)
     def post(self, request: Request) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "")
         if "proto=io.prometheus.write.v2" in content_type:
@@ -118,8 +117,11 @@ class LineProtocolView(IngestView):
     protocol = "line_protocol"
 
     @extend_schema(
-        request={"text/plain": OpenApiTypes.STR},
-        parameters=[OpenApiParameter("precision", str, description="ns (default), us, ms, s"), *RETRY_AFTER],
+        request={"text/plain": {"type": "string", "example": "cpu,host=web-1 usage_idle=97.5 1764064800"}},
+        parameters=[
+            OpenApiParameter("precision", str, description="ns (default), us, ms, s", examples=example("s")),
+            *RETRY_AFTER,
+        ],
         responses=LINE_PROTOCOL_RESPONSES,
     )
     def post(self, request: Request) -> Response:
