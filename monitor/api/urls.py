@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from .batch import series_batch
 from .resources import ResourceViewSet
 from .views import application_status, collect_now, health, hosts
 
@@ -17,5 +18,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script at docs/?script instead of
     # inlining it, so the page runs under a CSP without 'unsafe-inline' scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    # Before the router's resources/<id>/: a read of many series at once (monitor/api/batch.py).
+    path("resources/series/batch/", series_batch, name="series_batch"),
     path("", include(router.urls)),
 ]
