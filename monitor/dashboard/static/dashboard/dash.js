@@ -162,7 +162,12 @@
 
   function zoomTo(from, to) {
     if (!(to - from >= 1)) return;
-    setParams({ from: Math.floor(from), to: Math.ceil(to), range: null }, true);
+    from = Math.floor(from);
+    to = Math.ceil(to);
+    const state = timeState();
+    // Every synced chart reports the same selection: the first one zooms, the others find it done.
+    if (state.absolute && state.from === from && state.to === to) return;
+    setParams({ from, to, range: null }, true);
     charts.forEach((c) => {
       if (c.mini) return;
       c.range = [from, to];
@@ -183,7 +188,8 @@
 
   /** The step that gives about one point per pixel (never finer than the collection interval). */
   function stepFor(seconds, width, lines) {
-    const wanted = Math.max(config.minStep || 1, seconds / Math.max(50, width));
+    // width - 1: a range that does not start on a bucket boundary touches one bucket more.
+    const wanted = Math.max(config.minStep || 1, seconds / Math.max(50, width - 1));
     let step = STEPS.find((s) => s >= wanted) || Math.ceil(wanted / 86400) * 86400;
     // Stay within the batch's bound on points (all lines together).
     while (lines && lines * (seconds / step + 1) > BATCH_POINTS) {
@@ -293,6 +299,14 @@
     [1, "{HH}:{mm}:{ss}", "\n" + ymd + " {HH}:{mm}", null, "\n" + md + " {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
   ];
 
+  // The value axis grows with its labels up to AXIS_MAX px; the step is chosen for the narrowest plot.
+  const AXIS_MAX = 90;
+
+  function axisSize(values) {
+    const longest = values ? Math.max(0, ...values.map((v) => String(v).length)) : 4;
+    return Math.min(AXIS_MAX, Math.max(44, 6.5 * longest + 12));
+  }
+
   function stack(columns) {
     const sums = [];
     return columns.map((column) =>
@@ -375,7 +389,7 @@
             grid: { stroke: grid, width: 1 },
             ticks: { show: false },
             values: (u, splits) => splits.map((v) => show(v)),
-            size: (u, values) => (values ? Math.max(40, ...values.map((v) => 6.5 * String(v).length)) + 10 : 50),
+            size: (u, values) => axisSize(values),
             font: "11px system-ui, sans-serif",
           },
         ],
@@ -452,7 +466,9 @@
     async load(fixedStep) {
       if (!this.records.length) return null;
       const [from, to] = currentRange();
-      const width = Math.min(...this.records.map((r) => r.u.bbox.width / uPlot.pxRatio || r.width));
+      this.records.forEach(fitWidth); // the layout may have moved since the charts were made
+      // The plot's width once its value axis has its labels (up to AXIS_MAX) and padding.
+      const width = Math.min(...this.records.map((r) => r.width - AXIS_MAX - 8));
       const items = this.items();
       let step = fixedStep || stepFor(to - from, width, items.length);
       const since = Math.floor(from / step) * step;
@@ -478,18 +494,26 @@
 
   // ---- resizing ------------------------------------------------------------------------------
 
+  /** Follow the chart's box; true when its width changed. */
+  function fitWidth(record) {
+    const width = Math.max(50, Math.floor(record.el.clientWidth));
+    if (width === record.width) return false;
+    record.width = width;
+    record.u.setSize({ width, height: record.u.height });
+    return true;
+  }
+
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
+      let changed = false;
       charts.forEach((record) => {
-        const width = Math.max(50, Math.floor(record.el.clientWidth));
-        if (width !== record.width) {
-          record.width = width;
-          record.u.setSize({ width, height: record.u.height });
-        }
+        changed = fitWidth(record) || changed;
       });
-    }, 150);
+      // Another width wants another step: one point per pixel again.
+      if (changed) listeners.range.forEach((fn) => fn());
+    }, 250);
   });
 
   // ---- auto refresh ----------------------------------------------------------------------------
