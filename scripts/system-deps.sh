@@ -6,7 +6,8 @@
 #   scripts/system-deps.sh                  what `make install` needs
 #   scripts/system-deps.sh nginx chromium   also what the test suite drives (.ci/run):
 #     nginx   nginx and openssl, for tests/test_slow_clients.py
-#     chromium  headless Chromium, for the browser tests
+#     chromium  headless Chromium and its driver, for the browser tests (Selenium)
+#     gettext   xgettext and msgfmt, for the test that the Chinese catalog covers the code
 set -euo pipefail
 
 packages=()
@@ -20,8 +21,12 @@ for extra in "$@"; do
       if [ ! -x /usr/sbin/nginx ]; then packages+=(nginx); new_nginx=1; fi
       command -v openssl >/dev/null || packages+=(openssl)
       ;;
-    chromium) command -v chromium >/dev/null || packages+=(chromium) ;;
-    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium)" >&2; exit 2 ;;
+    chromium)
+      command -v chromium >/dev/null || packages+=(chromium)
+      command -v chromedriver >/dev/null || packages+=(chromium-driver)
+      ;;
+    gettext) command -v xgettext >/dev/null || packages+=(gettext) ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium gettext)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -gt 0 ] || exit 0

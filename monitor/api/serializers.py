@@ -11,6 +11,8 @@ import math
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from monitor.storage.inserts import Point
@@ -19,11 +21,11 @@ from monitor.storage.queries import Row
 
 NAME_MAX = 200
 HOST_MAX = 255
-NOT_FINITE = "Must be a finite number (not NaN or Infinity)."
-NOT_A_NUMBER = "A valid number is required."
-BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
-REQUIRED = "This field is required."
-OUT_OF_RANGE = "Datetime value out of range."
+NOT_FINITE = gettext_lazy("Must be a finite number (not NaN or Infinity).")
+NOT_A_NUMBER = gettext_lazy("A valid number is required.")
+BAD_TIMESTAMP = gettext_lazy("Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z.")
+REQUIRED = gettext_lazy("This field is required.")
+OUT_OF_RANGE = gettext_lazy("Datetime value out of range.")
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
 
@@ -38,7 +40,7 @@ class SampleErrors(Exception):
 def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
     """Validate one incoming sample and build it. With `base` (an update), absent fields keep its values."""
     if not isinstance(data, dict):
-        raise SampleErrors({"non_field_errors": ["Expected a JSON object with name and value."]})
+        raise SampleErrors({"non_field_errors": [_("Expected a JSON object with name and value.")]})
     errors: dict[str, list[str]] = {}
     name = _text(data, "name", NAME_MAX, errors, required=base is None)
     value = _finite(data, errors, required=base is None)
@@ -137,27 +139,27 @@ def _text(data: dict, field: str, max_length: int | None, errors: dict, required
         return ""
     raw = data[field]
     if raw is None:
-        errors[field] = ["This field may not be null."]
+        errors[field] = [_("This field may not be null.")]
         return ""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = str(raw)  # as DRF's CharField does
     if not isinstance(raw, str):
-        errors[field] = ["Not a valid string."]
+        errors[field] = [_("Not a valid string.")]
         return ""
     if "\x00" in raw:
-        errors[field] = ["Null characters are not allowed."]
+        errors[field] = [_("Null characters are not allowed.")]
         return ""
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no database can store it
-        errors[field] = ["Not valid Unicode text (lone surrogate)."]
+        errors[field] = [_("Not valid Unicode text (lone surrogate).")]
         return ""
     if field != "description":
         raw = raw.strip()  # as DRF's CharField does
     if field == "name" and not raw:
-        errors[field] = ["This field may not be blank."]
+        errors[field] = [_("This field may not be blank.")]
     elif max_length is not None and len(raw) > max_length:
-        errors[field] = [f"Ensure this field has no more than {max_length} characters."]
+        errors[field] = [_("Ensure this field has no more than %(max)d characters.") % {"max": max_length}]
     return raw
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -104,5 +105,7 @@ def collect_now(request: Request) -> Response:
     try:
         ids = send_tasks(celery_app, COLLECTION_TASKS, settings.STATUS_TIMEOUT, expires=60)
     except BrokerUnavailable as exc:
-        return Response({"detail": f"Broker unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            {"detail": _("Broker unavailable: %(error)s") % {"error": exc}}, status=status.HTTP_503_SERVICE_UNAVAILABLE
+        )
     return Response({"queued": ids}, status=status.HTTP_202_ACCEPTED)

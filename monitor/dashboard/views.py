@@ -34,19 +34,15 @@ def strings() -> dict[str, str]:
         "paused": _("Auto refresh paused while this tab is hidden"),
         "absolute": _("Fixed range: auto refresh is off"),
         "allHosts": _("all hosts"),
-        "rawRows": _("raw rows"),
-        "moreLines": _("%(count)s more series not drawn: open the metric in the explorer"),
         "pickMetric": _("Pick one or more metrics on the left."),
         "noMatch": _("No metric matches."),
         "zoomHint": _("Drag across a chart to zoom; double-click to zoom out"),
         "step": _("one point per %(step)s"),
-        "secondsAgo": _("%(n)s s ago"),
-        "minutesAgo": _("%(n)s min ago"),
-        "hoursAgo": _("%(n)s h ago"),
-        "daysAgo": _("%(n)s d ago"),
         "badRange": _("The start of the range must be before its end."),
         "up": _("up"),
         "down": _("down"),
+        "remove": _("Remove %(name)s"),
+        "time": _("Time"),
     }
 
 

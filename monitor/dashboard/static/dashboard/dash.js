@@ -328,7 +328,7 @@
     const height = mini ? 30 : 170;
     const record = { el, chart, u: null, raw: [], width, mini };
     const series = [
-      { value: (u, v) => (v == null ? "–" : when(v)) },
+      { label: S.time, value: (u, v) => (v == null ? "–" : when(v)) },
       ...chart.lines.map((line, i) => {
         const color = COLORS[i % COLORS.length];
         return {

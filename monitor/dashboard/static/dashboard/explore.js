@@ -142,7 +142,7 @@
         const remove = document.createElement("button");
         remove.type = "button";
         remove.textContent = "×";
-        remove.setAttribute("aria-label", "remove " + name);
+        remove.setAttribute("aria-label", Dash.fmt(S.remove, { name }));
         remove.addEventListener("click", () => toggleMetric(name));
         chip.append(remove);
         return chip;
