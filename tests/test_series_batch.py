@@ -66,6 +66,11 @@ def test_fill_answers_every_bucket_with_null_where_there_is_no_data(client, samp
     assert "points" not in body["results"][0]
 
 
+def test_a_batch_of_unknown_series_answers_empty_series(client, samples):
+    body = batch(client, [{"name": "no.such.metric"}, {"name": "cpu.percent", "host": "z"}], fill=True).json()
+    assert [r["values"] for r in body["results"]] == [[None] * 5, [None] * 5]
+
+
 def test_buckets_start_at_multiples_of_the_step_like_the_series(client, samples):
     since = T0 + timedelta(seconds=30)  # mid-bucket: the first bucket starts before since
     body = batch(client, [{"name": "cpu.percent", "host": "a"}], since=since.isoformat(), fill=True).json()
@@ -80,11 +85,28 @@ def test_times_may_be_seconds_since_1970(client, samples):
     assert body["results"][0]["points"][0] == [EPOCH0, 1.0]
 
 
-def test_a_series_is_looked_up_in_one_catalog_query(client, samples, django_assert_max_num_queries):
+def test_all_items_are_read_with_one_query_per_tier(client, samples, django_assert_num_queries):
     items = [{"name": "cpu.percent", "host": h} for h in ("a", "b")] + [{"name": "memory.used_percent", "host": "a"}]
-    # one catalog query, then each item's tiers (a 1 m step over whole minutes: the minute rollups only)
-    with django_assert_max_num_queries(1 + len(items)):
+    items += [{"name": "cpu.percent"}]
+    # one catalog query, then one query of the minute rollups (a 1 m step over whole minutes) for every item
+    with django_assert_num_queries(2):
         assert batch(client, items).status_code == 200
+
+
+@pytest.mark.parametrize("aggregate", ["avg", "min", "max", "last", "count"])
+def test_many_groups_at_once_equal_each_group_alone(samples, aggregate):
+    """series_points_many over overlapping groups, raw edges and tiers: each group as series_points gives it."""
+    from monitor.models import Series
+    from monitor.storage.instants import to_us
+    from monitor.storage.queries import series_points, series_points_many
+
+    ids = dict(Series.objects.values_list("name", "id"))
+    by_host = dict(Series.objects.filter(name="cpu.percent").values_list("host", "id"))
+    groups = [[by_host["a"]], [by_host["a"], by_host["b"]], [ids["memory.used_percent"]], [], [by_host["b"]]]
+    since, until = to_us(T0 + timedelta(seconds=7)), to_us(T0 + timedelta(minutes=4, seconds=50))
+    for step in (30, 60, 120):
+        many = series_points_many(groups, since, until, step, aggregate)
+        assert many == [series_points(group, since, until, step, aggregate) if group else [] for group in groups]
 
 
 @pytest.mark.parametrize(

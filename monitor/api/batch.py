@@ -31,7 +31,7 @@ from rest_framework.response import Response
 from monitor.models import Series
 from monitor.storage.instants import from_us, to_us
 from monitor.storage.names import parse, series_key
-from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, parse_step, series_points
+from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, parse_step, series_points_many
 
 from .auth import ApiAccess
 from .serializers import parse_time
@@ -218,19 +218,25 @@ def series_batch(request: Request) -> Response:
 
 
 def answer(query: dict) -> dict:
-    """Every item's series over the query's range: one catalog query for all, one `series_points` call per item."""
+    """Every item's series over the query's range: one catalog query for all items, then one query per
+    rollup tier (and aggregate) for all of them (`series_points_many`), each item as `series_points` answers it."""
     since, until = to_us(query["since"]), to_us(query["until"])
     step = query["step"]
     ids = series_ids([(item["name"], item.get("host") or None) for item in query["items"]])
     first = since // (step * US) * step  # the bucket `since` falls in (buckets start at multiples of step)
     times = list(range(first, -(-until // US), step)) if query["fill"] else None
+    items = [
+        (item["name"], item.get("host") or None, item.get("aggregate") or query["aggregate"]) for item in query["items"]
+    ]
+    answers: dict[int, list] = {}
+    for aggregate in {aggregate for _name, _host, aggregate in items}:  # one pass over the tiers per aggregate
+        picked = [index for index, item in enumerate(items) if item[2] == aggregate]
+        groups = [ids.get(items[index][:2], []) for index in picked]
+        answers.update(zip(picked, series_points_many(groups, since, until, step, aggregate), strict=True))
     results = []
-    for item in query["items"]:
-        host = item.get("host") or None
-        aggregate = item.get("aggregate") or query["aggregate"]
-        found = ids.get((item["name"], host), [])
-        points = series_points(found, since, until, step, aggregate) if found else []
-        result = {"name": item["name"], "host": host, "aggregate": aggregate}
+    for index, (name, host, aggregate) in enumerate(items):
+        points = answers[index]
+        result = {"name": name, "host": host, "aggregate": aggregate}
         if times is None:
             result["points"] = points
         else:
