@@ -8,9 +8,9 @@ README's 8000 by default, since the pages show their own URLs. Data:
 - this machine's real metrics: the collectors run in this process every 2 s for
   --minutes (METRICS_INTERVAL=2), with the MySQL and Redis servers given (default: the
   local ones when they answer);
-- history loaded through the API, as agents push it: three agent hosts with the last
-  two hours every 10 s (bulk POSTs to /monitor/resources/), one of which stopped
-  reporting 20 minutes ago (stale).
+- history loaded through the API afterwards, as agents push it: three agent hosts with
+  the last two hours every 10 s (bulk POSTs to /monitor/resources/), one of which
+  stopped reporting 20 minutes ago (stale).
 
 Then it takes the dashboard's pages (fleet, this host, the explorer, the fleet in
 Chinese) and the API pages the README shows, with Debian's /usr/bin/chromium and
@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -101,12 +100,12 @@ def agent_history(base: str, now: datetime) -> None:
         print(f"  {host}: {len(samples)} samples through the API")
 
 
-def collect_for(seconds: float, stop: threading.Event) -> None:
+def collect_for(seconds: float) -> None:
     """Real collection cycles of this machine (and the servers configured), every METRICS_INTERVAL."""
     from django.core.management import call_command
 
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not stop.is_set():
+    while time.monotonic() < deadline:
         started = time.monotonic()
         call_command("collect", stdout=open(os.devnull, "w"))
         time.sleep(max(0.0, 2.0 - (time.monotonic() - started)))
@@ -154,6 +153,8 @@ def main() -> None:
     env = {
         "VAR_DIR": str(var),
         "METRICS_INTERVAL": "2",
+        # A host is stale after a minute without samples (the agents' history ends when the shots start).
+        "HOST_STALE_AFTER": "60",
         "MONITOR_MYSQL_URLS": args.mysql if args.mysql and reachable(args.mysql) else "",
         "MONITOR_REDIS_URLS": args.redis if args.redis and reachable(args.redis) else "",
         "DJANGO_SETTINGS_MODULE": "db_django.settings",
@@ -170,7 +171,6 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    stop = threading.Event()
     try:
         for _ in range(100):
             if listening(args.port):
@@ -184,13 +184,11 @@ def main() -> None:
 
         started = datetime.now(UTC)
         print(f"collecting this machine ({settings.MONITOR_HOSTNAME}) every 2 s for {args.minutes:g} min")
-        collector = threading.Thread(target=collect_for, args=(args.minutes * 60, stop))
-        collector.start()
+        collect_for(args.minutes * 60)
         print("loading agents' history through the API")
-        agent_history(base, started)
+        agent_history(base, datetime.now(UTC))
         # The notes' example, as in their screenshot.
         row = post(base, {"name": "CPU Usage", "value": 75.5, "description": "Average CPU usage in percentage"})
-        collector.join()
         until = int(time.time())
         since = int(started.timestamp())
         host = settings.MONITOR_HOSTNAME
@@ -210,7 +208,6 @@ def main() -> None:
             english.quit()
             chinese.quit()
     finally:
-        stop.set()
         server.terminate()
         server.wait(10)
         shutil.rmtree(var, ignore_errors=True)

@@ -87,7 +87,6 @@ TEMPLATES: dict[str, list[Template]] = {
             percent=True,
         ),
         _t("cpu.busy", _("CPU busy"), [("cpu.percent", _("busy"))], "%", percent=True),
-        _t("cpu.count", _("CPU cores"), [("cpu.count", _("cores"))], ""),
     ],
     "load": [_t("load", _("Load average"), [("load.1m", "1m"), ("load.5m", "5m"), ("load.15m", "15m")], "load")],
     "memory": [
@@ -363,6 +362,8 @@ FAMILY_TITLES = {
     "celery": _("Celery"),
 }
 SERVER_KINDS = ("mysql", "redis", "celery")
+# Constant figures a chart would only draw as a flat line (the fleet view shows cores beside the load).
+NOT_CHARTED = {"cpu.count"}
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,7 @@ def sections(rows: Iterable[CatalogRow], host: str | None) -> list[Section]:
     by_metric: dict[str, list[CatalogRow]] = defaultdict(list)
     for row in rows:
         by_metric[row.metric].append(row)
-    used: set[str] = set()
+    used: set[str] = {row.name for row in rows if row.metric in NOT_CHARTED}
     found: dict[str, Section] = {}
     for family, templates in TEMPLATES.items():
         for template in templates:
