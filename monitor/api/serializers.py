@@ -113,7 +113,7 @@ class ResourceSerializer(serializers.Serializer):
 
         base = self.instance if isinstance(self.instance, Row) else None
         if not self.partial and base is not None:
-            missing = {field: [REQUIRED] for field in ("name", "value") if field not in data}
+            missing = {field: [str(REQUIRED)] for field in ("name", "value") if field not in data}
             if missing:
                 raise serializers.ValidationError(missing)
         try:
@@ -135,7 +135,7 @@ def plain(data) -> object:
 def _text(data: dict, field: str, max_length: int | None, errors: dict, required: bool = False) -> str:
     if field not in data:
         if required:
-            errors[field] = [REQUIRED]
+            errors[field] = [str(REQUIRED)]
         return ""
     raw = data[field]
     if raw is None:
@@ -166,19 +166,19 @@ def _text(data: dict, field: str, max_length: int | None, errors: dict, required
 def _finite(data: dict, errors: dict, required: bool = True) -> float:
     if "value" not in data:
         if required:
-            errors["value"] = [REQUIRED]
+            errors["value"] = [str(REQUIRED)]
         return 0.0
     raw = data["value"]
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        errors["value"] = [NOT_A_NUMBER]
+        errors["value"] = [str(NOT_A_NUMBER)]
         return 0.0
     try:
         value = float(raw.strip() if isinstance(raw, str) else raw)
     except (ValueError, OverflowError):
-        errors["value"] = [NOT_A_NUMBER]
+        errors["value"] = [str(NOT_A_NUMBER)]
         return 0.0
     if not math.isfinite(value):
-        errors["value"] = [NOT_FINITE]
+        errors["value"] = [str(NOT_FINITE)]
     return value
 
 
@@ -195,7 +195,7 @@ def to_utc(value: datetime) -> datetime:
             value = timezone.make_aware(value, timezone.get_default_timezone())
         return value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise ValueError(OUT_OF_RANGE) from None
+        raise ValueError(str(OUT_OF_RANGE)) from None
 
 
 def parse_time(raw: object) -> datetime:
@@ -207,7 +207,7 @@ def parse_time(raw: object) -> datetime:
         except ValueError:
             parsed = None
     if parsed is None:
-        raise ValueError(BAD_TIMESTAMP)
+        raise ValueError(str(BAD_TIMESTAMP))
     return to_utc(parsed)
 
 
