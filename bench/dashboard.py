@@ -24,12 +24,13 @@ hours before the end (stale), and every host has a 20-minute hole yesterday
 `measure` times POST /monitor/resources/series/batch/ in this process through
 Django's test client (middleware, DRF, the queries, JSON: everything the server
 does for the request, not the network), with the items and step the host page
-asks for at a 1600 px wide window (the step `dash.js` picks) and at 1-minute
-steps, the finest the minute tier serves. `paint` starts gunicorn on the same
-database and loads the host view in headless Chromium (/usr/bin/chromium,
-/usr/bin/chromedriver, Selenium), reading the browser's own Performance
-timeline: first-contentful-paint, and the `dash:charts-drawn` mark the page
-sets when every chart holds its series.
+asks for at a 1600 px wide window (the step `dash.js` picks): for a plain host
+(web-01, 55 series) and for the host that also collected MySQL, Redis and the
+queue (db-01, 78), and for db-01 at 1-minute steps, the finest the minute tier
+serves. `paint` starts gunicorn on the same database and loads db-01's host view
+for 24 h in headless Chromium (/usr/bin/chromium, /usr/bin/chromedriver,
+Selenium), reading the browser's own Performance timeline: first-contentful-paint,
+and the `dash:charts-drawn` mark the page sets when every chart holds its series.
 """
 
 import argparse
@@ -340,9 +341,14 @@ def measure(requests: int, width: int, end: datetime) -> dict:
     client = Client()
     until = int(end.timestamp()) // 3600 * 3600 - 10
     since = until - 86400
-    items = host_view_items(HOSTS[0])
     results = {}
-    for label, step in (("page", page_step(86400, width)), ("1m", 60)):
+    for host, label, step in (
+        (HOSTS[0], "page", page_step(86400, width)),
+        (SERVER_HOST, "page", page_step(86400, width)),
+        (SERVER_HOST, "1m", 60),
+    ):
+        items = host_view_items(host)
+        label = f"{host}, {label}"
         body = json.dumps({"since": since // step * step, "until": until, "step": step, "fill": True, "items": items})
         times = []
         for attempt in range(requests + 3):
@@ -367,7 +373,7 @@ def measure(requests: int, width: int, end: datetime) -> dict:
             "p95_ms": round(times[max(0, math.ceil(0.95 * len(times)) - 1)], 1),
             "requests": len(times),
         }
-        log(f"batch, 24 h, step {step} s ({label}): {json.dumps(results[label])}")
+        log(f"batch, 24 h host view of {host}, step {step} s: {json.dumps(results[label])}")
     return results
 
 
@@ -403,7 +409,7 @@ def paint(runs: int, end: datetime) -> dict:
             options.add_argument(arg)
         driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         until = int(end.timestamp()) // 3600 * 3600 - 10
-        url = f"http://127.0.0.1:{port}/hosts/{HOSTS[0]}/?from={until - 86400}&to={until}"
+        url = f"http://127.0.0.1:{port}/hosts/{SERVER_HOST}/?from={until - 86400}&to={until}"
         found = []
         try:
             for attempt in range(runs + 1):

@@ -600,7 +600,8 @@ def _with_note(figure: Figure, note: str) -> Figure:
 def fleet_servers(now: datetime | None = None) -> list[FleetServer]:
     """MySQL, Redis and the task queue as the collectors last saw them (whichever worker took the cycle)."""
     now = now or timezone.now()
-    stale_after = timedelta(seconds=3 * settings.SERVER_METRICS_INTERVAL)
+    # Collected every SERVER_METRICS_INTERVAL: stale when hosts would be, or after three missed cycles.
+    stale_after = timedelta(seconds=max(settings.HOST_STALE_AFTER, 3 * settings.SERVER_METRICS_INTERVAL))
     metrics = [*SERVER_UP.values(), *(figure.split(":", 1)[0] for figure, _unit in SERVER_FIGURE.values())]
     newest: dict[str, tuple[int, float]] = {}
     for row in Series.objects.filter(metric__in=metrics).latest_rows():

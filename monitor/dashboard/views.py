@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -174,7 +175,8 @@ def explorer_names(query: str) -> tuple[list[dict], bool]:
     """
     rows = Series.objects.order_by("name", "host")
     if query.strip():
-        rows = rows.filter(name__icontains=query.strip())
+        # Names compare byte for byte on MySQL (binary collation): lower both sides for a search.
+        rows = rows.annotate(lowered=Lower("name")).filter(lowered__contains=query.strip().lower())
     found: dict[str, dict] = {}
     for name, metric, labels, unit, row_host in rows.values_list("name", "metric", "labels", "unit", "host").iterator():
         entry = found.get(name)

@@ -15,7 +15,7 @@
   const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
   const BATCH_ITEMS = 200; // BATCH_MAX_ITEMS: a longer list goes in several requests
   const BATCH_POINTS = 250000; // BATCH_MAX_POINTS
-  const COLORS = ["#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a",
+  const COLORS = ["#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#f783ac",
     "#37872d", "#c4162a", "#1f60c4", "#fa6400"];
 
   const listeners = { range: [] };
