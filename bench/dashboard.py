@@ -66,6 +66,7 @@ WINDOW = (1600, 1000)
 # Plot width of one chart of the host view's grid at that window (three columns): the step dash.js picks from it.
 PLOT_WIDTH = 440
 US = 1_000_000
+STAGES = frozenset({"minutes", "hours", "raw"})
 
 
 def host_names() -> list[str]:
@@ -187,7 +188,8 @@ def value_sql(minute: str) -> str:
     )
 
 
-def load(days: int, raw_days: int, raw_interval: int, end: datetime) -> None:
+def load(days: int, raw_days: int, raw_interval: int, end: datetime, stages: set[str] = STAGES) -> None:
+    """Fill the bench database; each stage starts its tables over (the database is the bench's own)."""
     with mysql_connect(None) as conn:
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{DB}` CHARACTER SET utf8mb4")
     django_setup()
@@ -212,8 +214,6 @@ def load(days: int, raw_days: int, raw_interval: int, end: datetime) -> None:
     per_minute = 60 // raw_interval
     with mysql_connect() as conn:
         cur = conn.cursor()
-        for table in ("monitor_sample", "monitor_rollup"):
-            cur.execute(f"TRUNCATE TABLE {table}")  # a rerun starts over (the database is the bench's own)
         cur.execute("DROP TABLE IF EXISTS bench_params")
         cur.execute(
             "CREATE TABLE bench_params (series_id INT PRIMARY KEY, base DOUBLE, amp DOUBLE, lo DOUBLE, hi DOUBLE,"
@@ -244,60 +244,66 @@ def load(days: int, raw_days: int, raw_interval: int, end: datetime) -> None:
             bucket = f"({first_s} + 60 * s.seq)"
             return minute, bucket, f"seq_0_to_{count - 1}"
 
-        started = time.monotonic()
-        total = 0
-        minute, bucket, seq = minutes_of(start_s)
-        for group in groups:
+        if "minutes" in stages:
+            cur.execute("TRUNCATE TABLE monitor_rollup")
+            started = time.monotonic()
+            total = 0
+            minute, bucket, seq = minutes_of(start_s)
+            for group in groups:
+                cur.execute(
+                    "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+                    f" SELECT series_id, 60, b, {per_minute}, {per_minute} * v, v - delta, v + delta, v + delta,"
+                    f" (b + {60 - raw_interval}) * {US} FROM ("
+                    f"  SELECT STRAIGHT_JOIN p.series_id, p.delta, {bucket} AS b, {value_sql(minute)} AS v"
+                    f"  FROM bench_params p JOIN {seq} s"
+                    f"  WHERE p.series_id IN ({', '.join(map(str, group))}) AND {live.format(t=bucket)}"
+                    f"  ORDER BY p.series_id, s.seq) g"
+                )
+                total += cur.rowcount
+            log(f"minute rollups: {total:,} rows in {time.monotonic() - started:.0f} s")
+
+        if "hours" in stages:
+            cur.execute("DELETE FROM monitor_rollup WHERE step IN (0, 3600)")
+            started = time.monotonic()
+            for group in groups:
+                within = f"series_id IN ({', '.join(map(str, group))})"
+                # An hour's last value is its last minute's: a primary-key lookup of that minute.
+                cur.execute(
+                    "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+                    " SELECT h.series_id, 3600, h.b, h.c, h.s, h.lo, h.hi, (SELECT m.last FROM monitor_rollup m"
+                    "  WHERE m.series_id = h.series_id AND m.step = 60"
+                    f"  AND m.bucket = h.t DIV {US} - {60 - raw_interval}),"
+                    " h.t FROM (SELECT series_id, bucket DIV 3600 * 3600 AS b, SUM(count) AS c, SUM(sum) AS s,"
+                    "  MIN(min) AS lo, MAX(max) AS hi, MAX(last_ts) AS t FROM monitor_rollup"
+                    f"  WHERE step = 60 AND {within} GROUP BY series_id, bucket DIV 3600) h"
+                    " ORDER BY h.series_id, h.b"
+                )
             cur.execute(
                 "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
-                f" SELECT series_id, 60, b, {per_minute}, {per_minute} * v, v - delta, v + delta, v + delta,"
-                f" (b + {60 - raw_interval}) * {US} FROM ("
-                f"  SELECT STRAIGHT_JOIN p.series_id, p.delta, {bucket} AS b, {value_sql(minute)} AS v"
-                f"  FROM bench_params p JOIN {seq} s"
-                f"  WHERE p.series_id IN ({', '.join(map(str, group))}) AND {live.format(t=bucket)}"
-                f"  ORDER BY p.series_id, s.seq) g"
+                " SELECT m.series_id, 0, 0, m.count, m.sum, m.min, m.max, m.last, m.last_ts FROM monitor_rollup m"
+                " JOIN (SELECT series_id, MAX(bucket) AS b FROM monitor_rollup WHERE step = 60 GROUP BY series_id) n"
+                " ON n.series_id = m.series_id AND n.b = m.bucket WHERE m.step = 60"
             )
-            total += cur.rowcount
-        log(f"minute rollups: {total:,} rows in {time.monotonic() - started:.0f} s")
+            log(f"hour rollups and latest values in {time.monotonic() - started:.0f} s")
 
-        started = time.monotonic()
-        for group in groups:
-            within = f"series_id IN ({', '.join(map(str, group))})"
-            cur.execute(
-                "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
-                " SELECT series_id, 3600, bucket DIV 3600 * 3600, SUM(count), SUM(sum), MIN(min), MAX(max),"
-                f" 0, MAX(last_ts) FROM monitor_rollup WHERE step = 60 AND {within}"
-                " GROUP BY series_id, bucket DIV 3600 ORDER BY series_id, bucket DIV 3600"
-            )
-        # An hour's last value is its last minute's (found by that minute's bucket: a primary-key lookup).
-        cur.execute(
-            "UPDATE monitor_rollup h JOIN monitor_rollup m ON m.series_id = h.series_id AND m.step = 60"
-            f" AND m.bucket = h.last_ts DIV {US} - {60 - raw_interval} SET h.last = m.last WHERE h.step = 3600"
-        )
-        cur.execute(
-            "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
-            " SELECT m.series_id, 0, 0, m.count, m.sum, m.min, m.max, m.last, m.last_ts FROM monitor_rollup m"
-            " JOIN (SELECT series_id, MAX(bucket) AS b FROM monitor_rollup WHERE step = 60 GROUP BY series_id) n"
-            " ON n.series_id = m.series_id AND n.b = m.bucket WHERE m.step = 60"
-        )
-        log(f"hour rollups and latest values in {time.monotonic() - started:.0f} s")
-
-        started = time.monotonic()
-        total = 0
-        minute, bucket, seq = minutes_of(raw_start)
-        for number, group in enumerate(groups):
-            cur.execute(
-                "INSERT INTO monitor_sample (series_id, ts, value)"
-                f" SELECT STRAIGHT_JOIN g.series_id, (g.b + {raw_interval} * o.k) * {US}, g.v + g.delta * o.o FROM ("
-                f"  SELECT STRAIGHT_JOIN p.series_id, p.delta, {bucket} AS b, {value_sql(minute)} AS v"
-                f"  FROM bench_params p JOIN {seq} s"
-                f"  WHERE p.series_id IN ({', '.join(map(str, group))}) AND {live.format(t=bucket)}) g"
-                " JOIN bench_offsets o ORDER BY g.series_id, g.b, o.k"
-            )
-            total += cur.rowcount
-            if number % 20 == 0:
-                log(f"raw samples: {total:,} so far")
-        log(f"raw samples: {total:,} rows in {time.monotonic() - started:.0f} s")
+        if "raw" in stages:
+            cur.execute("TRUNCATE TABLE monitor_sample")
+            started = time.monotonic()
+            total = 0
+            minute, bucket, seq = minutes_of(raw_start)
+            for number, group in enumerate(groups):
+                cur.execute(
+                    "INSERT INTO monitor_sample (series_id, ts, value)"
+                    f" SELECT STRAIGHT_JOIN g.series_id, (g.b + {raw_interval} * o.k) * {US}, g.v + g.delta * o.o"
+                    f" FROM (SELECT STRAIGHT_JOIN p.series_id, p.delta, {bucket} AS b, {value_sql(minute)} AS v"
+                    f"  FROM bench_params p JOIN {seq} s"
+                    f"  WHERE p.series_id IN ({', '.join(map(str, group))}) AND {live.format(t=bucket)}) g"
+                    " JOIN bench_offsets o ORDER BY g.series_id, g.b, o.k"
+                )
+                total += cur.rowcount
+                if number % 20 == 0:
+                    log(f"raw samples: {total:,} so far")
+            log(f"raw samples: {total:,} rows in {time.monotonic() - started:.0f} s")
         cur.execute("DROP TABLE bench_params")
         cur.execute("DROP TABLE bench_offsets")
     for host in HOSTS:
@@ -369,9 +375,11 @@ def measure(requests: int, width: int, end: datetime) -> dict:
             "buckets": len(answer["times"]),
             "points_with_data": points,
             "queries": len(queries),
+            "min_ms": round(times[0], 1),
             "median_ms": round(statistics.median(times), 1),
             "p95_ms": round(times[max(0, math.ceil(0.95 * len(times)) - 1)], 1),
             "requests": len(times),
+            "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared: how busy it was
         }
         log(f"batch, 24 h host view of {host}, step {step} s: {json.dumps(results[label])}")
     return results
@@ -451,10 +459,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--end", default="", help="end of the data (ISO 8601); default: now, to the hour")
+    parser.add_argument(
+        "--stages",
+        default="minutes,hours,raw",
+        help="load only these of minutes,hours,raw (to finish a load cut short)",
+    )
     args = parser.parse_args()
     end = datetime.fromisoformat(args.end) if args.end else datetime.now(UTC)
     if args.what in ("load", "all"):
-        load(args.days, args.raw_days, args.raw_interval, end)
+        load(args.days, args.raw_days, args.raw_interval, end, set(args.stages.split(",")))
     if args.what in ("measure", "all"):
         measure(args.requests, PLOT_WIDTH, end)
     if args.what in ("paint", "all"):

@@ -186,9 +186,10 @@ def _aggregates(source: Source, ids: list[int], lo: int, hi: int, step: int, by_
     else:
         columns = "SUM(count), SUM(sum), MIN(min), MAX(max)"
     keys = "series_id, b" if by_series else "b"
+    # ORDER BY NULL: MySQL would sort the groups for nothing (callers merge them into a dict).
     return _fetch(
         f"SELECT {'series_id, ' if by_series else ''}{bucket} AS b, {columns}"
-        f" FROM {source.table} WHERE {where} GROUP BY {keys}",
+        f" FROM {source.table} WHERE {where} GROUP BY {keys} ORDER BY NULL",
         params,
     )
 
