@@ -22,6 +22,7 @@ migrate: install
 ## make run: web + worker + beat on the embedded default (SQLite, filesystem broker); Ctrl-C stops all.
 run: migrate
 	@$(PY) manage.py ensure_admin
+	@echo "Dashboard:   http://127.0.0.1:$(WEB_PORT)/"
 	@echo "API root:    http://127.0.0.1:$(WEB_PORT)/monitor/"
 	@echo "Resources:   http://127.0.0.1:$(WEB_PORT)/monitor/resources/"
 	@echo "App status:  http://127.0.0.1:$(WEB_PORT)/monitor/application/"

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django_extensions",
     "axes",
     "monitor.apps.MonitorConfig",
+    "monitor.dashboard.apps.DashboardConfig",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +98,9 @@ MIDDLEWARE = [
     "monitor.api.middleware.DatabaseSlots",
     "monitor.api.middleware.StatementTimeLimit",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (a chosen language may live there), before CommonMiddleware: Accept-Language, or the
+    # language cookie the dashboard's switch sets, picks English or Chinese for every page and API message.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -163,7 +167,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The dashboard, the API's messages and the admin in English and Chinese (monitor/locale; Django and DRF
+# ship their own zh_Hans). A browser asking for zh-CN, zh-SG or zh-Hans gets Chinese.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "monitor" / "locale"]
+# Times the server writes into pages (the dashboard's "last seen"); charts use the browser's zone.
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -198,6 +207,17 @@ API_AUTH_FAILURE_RATE = envrate("API_AUTH_FAILURE_RATE", "20/minute")
 # The client address of throttles and login lockouts is REMOTE_ADDR, or behind the
 # TLS proxy the last X-Forwarded-For entry (the one the proxy appended).
 TRUST_X_FORWARDED_FOR = envbool("DJANGO_BEHIND_TLS_PROXY", False)
+
+# --- Dashboard (monitor/dashboard) -------------------------------------------------
+# With API_REQUIRE_AUTH the dashboard needs a login: staff users, and the active members of this
+# group (empty: staff only). Members who are not staff sign in at /login/, staff at /admin/login/.
+DASHBOARD_GROUP = envstr("DASHBOARD_GROUP", "")
+# Series per batch request (POST /monitor/resources/series/batch/) and points in one answer.
+BATCH_MAX_ITEMS = envint("BATCH_MAX_ITEMS", 200, minimum=1)
+BATCH_MAX_POINTS = envint("BATCH_MAX_POINTS", 250_000, minimum=1)
+# Where the fleet view's alert block comes from: a callable returning the firing alerts
+# (monitor/dashboard/panels.py says what it returns); absent or empty, no block is shown.
+DASHBOARD_ALERTS = envstr("DASHBOARD_ALERTS", "monitor.alerts.dashboard.active_alerts")
 
 # --- Admin logins: lockout after repeated failures (django-axes) -------------------
 # Counted per user and address together, in the database (not the cache, which may

@@ -10,6 +10,10 @@ urlpatterns = [
     # /api/v1/write, InfluxDB 2 clients (Telegraf's influxdb_v2, influxdb-client, Glances) write to /api/v2/write.
     path("api/v1/write", RemoteWriteView.as_view(), name="remote_write_root"),
     path("api/v2/write", LineProtocolView.as_view(), name="line_protocol_v2"),
+    # The language switch (POST language=en|zh-hans, remembered in a cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
+    # The dashboard: / is the fleet view.
+    path("", include("monitor.dashboard.urls")),
 ]
 
 handler404 = "monitor.api.errors.not_found"

@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.db import connection
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from .api.auth import hash_key, issue_token
 from .models import ApiToken, Host, LegacyUser, Resource, Sample, Series
@@ -12,7 +14,7 @@ from .storage.instants import from_us
 class HostFilter(admin.SimpleListFilter):
     """Hosts offered from the Host table, not by scanning samples."""
 
-    title = "host"
+    title = gettext_lazy("host")
     parameter_name = "host"
 
     def lookups(self, request, model_admin):
@@ -67,25 +69,22 @@ class SeriesAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="latest value")
+    @admin.display(description=gettext_lazy("latest value"))
     def latest_value(self, obj: Series):
         latest = getattr(obj, "latest", None)
         return None if latest is None else latest.value
 
-    @admin.display(description="latest at")
+    @admin.display(description=gettext_lazy("latest at"))
     def latest_at(self, obj: Series):
         latest = getattr(obj, "latest", None)
         return None if latest is None else from_us(latest.ts)
 
-    @admin.display(description="recent samples")
+    @admin.display(description=gettext_lazy("recent samples"))
     def recent_samples(self, obj: Series) -> str:
         rows = Sample.objects.filter(series_id=obj.id).order_by("-ts").values_list("ts", "value")[:50]
-        return (
-            format_html_join(
-                "", "<div><code>{}</code> {}</div>", ((from_us(ts).isoformat(), value) for ts, value in rows)
-            )
-            or "none"
-        )
+        return format_html_join(
+            "", "<div><code>{}</code> {}</div>", ((from_us(ts).isoformat(), value) for ts, value in rows)
+        ) or _("none")
 
 
 @admin.register(Host)
@@ -111,12 +110,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         token, key = issue_token(obj.name, obj.scope)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = token.pk, token.prefix, hash_key(key), token.created_at
-        self.message_user(request, f"New token key (copy it now, it is not stored): {key}", messages.WARNING)
+        self.message_user(
+            request, _("New token key (copy it now, it is not stored): %(key)s") % {"key": key}, messages.WARNING
+        )
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description=gettext_lazy("Revoke selected tokens"))
     def revoke(self, request, queryset) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} token(s).")
+        self.message_user(
+            request, ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", count) % {"count": count}
+        )
 
 
 @admin.register(LegacyUser)

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class MonitorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "monitor"
-    verbose_name = "Monitor"
+    verbose_name = _("Monitor")
 
     def ready(self) -> None:
         from .database import lengthen_timeouts_for_migrate, restore_timeouts_after_migrate

@@ -6,7 +6,8 @@
 #   scripts/system-deps.sh                  what `make install` needs
 #   scripts/system-deps.sh nginx chromium   also what the test suite drives (.ci/run):
 #     nginx   nginx and openssl, for tests/test_slow_clients.py
-#     chromium  headless Chromium, for the browser tests
+#     chromium  headless Chromium and its driver, for the browser tests (Selenium)
+#     gettext   xgettext and msgfmt, for the test that the Chinese catalog covers the code
 #     prometheus  Prometheus, promtool and node_exporter, for tests/test_prometheus_*.py
 set -euo pipefail
 
@@ -22,14 +23,18 @@ for extra in "$@"; do
       if [ ! -x /usr/sbin/nginx ]; then packages+=(nginx); new_nginx=1; fi
       command -v openssl >/dev/null || packages+=(openssl)
       ;;
-    chromium) command -v chromium >/dev/null || packages+=(chromium) ;;
+    chromium)
+      command -v chromium >/dev/null || packages+=(chromium)
+      command -v chromedriver >/dev/null || packages+=(chromium-driver)
+      ;;
+    gettext) command -v xgettext >/dev/null || packages+=(gettext) ;;
     prometheus)
       if [ ! -x /usr/bin/prometheus ]; then packages+=(prometheus); new_prometheus+=(prometheus); fi
       if [ ! -x /usr/bin/prometheus-node-exporter ]; then
         packages+=(prometheus-node-exporter); new_prometheus+=(prometheus-node-exporter)
       fi
       ;;
-    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium prometheus)" >&2; exit 2 ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium gettext prometheus)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -gt 0 ] || exit 0

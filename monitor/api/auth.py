@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -88,14 +89,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
         if len(header) != 2:
-            raise refused(request, "Invalid Authorization header: use 'Token <key>'.")
+            raise refused(request, _("Invalid Authorization header: use 'Token <key>'."))
         return self.authenticate_key(request, header[1].decode(errors="replace"))
 
     def authenticate_key(self, request, key: str) -> tuple[TokenUser, ApiToken]:
         """The token whose key this is, or AuthenticationFailed (counted against the address)."""
         token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
         if token is None:
-            raise refused(request, "Invalid or revoked token.")
+            raise refused(request, _("Invalid or revoked token."))
         note_use(token)  # best-effort and at most once a minute: a read-only database still serves reads
         return (TokenUser(token), token)
 
@@ -112,27 +113,33 @@ def refused(request, message: str) -> exceptions.APIException:
         if found.count > limit:
             return exceptions.Throttled(
                 wait=found.retry_after(),
-                detail=f"Too many failed token checks from your address. {message}",
+                detail=_("Too many failed token checks from your address. %(reason)s") % {"reason": message},
             )
     return exceptions.AuthenticationFailed(message)
 
 
 class ApiAccess(permissions.BasePermission):
-    message = "A read-write API token is required for this request."
+    message = gettext_lazy("A read-write API token is required for this request.")
 
     def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return self.may_read(request)
         if not settings.API_REQUIRE_AUTH:
             return True
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        if request.method in permissions.SAFE_METHODS:
-            if settings.API_PUBLIC_READS or token is not None:
-                return True
-            # A session reads only while its user is an admin: staff and active
-            # (an inactive user's session has no user at all: 401).
-            self.message = "Reading needs a token ('Authorization: Token <key>') or a staff user's session."
-            user = request.user
-            return bool(user and user.is_authenticated and user.is_active and user.is_staff)
         return token is not None and token.can_write
+
+    def may_read(self, request) -> bool:
+        """The read policy (also for reads sent as POST, such as the series batch)."""
+        if not settings.API_REQUIRE_AUTH:
+            return True
+        if settings.API_PUBLIC_READS or isinstance(request.auth, ApiToken):
+            return True
+        # A session reads only while its user is an admin: staff and active
+        # (an inactive user's session has no user at all: 401).
+        self.message = _("Reading needs a token ('Authorization: Token <key>') or a staff user's session.")
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.is_staff)
 
 
 def lockout_response(

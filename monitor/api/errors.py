@@ -6,6 +6,7 @@ import sys
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
@@ -22,7 +23,10 @@ def exception_handler(exc, context):
     and 503 with Retry-After for a database that is down, read-only or too slow."""
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            {"detail": f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."},
+            {
+                "detail": _("Request body too large: at most %(limit)d bytes.")
+                % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+            },
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     fault = database_fault(exc, context.get("request"))
@@ -53,7 +57,7 @@ def fault_response(request: HttpRequest, fault: Fault) -> HttpResponse:
 def not_found(request, exception=None):
     """JSON 404s under /monitor/ (an API client cannot read Django's HTML page)."""
     if request.path.startswith("/monitor/"):
-        return JsonResponse({"detail": "Not found."}, status=404)
+        return JsonResponse({"detail": _("Not found.")}, status=404)
     return defaults.page_not_found(request, exception)
 
 
@@ -64,5 +68,5 @@ def server_error(request):
     if fault is not None:
         return fault_response(request, fault)
     if request.path.startswith("/monitor/"):
-        return JsonResponse({"detail": "Server error."}, status=500)
+        return JsonResponse({"detail": _("Server error.")}, status=500)
     return defaults.server_error(request)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
@@ -30,7 +31,7 @@ class SampleFilters:
         for key in ("name", "name_prefix", "host"):
             raw = params.get(key)
             if raw is not None and "\x00" in raw:
-                errors[key] = ["Null characters are not allowed."]
+                errors[key] = [_("Null characters are not allowed.")]
             values[key] = raw
         if times:
             for key in ("since", "until"):

@@ -13,6 +13,8 @@ is a 400 before anything in it is read.
 
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -27,7 +29,7 @@ from .schemas import example
 MAX_PAGE_SIZE = 1000
 MAX_CURSOR_LENGTH = 2048
 CURSOR_SALT = "monitor.api.pagination.cursor"
-BAD_CURSOR = "Invalid cursor: use the next/previous links as given."
+BAD_CURSOR = gettext_lazy("Invalid cursor: use the next/previous links as given.")
 ORDERINGS = ("-timestamp", "timestamp")
 QUERY_PARAMETERS = ("name", "name_prefix", "host", "since", "until", "ordering")
 
@@ -100,7 +102,8 @@ class ResourcePagination:
             raise ValidationError(
                 {
                     "cursor": [
-                        f"This cursor belongs to another query ({', '.join(differing)} differ): send one or the other."
+                        _("This cursor belongs to another query (%(params)s differ): send one or the other.")
+                        % {"params": ", ".join(differing)}
                     ]
                 }
             )
@@ -114,7 +117,9 @@ class ResourcePagination:
         except ValueError:
             size = 0
         if not 1 <= size <= self.max_page_size:
-            raise ValidationError({"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]})
+            raise ValidationError(
+                {"page_size": [_("Must be an integer from 1 to %(max)d.") % {"max": self.max_page_size}]}
+            )
         return size
 
 
@@ -122,7 +127,7 @@ def _query_of(params) -> dict:
     """The parameters that define which samples, in which order (not the page size)."""
     query = {key: params[key] for key in QUERY_PARAMETERS if params.get(key) not in (None, "")}
     if query.get("ordering", "-timestamp") not in ORDERINGS:
-        raise ValidationError({"ordering": ["Must be 'timestamp' (oldest first) or '-timestamp' (newest first)."]})
+        raise ValidationError({"ordering": [_("Must be 'timestamp' (oldest first) or '-timestamp' (newest first).")]})
     return query
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -197,17 +198,21 @@ class ResourceViewSet(viewsets.GenericViewSet):
         limit = settings.BULK_MAX_ITEMS
         if len(items) > limit:
             return Response(
-                {"detail": f"{len(items)} samples in one request; the limit is {limit} (BULK_MAX_ITEMS)."},
+                {
+                    "detail": _("%(count)d samples in one request; the limit is %(limit)d (BULK_MAX_ITEMS).")
+                    % {"count": len(items), "limit": limit}
+                },
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         if not items:
-            return Response({"detail": "Expected at least one sample."}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": _("Expected at least one sample.")}, status=status.HTTP_400_BAD_REQUEST)
         try:
             points = parse_samples(items, now)
         except SampleErrors as exc:
             return Response(
                 {
-                    "detail": f"{len(exc.errors)} of {len(items)} samples are invalid; none was stored.",
+                    "detail": _("%(bad)d of %(count)d samples are invalid; none was stored.")
+                    % {"bad": len(exc.errors), "count": len(items)},
                     "items": exc.errors,
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -217,7 +222,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
         except Conflict as exc:
             return Response(
                 {
-                    "detail": f"{len(exc.items)} of {len(items)} samples clash with stored ones; none was stored.",
+                    "detail": _("%(bad)d of %(count)d samples clash with stored ones; none was stored.")
+                    % {"bad": len(exc.items), "count": len(items)},
                     "items": {str(index): {"timestamp": [message]} for index, message in exc.items.items()},
                 },
                 status=status.HTTP_409_CONFLICT,
@@ -299,7 +305,7 @@ def _series_query(params) -> SeriesQuery:
     errors: dict[str, list[str]] = {}
     name = params.get("name", "").strip()
     if not name:
-        errors["name"] = ["This parameter is required."]
+        errors["name"] = [_("This parameter is required.")]
     now = timezone.now()
     until = _time_param(params, "until", now, errors)
     try:
@@ -314,9 +320,9 @@ def _series_query(params) -> SeriesQuery:
         step = 60
     aggregate = params.get("aggregate", "avg")
     if aggregate not in SERIES_AGGREGATES:
-        errors["aggregate"] = [f"Must be one of {', '.join(SERIES_AGGREGATES)}."]
+        errors["aggregate"] = [_("Must be one of %(choices)s.") % {"choices": ", ".join(SERIES_AGGREGATES)}]
     if not errors and since >= until:
-        errors["since"] = ["Must be earlier than until."]
+        errors["since"] = [_("Must be earlier than until.")]
     query = SeriesQuery(name, params.get("host"), since, until, step, aggregate)
     if not errors and query.points_requested() > MAX_POINTS:
         errors["step"] = [

@@ -11,6 +11,8 @@ import math
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from monitor.storage.inserts import MAX_ABS_VALUE, Point
@@ -19,12 +21,12 @@ from monitor.storage.queries import SERIES_AGGREGATES, Row
 
 NAME_MAX = 200
 HOST_MAX = 255
-NOT_FINITE = "Must be a finite number (not NaN or Infinity)."
-NOT_A_NUMBER = "A valid number is required."
-OUT_OF_RANGE_VALUE = "Must be between -1e300 and 1e300."
-BAD_TIMESTAMP = "Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z."
-REQUIRED = "This field is required."
-OUT_OF_RANGE = "Datetime value out of range."
+NOT_FINITE = gettext_lazy("Must be a finite number (not NaN or Infinity).")
+NOT_A_NUMBER = gettext_lazy("A valid number is required.")
+OUT_OF_RANGE_VALUE = gettext_lazy("Must be between -1e300 and 1e300.")
+BAD_TIMESTAMP = gettext_lazy("Datetime has wrong format. Use ISO 8601, e.g. 2026-11-25T10:00:00.123456Z.")
+REQUIRED = gettext_lazy("This field is required.")
+OUT_OF_RANGE = gettext_lazy("Datetime value out of range.")
 HOST_SOURCES = ("worker", "push")
 SAMPLE_FIELDS = frozenset({"name", "value", "description", "timestamp", "host"})
 
@@ -40,7 +42,7 @@ class SampleErrors(Exception):
 def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
     """Validate one incoming sample and build it. With `base` (an update), absent fields keep its values."""
     if not isinstance(data, dict):
-        raise SampleErrors({"non_field_errors": ["Expected a JSON object with name and value."]})
+        raise SampleErrors({"non_field_errors": [_("Expected a JSON object with name and value.")]})
     errors: dict[str, list[str]] = {}
     name = _text(data, "name", NAME_MAX, errors, required=base is None)
     value = _finite(data, errors, required=base is None)
@@ -119,7 +121,7 @@ class ResourceSerializer(serializers.Serializer):
 
         base = self.instance if isinstance(self.instance, Row) else None
         if not self.partial and base is not None:
-            missing = {field: [REQUIRED] for field in ("name", "value") if field not in data}
+            missing = {field: [str(REQUIRED)] for field in ("name", "value") if field not in data}
             if missing:
                 raise serializers.ValidationError(missing)
         try:
@@ -141,52 +143,52 @@ def plain(data) -> object:
 def _text(data: dict, field: str, max_length: int | None, errors: dict, required: bool = False) -> str:
     if field not in data:
         if required:
-            errors[field] = [REQUIRED]
+            errors[field] = [str(REQUIRED)]
         return ""
     raw = data[field]
     if raw is None:
-        errors[field] = ["This field may not be null."]
+        errors[field] = [_("This field may not be null.")]
         return ""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = str(raw)  # as DRF's CharField does
     if not isinstance(raw, str):
-        errors[field] = ["Not a valid string."]
+        errors[field] = [_("Not a valid string.")]
         return ""
     if "\x00" in raw:
-        errors[field] = ["Null characters are not allowed."]
+        errors[field] = [_("Null characters are not allowed.")]
         return ""
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no database can store it
-        errors[field] = ["Not valid Unicode text (lone surrogate)."]
+        errors[field] = [_("Not valid Unicode text (lone surrogate).")]
         return ""
     if field != "description":
         raw = raw.strip()  # as DRF's CharField does
     if field == "name" and not raw:
-        errors[field] = ["This field may not be blank."]
+        errors[field] = [_("This field may not be blank.")]
     elif max_length is not None and len(raw) > max_length:
-        errors[field] = [f"Ensure this field has no more than {max_length} characters."]
+        errors[field] = [_("Ensure this field has no more than %(max)d characters.") % {"max": max_length}]
     return raw
 
 
 def _finite(data: dict, errors: dict, required: bool = True) -> float:
     if "value" not in data:
         if required:
-            errors["value"] = [REQUIRED]
+            errors["value"] = [str(REQUIRED)]
         return 0.0
     raw = data["value"]
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        errors["value"] = [NOT_A_NUMBER]
+        errors["value"] = [str(NOT_A_NUMBER)]
         return 0.0
     try:
         value = float(raw.strip() if isinstance(raw, str) else raw)
     except (ValueError, OverflowError):
-        errors["value"] = [NOT_A_NUMBER]
+        errors["value"] = [str(NOT_A_NUMBER)]
         return 0.0
     if not math.isfinite(value):
-        errors["value"] = [NOT_FINITE]
+        errors["value"] = [str(NOT_FINITE)]
     elif abs(value) > MAX_ABS_VALUE:
-        errors["value"] = [OUT_OF_RANGE_VALUE]
+        errors["value"] = [str(OUT_OF_RANGE_VALUE)]
     return value
 
 
@@ -203,7 +205,7 @@ def to_utc(value: datetime) -> datetime:
             value = timezone.make_aware(value, timezone.get_default_timezone())
         return value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise ValueError(OUT_OF_RANGE) from None
+        raise ValueError(str(OUT_OF_RANGE)) from None
 
 
 def parse_time(raw: object) -> datetime:
@@ -215,7 +217,7 @@ def parse_time(raw: object) -> datetime:
         except ValueError:
             parsed = None
     if parsed is None:
-        raise ValueError(BAD_TIMESTAMP)
+        raise ValueError(str(BAD_TIMESTAMP))
     return to_utc(parsed)
 
 

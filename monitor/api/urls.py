@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from monitor.exposition.views import MetricsView
 from monitor.ingest.views import LineProtocolView, RemoteWriteView
 
+from .batch import series_batch
 from .resources import ResourceViewSet
 from .views import api_root, application_status, collect_now, health, hosts
 
@@ -26,5 +27,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script at docs/?script instead of
     # inlining it, so the page runs under a CSP without 'unsafe-inline' scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    # Before the router's resources/<id>/: a read of many series at once (monitor/api/batch.py).
+    path("resources/series/batch/", series_batch, name="series_batch"),
     path("", include(router.urls)),
 ]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user
 from django.urls import NoReverseMatch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -182,7 +183,7 @@ def collect_now(request: Request) -> Response:
         ids = send_tasks(celery_app, COLLECTION_TASKS, settings.STATUS_TIMEOUT, expires=60)
     except BrokerUnavailable as exc:
         return Response(
-            {"detail": f"Broker unavailable: {exc}"},
+            {"detail": _("Broker unavailable: %(error)s") % {"error": exc}},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(COLLECT_RETRY_AFTER)},
         )
