@@ -9,7 +9,7 @@ from django.db import connection
 
 from monitor.collection.collectors import Collected, RateTracker, Sample
 from monitor.collection.tasks import store_cycle
-from monitor.models import CollectionCycle, CounterState, Host, Resource
+from monitor.models import CollectionCycle, CounterState, Host, Resource, Series
 from monitor.storage.inserts import resource_bulk_create
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +159,11 @@ def test_sources_of_one_cycle_keep_their_own_readings():
     store_cycle([(SOURCE, ticking_source([2.0])), (other, ticking_source([30.0], name="ticks_per_second:other"))])
     ((_, a), (_, b)) = ticks_stored()
     assert sorted([a, b])[1] == pytest.approx(20 * sorted([a, b])[0])
+
+
+def test_a_cycle_stores_how_long_its_collectors_took():
+    store_cycle([(SOURCE, ticking_source([1.0]))], kind="host")
+    took = Resource.objects.get(name="collection.duration_seconds:host")
+    assert 0 <= took.value < 5
+    series = Series.objects.get(name="collection.duration_seconds:host")
+    assert (series.metric, series.labels, series.unit) == ("collection.duration_seconds", {"cycle": "host"}, "s")

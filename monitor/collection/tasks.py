@@ -8,6 +8,7 @@ work (the queue probe's broker connection, the Redis clients).
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -67,8 +68,11 @@ def server_collectors() -> list[tuple[SourceKey, Collector]]:
     ]
 
 
-def store_cycle(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | None = None) -> int:
+def store_cycle(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | None = None, kind: str = "") -> int:
     """Collect every source once and store the cycle with its readings; returns the rows stored.
+
+    With `kind` (host, servers) the cycle also stores how long its collectors
+    took, `collection.duration_seconds:<kind>`: a slow server shows there first.
 
     The sources stay locked from before the first read until the cycle is
     stored, so a concurrent cycle of the same sources (beat and a collect-now
@@ -78,7 +82,11 @@ def store_cycle(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | N
     """
     with locked_counters([source for source, _ in collectors]) as previous:
         at = timezone.now()
+        started = time.monotonic()
         samples, readings = _collect(collectors, previous, at)
+        if kind:
+            took = time.monotonic() - started
+            samples.append(Sample(f"collection.duration_seconds:{kind}", took, f"time the {kind} collectors took"))
         return resource_bulk_create(
             samples, host=settings.MONITOR_HOSTNAME, timestamp=at, cycle_id=cycle_id, counters=readings
         )
@@ -128,7 +136,7 @@ def collect_host_metrics(self) -> int:
     Routed to a broadcast queue (settings.CELERY_TASK_ROUTES): every worker
     gets each cycle and samples its own host.
     """
-    return store_cycle(host_collectors(), cycle_id=self.request.id)
+    return store_cycle(host_collectors(), cycle_id=self.request.id, kind="host")
 
 
 @shared_task(bind=True, ignore_result=True)
@@ -137,7 +145,7 @@ def collect_server_status(self) -> int:
 
     What the workers answered is also kept as the queue report /monitor/application/ reads.
     """
-    stored = store_cycle(server_collectors(), cycle_id=self.request.id)
+    stored = store_cycle(server_collectors(), cycle_id=self.request.id, kind="servers")
     report = _queue_probe.take_report()
     if report is not None:
         QueueReport.objects.record(report.reported_at, report.workers, report.broker)

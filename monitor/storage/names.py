@@ -19,6 +19,7 @@ DIMENSION_LABELS = {
     "mysql": "server",
     "redis": "server",
     "celery": "queue",
+    "collection": "cycle",
 }
 DEFAULT_DIMENSION_LABEL = "dimension"
 _LABEL_PAIR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')

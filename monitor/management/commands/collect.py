@@ -22,5 +22,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"{sample.name} {sample.value:g}")
             return
         # Two cycles, as the worker stores them: rates against the last stored cycle of each source.
-        stored = store_cycle(host_collectors()) + store_cycle(server_collectors())
+        stored = store_cycle(host_collectors(), kind="host") + store_cycle(server_collectors(), kind="servers")
         self.stdout.write(self.style.SUCCESS(f"stored {stored} samples for host {settings.MONITOR_HOSTNAME}"))
