@@ -294,3 +294,16 @@ class QueueReport(models.Model):
 
     def __str__(self) -> str:
         return f"queue report of {self.reported_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Alerting's tables live with alerting (monitor/alerts/models.py); importing them here
+# makes them models of this app.
+from .alerts.models import (  # noqa: E402, F401
+    Alert,
+    AlertEvent,
+    AlertRule,
+    Channel,
+    Notification,
+    NotificationGroup,
+    Silence,
+)
