@@ -183,6 +183,7 @@ def test_the_api_root_page_links_every_endpoint(site, browser):  # noqa: F811
         "/monitor/application/",
         "/monitor/health/",
         "/monitor/collect/",
+        "/monitor/metrics",
         "/monitor/schema/",
         "/monitor/docs/",
     ]

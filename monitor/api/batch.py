@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes, throttle_classes
 from rest_framework.request import Request
@@ -33,7 +33,7 @@ from monitor.storage.names import parse, series_key
 from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, parse_step, series_points_many
 
 from .auth import ApiAccess
-from .schemas import RETRY_AFTER, errors
+from .schemas import RETRY_AFTER, errors, ref
 from .serializers import parse_time
 
 US = 1_000_000
@@ -174,7 +174,13 @@ class BatchReadAccess(ApiAccess):
     operation_id="resources_series_batch",
     request=BatchRequestSerializer,
     parameters=RETRY_AFTER,
-    responses={200: BatchResponseSerializer, **errors((400, 401, 403, 413, 415, 429, 503))},
+    responses={
+        200: BatchResponseSerializer,
+        **errors(
+            (400, 401, 403, 413, 415, 429, 503),
+            {400: OpenApiResponse({"oneOf": [ref("Detail"), ref("BatchErrors")]}, "Bad input, nothing read.")},
+        ),
+    },
     description=(
         "Many series over one range in one request, each computed like `resources/series/`. "
         "At most BATCH_MAX_ITEMS (200) items per request (413 beyond), at most 11,000 points per item "

@@ -77,6 +77,26 @@ COMPONENTS = {
         "additionalProperties": _messages("why this field was refused"),
         "example": {"value": ["Must be a finite number (not NaN or Infinity)."]},
     },
+    "BatchErrors": {
+        "type": "object",
+        "description": "A batch read with bad input: the request's fields at fault, and the bad items by index "
+        "(from 0, as text) with their field errors.",
+        "properties": {
+            "items": {
+                "oneOf": [
+                    _messages("why the list of items was refused"),
+                    {
+                        "type": "object",
+                        "additionalProperties": {
+                            "oneOf": [ref("FieldErrors"), _messages("why this item as a whole was refused")]
+                        },
+                    },
+                ]
+            }
+        },
+        "additionalProperties": _messages("why this field was refused"),
+        "example": {"items": {"0": {"name": ["This field is required."]}}},
+    },
     "BulkItemErrors": _bulk(
         "A bulk POST with bad items: none of its samples was stored.",
         "the bad items by index in the array (from 0, as text), each with its field errors",
