@@ -31,12 +31,15 @@ CREATE USER IF NOT EXISTS 'db_django'@'localhost' IDENTIFIED BY 'change-me';
 -- writes (samples, sessions, users, the legacy `user` table). CREATE, ALTER,
 -- INDEX, DROP, REFERENCES: `manage.py migrate` creates and alters tables, adds
 -- the indexes on monitor_resource and the foreign keys of the auth/admin tables,
--- and drops what a migration removes. No GRANT OPTION, no FILE, no SUPER.
+-- and drops what a migration removes (DROP also drops old time partitions of
+-- monitor_sample and monitor_rollup: retention). CREATE VIEW, SHOW VIEW: the
+-- notes' `monitor_resource` is a view over the samples and their series.
+-- No GRANT OPTION, no FILE, no SUPER.
 -- The underscores are escaped because '_' is a wildcard in a GRANT's database
 -- name: unescaped, `db_django` would also match e.g. `db-django` or `dbXdjango`.
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE VIEW, SHOW VIEW
   ON `db\_django`.* TO 'db_django'@'%';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE VIEW, SHOW VIEW
   ON `db\_django`.* TO 'db_django'@'localhost';
 
 -- Server-wide, read-only monitoring privileges for the status collector
@@ -61,7 +64,7 @@ GRANT PROCESS, REPLICATION CLIENT /*M!100509 , SLAVE MONITOR */
 -- it and drops it (DROP) at the end. With another TEST_DB_PREFIX, grant on
 -- that name instead. Same list as the application database: nothing the app
 -- itself may not do.
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE VIEW, SHOW VIEW
   ON `dbdjango\_test\_db\_django`.* TO 'db_django'@'%';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES, CREATE VIEW, SHOW VIEW
   ON `dbdjango\_test\_db\_django`.* TO 'db_django'@'localhost';
