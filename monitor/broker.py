@@ -70,7 +70,13 @@ def control_mailbox(app: Celery, conn: Connection) -> Mailbox:
 
 
 def broadcast_and_collect(
-    app: Celery, conn: Connection, command: str, wait: float, expected: int = 0, mailbox: Mailbox | None = None
+    app: Celery,
+    conn: Connection,
+    command: str,
+    wait: float,
+    expected: int = 0,
+    mailbox: Mailbox | None = None,
+    known: dict[str, dict] | None = None,
 ) -> dict[str, dict]:
     """Send a remote-control command to every worker; gather replies for `wait` seconds.
 
@@ -80,7 +86,8 @@ def broadcast_and_collect(
     have answered. Without `mailbox` a new one is used and its reply queue
     deleted afterwards; a caller that asks every cycle passes its own and keeps
     one reply queue bound between calls (replies are matched by ticket, so a
-    late answer to an earlier call is skipped).
+    late answer to an earlier call is skipped). `known`: answers the caller
+    already has (its own worker's), counted towards `expected`.
     """
     own_mailbox = mailbox is None
     if mailbox is None:
@@ -99,7 +106,7 @@ def broadcast_and_collect(
     # upgrade: Mailbox._publish may change without notice.
     mailbox._publish(command, {}, reply_ticket=ticket, channel=channel, timeout=wait)
     reply_queue = mailbox.reply_queue(channel)
-    replies: dict[str, dict] = {}
+    replies: dict[str, dict] = dict(known or {})
     started = time.monotonic()
     deadline = started + wait
 

@@ -213,3 +213,38 @@ def test_a_real_workers_cycle_is_answered_from_its_report_then_asked_again_once_
         body = response.json()
         assert elapsed < BUDGET
         assert body["workers"] == ["report@testhost"] and body["age_seconds"] < BUDGET
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_threads_pool_worker_reports_itself_online_in_every_cycle(redis_url, tmp_path):
+    """The README's production worker (threads pool) runs the probe beside the loop that answers it.
+
+    Over Redis, with the cycle's host broadcast arriving beside the probe, its
+    answer to itself came after the window every other cycle, and the report
+    alternated between one worker and none.
+    """
+    from monitor.collection.schedule import COLLECTION_TASKS
+
+    log = tmp_path / "worker.log"
+    env = child_env(tmp_path, CELERY_BROKER_URL=redis_url, MONITOR_MYSQL_URLS="", MONITOR_REDIS_URLS="")
+    args = worker_args("threads@testhost", "--pool", "threads", "--without-heartbeat")
+    args[args.index("--concurrency") + 1] = "2"  # as the README starts it
+    reports: list[tuple] = []  # (reported_at, workers) of each cycle
+
+    def next_report() -> bool:
+        report = QueueReport.objects.filter(pk=QueueReport.ONLY).first()
+        if report is None or (reports and report.reported_at == reports[-1][0]):
+            return False
+        reports.append((report.reported_at, sorted(report.workers)))
+        return True
+
+    with broker_at(redis_url), running(args, env, log):
+        for cycle in range(6):
+            time.sleep(3)  # cycles apart, as beat sends them
+            with celery_app.connection_for_write() as conn:  # a whole cycle: the host broadcast too
+                for task in COLLECTION_TASKS:
+                    celery_app.send_task(task, connection=conn)
+            wait_for(next_report, 30, f"server-status cycle {cycle + 1} to store its report", log)
+    assert [workers for _at, workers in reports] == [["threads@testhost"]] * 6

@@ -14,6 +14,7 @@ from monitor.broker import broadcast_and_collect, broker_connection, broker_fail
 
 from .collectors import Collected, Counters, Sample
 from .collectors.queue import collect_queue
+from .worker_control import own_task_counts
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,13 @@ class QueueProbe:
                 self._broker = broker_connection(self.app, timeout)
                 self._mailbox = control_mailbox(self.app, self._broker)
             replies = broadcast_and_collect(
-                self.app, self._broker, "task_counts", wait=timeout * 0.6, expected=expected, mailbox=self._mailbox
+                self.app,
+                self._broker,
+                "task_counts",
+                wait=timeout * 0.6,
+                expected=expected,
+                mailbox=self._mailbox,
+                known=own_task_counts(),
             )
             asked = time.monotonic()
             depths = queue_depths(self._broker, [self.app.conf.task_default_queue])

@@ -8,10 +8,13 @@ span does not depend on which worker collected. Imported by tasks.py so every
 worker registers it.
 """
 
+import os
 import time
 from functools import cache
 
 from celery import Celery, Task
+from celery.signals import worker_ready
+from celery.utils.collections import AttributeDict
 from celery.worker import control
 from celery.worker import state as worker_state
 from celery.worker.request import Request
@@ -69,3 +72,34 @@ def task_counts(state, **kwargs) -> dict:
         "succeeded_total": max(0, accepted - active - _failed),
         "time": time.time(),
     }
+
+
+# The consumer of the worker whose main loop runs in this process, and that process's id.
+_this_worker: dict = {}
+
+
+@worker_ready.connect
+def _remember_this_worker(sender, **kwargs) -> None:
+    _this_worker.update(consumer=sender, pid=os.getpid())
+
+
+def own_task_counts() -> dict[str, dict] | None:
+    """This worker's `task_counts` answer, read in-process where the worker's main loop shares the process.
+
+    With the threads (or solo) pool a probe task runs beside the loop that would
+    answer its broadcast; over Redis that answer came after the window every other
+    cycle, and the report said no worker was online. Asking itself in memory is
+    exact and free. None elsewhere: outside a worker, and in prefork children,
+    whose parent answers the broadcast (the pid check covers children forked
+    after the worker was ready).
+    """
+    consumer = _this_worker.get("consumer")
+    if consumer is None or _this_worker.get("pid") != os.getpid():
+        return None
+    state = AttributeDict(app=consumer.app, hostname=consumer.hostname, consumer=consumer, tset=set)
+    for _ in range(3):  # the main loop may change the sets while they are copied
+        try:
+            return {consumer.hostname: task_counts(state)}
+        except RuntimeError:
+            continue
+    return None
