@@ -1,5 +1,6 @@
 """GET /monitor/resources/: keyset pages, filters, ordering."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -101,3 +102,21 @@ def test_it_filters_by_time_range(client, rows):
 
 def test_the_api_root_lists_the_resources_endpoint(client):
     assert "resources" in client.get("/monitor/").json()
+
+
+def test_on_mariadb_a_page_over_more_than_1000_series_reads_each_series_by_time_range(client, on_mysql):
+    """MariaDB rewrites an IN list of 1,000 values or more into a join (in_predicate_conversion_threshold),
+    which read every sample of every series for one page: seconds at 10M samples (BENCHMARKS.md)."""
+    if not connection.mysql_is_mariadb:
+        pytest.skip("MySQL has no IN-list conversion")
+    store_many(point(name=f"m.{i}", value=i, timestamp=T0, host="h") for i in range(1100))
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(f"{URL}?page_size=10").json()
+    assert len(body["results"]) == 10
+    reads = [q["sql"] for q in queries.captured_queries if "monitor_sample" in q["sql"] and " IN (" in q["sql"]]
+    assert reads and max(read.count(",") for read in reads) >= 1000, "the page no longer names >= 1,000 series"
+    with connection.cursor() as cursor:
+        for read in reads:
+            cursor.execute("EXPLAIN " + re.sub(r"^SET STATEMENT \S+ FOR ", "", read))
+            tables = [str(row[2]) for row in cursor.fetchall()]
+            assert not [t for t in tables if t.startswith("<")], f"IN list turned into a join: {tables}"
