@@ -145,13 +145,12 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     watched = {rule.id: selector.select(rule) for rule in enabled}
     report.rules, report.series = len(enabled), len(catalog)
 
-    latest = lookups.latest(s.id for rows in watched.values() for s in rows)
-    now_s = int(now.timestamp())
-    by_window: dict[int, set[int]] = {}
-    for rule in enabled:
-        if rule.lookup != AlertRule.Lookup.LAST:
-            by_window.setdefault(rule.window, set()).update(s.id for s in watched[rule.id] if s.id in latest)
-    windows = {seconds: lookups.windows(ids, now_s - seconds) for seconds, ids in by_window.items() if ids}
+    readings = lookups.read(
+        (s.id for rows in watched.values() for s in rows),
+        {rule.window for rule in enabled if rule.lookup != AlertRule.Lookup.LAST},
+        int(now.timestamp()),
+    )
+    latest, windows = readings.latest, readings.windows
 
     existing: dict[tuple[int, int | None], _Row] = {}
     leftovers: list[_Row] = []
