@@ -98,3 +98,15 @@ def test_a_rule_without_thresholds_only_watches_for_silence():
 def test_a_value_on_the_line_enters_and_does_not_flap():
     r = rule(warning=85, warning_clear=None, critical=None, critical_clear=None)
     assert run(r, [85, 85, 85, 84.99]) == ["warning", "warning", "warning", "ok"]
+
+
+def test_a_resolved_alert_keeps_the_severity_it_fired_with():
+    from monitor.alerts.labels import alert_labels
+    from monitor.alerts.models import Alert
+
+    r = rule()
+    status = step(r, Status(), 96, T0)
+    status = step(r, status, 10, T0 + timedelta(seconds=15))
+    assert (status.state, status.pending_severity) == ("ok", "critical")
+    alert = Alert(state=status.state, pending_severity=status.pending_severity, labels={"alertname": "r"})
+    assert alert_labels(alert)["severity"] == "critical"

@@ -34,7 +34,7 @@ from .labels import alert_labels, base_labels, render_summary
 from .lease import evaluator_lease
 from .models import Alert, AlertEvent, AlertRule
 from .selection import CatalogSeries, Selector, load_catalog
-from .states import OK, Status, step
+from .states import OK, Status, resolved, step
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     for row in leftovers:
         if row.id not in seen and row.before.state != OK:
             # its series left the catalog, or the rule no longer selects it (edited, disabled)
-            row.after = Status(OK, value=row.before.value)
+            row.after = resolved(row.before)
             written.append(row)
     if written:
         _write(written, now, report)
