@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from monitor.alerts.models import AlertRule
-from monitor.alerts.states import Status, step
+from monitor.alerts.states import Status, entry_check, step
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -110,3 +112,25 @@ def test_a_resolved_alert_keeps_the_severity_it_fired_with():
     assert (status.state, status.pending_severity) == ("ok", "critical")
     alert = Alert(state=status.state, pending_severity=status.pending_severity, labels={"alertname": "r"})
     assert alert_labels(alert)["severity"] == "critical"
+
+
+@pytest.mark.parametrize("direction", ["above", "below"])
+@pytest.mark.parametrize("nodata", ["ok", "keep", "alert"])
+@pytest.mark.parametrize(
+    "levels", [(85, 80, 95, 90), (85, None, None, None), (None, None, 95, None), (10, 15, 0, 5), (None,) * 4]
+)
+def test_the_fast_path_agrees_with_the_state_machine_for_an_ok_alert(direction, nodata, levels):
+    warning, warning_clear, critical, critical_clear = levels
+    if direction == "above" and levels == (10, 15, 0, 5):
+        return
+    r = rule(
+        direction=direction,
+        nodata=nodata,
+        warning=warning,
+        warning_clear=warning_clear,
+        critical=critical,
+        critical_clear=critical_clear,
+    )
+    stays_ok = entry_check(r)
+    for value in [None, -1, 0, 5, 9.99, 10, 10.01, 15, 79, 80, 84.99, 85, 85.01, 90, 94.99, 95, 95.01, 200]:
+        assert stays_ok(value) == (step(r, Status(), value, T0).state == "ok"), value

@@ -34,7 +34,7 @@ from .labels import alert_labels, base_labels, render_summary
 from .lease import evaluator_lease
 from .models import Alert, AlertEvent, AlertRule
 from .selection import CatalogSeries, Selector, load_catalog
-from .states import OK, Status, resolved, step
+from .states import OK, Status, entry_check, resolved, step
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _value(rule: AlertRule, series_id: int, since_us: int, latest: dict, windows
     if rule.lookup == AlertRule.Lookup.LAST:
         return newest[0]
     window = windows.get(rule.window, {}).get(series_id)
-    return window.value(rule.lookup) if window is not None else newest[0]
+    return lookups.window_value(window, rule.lookup) if window is not None else newest[0]
 
 
 def _run(now: datetime, report: EvaluationReport) -> None:
@@ -186,13 +186,17 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     now_us = to_us(now)
     written: list[_Row] = []
     seen: set[int] = set()
+    fresh = Status()
     for rule in enabled:
         since_us = now_us - rule.window * US
+        entering = entry_check(rule)
+        report.pairs += len(watched[rule.id])
         for series in watched[rule.id]:
-            report.pairs += 1
             value = _value(rule, series.id, since_us, latest, windows)
             row = existing.get((rule.id, series.id))
-            before = row.before if row is not None else Status()
+            if row is None and entering(value):
+                continue  # no row and nothing to leave ok for: the common case, kept cheap
+            before = row.before if row is not None else fresh
             after = step(rule, before, value, now)
             if row is None:
                 if after.state == OK:

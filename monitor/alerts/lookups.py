@@ -25,21 +25,17 @@ from monitor.models import Rollup
 IDS_PER_QUERY = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Minute rollups of one series over a window, merged."""
+# Minute rollups of one series over a window, merged: (count, sum, min, max). A tuple: 30,000 of them a run.
+Window = tuple[int, float, float, float]
 
-    count: int
-    total: float
-    low: float
-    high: float
 
-    def value(self, lookup: str) -> float:
-        if lookup == "min":
-            return self.low
-        if lookup == "max":
-            return self.high
-        return self.total / self.count if self.count else self.total
+def window_value(window: Window, lookup: str) -> float:
+    count, total, low, high = window
+    if lookup == "min":
+        return low
+    if lookup == "max":
+        return high
+    return total / count if count else total
 
 
 @dataclass
@@ -94,5 +90,5 @@ def read(ids: Iterable[int], windows: Iterable[int], now_seconds: int) -> Readin
                     count, total, low, high = row[3 + 4 * index : 7 + 4 * index]
                     if count:
                         # MySQL sums integers as DECIMAL
-                        found.windows[seconds][series_id] = Window(int(count), float(total), float(low), float(high))
+                        found.windows[seconds][series_id] = (int(count), float(total), float(low), float(high))
     return found

@@ -123,3 +123,20 @@ def step(rule: AlertRule, status: Status, value: float | None, now: datetime) ->
         return Status(target, firing_since=now, value=value)
     severity = Severity.CRITICAL.value if target == CRITICAL else Severity.WARNING.value
     return Status(PENDING, pending_severity=severity, pending_since=pending_since, value=value)
+
+
+def entry_check(rule: AlertRule):
+    """A fast test for an alert that is ok: True when `value` leaves it ok (what step() would say, cheaper).
+
+    Most (rule, series) pairs are ok and stay ok; this spares them the state
+    machine. None (no data) stays ok unless the rule alerts on no data.
+    """
+    nodata_ok = rule.nodata != AlertRule.NoData.ALERT
+    limits = [t for t in (rule.warning, rule.critical) if t is not None]
+    if not limits:
+        return lambda value: value is not None or nodata_ok
+    if rule.direction == AlertRule.Direction.BELOW:
+        highest = max(limits)
+        return lambda value: nodata_ok if value is None else value > highest
+    lowest = min(limits)
+    return lambda value: nodata_ok if value is None else value < lowest
