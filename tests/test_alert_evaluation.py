@@ -10,6 +10,7 @@ from monitor.alerts.evaluation import evaluate
 from monitor.alerts.lease import evaluator_lease
 from monitor.alerts.models import Alert, AlertEvent, AlertRule
 from monitor.models import Rollup, Series
+from monitor.storage.catalog import forget
 from samples import point, store_many
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +239,18 @@ def test_concurrent_evaluations_never_write_an_event_twice():
     assert sum(r.events for r in reports) == 20
     assert AlertEvent.objects.count() == 20 and Alert.objects.count() == 20
     print("concurrent runs:", [(r.skipped, r.conflict, r.events) for r in reports])
+
+
+def test_a_series_stored_again_after_deletion_takes_its_old_alert_back():
+    rule(warning=85)
+    feed("disk.used_percent:/", [90])
+    evaluate()
+    old = Series.objects.get()
+    Rollup.objects.filter(series_id=old.id).delete()
+    old.delete()  # the alert's series_id becomes NULL (SET_NULL)
+    forget()  # this process's catalog cache still knows the old id
+    feed("disk.used_percent:/", [92])  # the same host and name: a new series id, the same fingerprint
+    report = evaluate()
+    alert = Alert.objects.get()
+    assert alert.series_id == Series.objects.get().id and alert.state == "warning" and alert.value == 92
+    assert report.created == 0 and report.events == 0

@@ -44,6 +44,7 @@ LOGGED_TRANSITIONS = 20
 # The fields of an Alert the evaluator reads back each run (not labels or summary: rewritten when written).
 _READ = (
     "id",
+    "fingerprint",
     "rule_id",
     "series_id",
     "state",
@@ -57,7 +58,16 @@ _READ = (
     "series_name",
     "labels",
 )
-_REFRESHED = ("pending_severity", "pending_since", "cleared_since", "value", "summary", "labels", "evaluated_at")
+_REFRESHED = (
+    "series",
+    "pending_severity",
+    "pending_since",
+    "cleared_since",
+    "value",
+    "summary",
+    "labels",
+    "evaluated_at",
+)
 
 
 class Conflict(Exception):
@@ -153,10 +163,12 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     latest, windows = readings.latest, readings.windows
 
     existing: dict[tuple[int, int | None], _Row] = {}
+    by_fingerprint: dict[str, _Row] = {}
     leftovers: list[_Row] = []
     for values in Alert.objects.filter(rule_id__in=list(rules)).values_list(*_READ):
         (
             alert_id,
+            print_,
             rule_id,
             series_id,
             state,
@@ -181,6 +193,7 @@ def _run(now: datetime, report: EvaluationReport) -> None:
             changed,
         )
         existing[(rule_id, series_id)] = row
+        by_fingerprint[print_] = row
         leftovers.append(row)
 
     now_us = to_us(now)
@@ -196,6 +209,9 @@ def _run(now: datetime, report: EvaluationReport) -> None:
             row = existing.get((rule.id, series.id))
             if row is None and entering(value):
                 continue  # no row and nothing to leave ok for: the common case, kept cheap
+            if row is None:
+                # The alert of a series deleted and stored again (same host and name, a new id): adopted.
+                row = by_fingerprint.get(fingerprint(rule.id, series.key))
             before = row.before if row is not None else fresh
             after = step(rule, before, value, now)
             if row is None:
@@ -282,7 +298,9 @@ def _write(rows: list[_Row], now: datetime, report: EvaluationReport) -> None:
                 alert.id = ids[alert.fingerprint]
         events += [_event(alert, row, now) for row, alert in new]
         for row, alert in changed:
+            kept = {"series_id": alert.series_id} if row.series is not None else {}
             updated = Alert.objects.filter(id=row.id, state=row.before.state, changed_at=row.changed_at).update(
+                **kept,
                 state=alert.state,
                 pending_severity=alert.pending_severity,
                 pending_since=alert.pending_since,
