@@ -56,9 +56,10 @@ def load_catalog(rules: Iterable) -> list[CatalogSeries]:
     exact: set[str] = set()
     prefixes: set[str] = set()
     for rule in rules:
-        (prefixes if is_prefix(rule.metric) else exact).add(
-            rule.metric.rstrip("*") if is_prefix(rule.metric) else rule.metric
-        )
+        if is_prefix(rule.metric):
+            prefixes.add(rule.metric[:-1])
+        else:
+            exact.add(rule.metric)
     if "" in prefixes:  # a bare "*" selects every series
         clauses = [Q()]
     else:
