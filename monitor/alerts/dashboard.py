@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_noop
 
 from .labels import severity_of
 from .models import FIRING_STATES, Alert
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
+# The block shows the severity through {% translate %}: the catalog needs the words.
+SEVERITY_WORDS = (gettext_noop("critical"), gettext_noop("warning"))
 
 
 def _host_url(host: str) -> str:
