@@ -219,10 +219,25 @@ class WorkersCheckSerializer(CheckSerializer):
     stale_hosts = StaleHostSerializer(many=True, required=False)
 
 
+class CriticalAlertSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    host = serializers.CharField()
+    summary = serializers.CharField()
+    since = serializers.DateTimeField(help_text="when it started firing")
+
+
+class AlertsCheckSerializer(CheckSerializer):
+    firing_critical = serializers.IntegerField(required=False, help_text="critical and nodata alerts firing now")
+    critical = CriticalAlertSerializer(
+        many=True, required=False, help_text="the oldest of them, up to ALERTS_HEALTH_LIST"
+    )
+
+
 class HealthChecksSerializer(serializers.Serializer):
     database = CheckSerializer()
     broker = BrokerCheckSerializer()
     workers = WorkersCheckSerializer()
+    alerts = AlertsCheckSerializer(help_text="warn while a critical alert fires")
 
 
 class HealthSerializer(serializers.Serializer):
@@ -230,7 +245,9 @@ class HealthSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=HEALTH_STATES, help_text="fail answers 503")
     failed = serializers.ListField(child=serializers.CharField(), help_text="checks that failed")
-    warnings = serializers.ListField(child=serializers.CharField(), help_text="checks that warn (a stale host)")
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="checks that warn (a stale host, a critical alert)"
+    )
     checks = HealthChecksSerializer(required=False, help_text="only for a token of any scope or a staff session")
 
 
@@ -238,6 +255,14 @@ class BrokerStateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=BROKER_STATES)
     latency_ms = serializers.FloatField(required=False, help_text="one broker round trip, or the whole ask")
     error = serializers.CharField(required=False)
+
+
+class AlertCountsSerializer(serializers.Serializer):
+    ok = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    warning = serializers.IntegerField()
+    critical = serializers.IntegerField()
+    nodata = serializers.IntegerField()
 
 
 class ApplicationStatusSerializer(serializers.Serializer):
@@ -256,6 +281,7 @@ class ApplicationStatusSerializer(serializers.Serializer):
         allow_null=True, help_text="when the workers answered these counts (their last server-status cycle, or now)"
     )
     age_seconds = serializers.FloatField(allow_null=True, help_text="how long ago that was")
+    alerts = AlertCountsSerializer(help_text="alerts by state (an alert exists once its series left ok)")
 
 
 class CollectQueuedSerializer(serializers.Serializer):
@@ -315,6 +341,7 @@ SAMPLE_ID_PARAMETER = OpenApiParameter(
 # --- the hook ---------------------------------------------------------------------------
 
 SAMPLE_PATH = "/monitor/resources/{id}/"
+SILENCE_PATH = "/monitor/alerts/silences/{id}/"
 
 
 def finish_schema(result: dict, generator, request, public: bool) -> dict:
@@ -333,6 +360,7 @@ def finish_schema(result: dict, generator, request, public: bool) -> dict:
     schemes = result["components"].get("securitySchemes", {})
     result["security"] = [{name: []} for name in (TOKEN_SCHEME, "cookieAuth") if name in schemes]
     sample_id = live_sample_id() if request is not None else None
+    live_ids = {SAMPLE_PATH: sample_id, SILENCE_PATH: live_silence_id() if request is not None else None}
     for path, item in result.get("paths", {}).items():
         for operation in item.values():
             if {} in operation.get("security", []):
@@ -342,12 +370,23 @@ def finish_schema(result: dict, generator, request, public: bool) -> dict:
                 operation.pop("security", None)
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
-            if sample_id and path == SAMPLE_PATH:
+            if live_ids.get(path):
                 for parameter in operation.get("parameters", []):
                     if parameter["name"] == "id":
                         for shown in parameter.get("examples", {}).values():
-                            shown["value"] = sample_id
+                            shown["value"] = live_ids[path]
     return result
+
+
+def live_silence_id() -> int | None:
+    """The newest silence here, so the silence examples (read, replace, patch, delete) meet a real one."""
+    from monitor.alerts.models import Silence
+
+    try:
+        return Silence.objects.order_by("-id").values_list("id", flat=True).first()
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the static example
+        logger.info("schema examples without a stored silence: %s", exc)
+        return None
 
 
 def server_url(request) -> str:
