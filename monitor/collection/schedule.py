@@ -4,16 +4,23 @@ COLLECT_HOST = "monitor.collection.tasks.collect_host_metrics"
 COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
 PRUNE = "monitor.collection.tasks.prune_old_resources"
 SCRAPE = "monitor.collection.tasks.scrape_targets"
+PLAN_NOTIFICATIONS = "monitor.alerts.delivery_tasks.plan_notifications"
+SEND_NOTIFICATIONS = "monitor.alerts.delivery_tasks.send_notifications"
 # One collection cycle: every worker's host (broadcast), plus servers and queue (once).
 COLLECTION_TASKS = (COLLECT_HOST, COLLECT_SERVERS)
 
 
 def beat_schedule(
-    interval_seconds: int, server_interval_seconds: int | None = None, scrape_interval_seconds: int | None = None
+    interval_seconds: int,
+    server_interval_seconds: int | None = None,
+    scrape_interval_seconds: int | None = None,
+    notify_interval_seconds: int = 10,
 ) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
     status every `server_interval_seconds` (default: the same), and the
     exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry).
+    Notifications are planned and sent every `notify_interval_seconds`
+    (monitor/alerts/delivery_tasks.py).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -31,6 +38,7 @@ def beat_schedule(
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {"task": PRUNE, "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
+    schedule.update(notification_schedule(notify_interval_seconds))
     if scrape_interval_seconds:
         scrape_every = float(scrape_interval_seconds)
         schedule["scrape-targets"] = {
@@ -39,3 +47,12 @@ def beat_schedule(
             "options": {"expires": 3 * scrape_every},
         }
     return schedule
+
+
+def notification_schedule(every_seconds: int) -> dict:
+    """Plan and send each tick; a tick nobody ran within one interval is dropped (the next one does the same work)."""
+    every = float(every_seconds)
+    return {
+        "plan-notifications": {"task": PLAN_NOTIFICATIONS, "schedule": every, "options": {"expires": every}},
+        "send-notifications": {"task": SEND_NOTIFICATIONS, "schedule": every, "options": {"expires": every}},
+    }
