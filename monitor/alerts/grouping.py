@@ -15,7 +15,7 @@ are grouped by (rule name, host). For each group:
   `group_interval` after the last one;
 - unchanged and still firing: repeated every `repeat_interval`;
 - every alert resolved: one resolved message (when `send_resolved`), then the
-  group is forgotten; one that resolves before its first message sends nothing.
+  group is forgotten; a group with nothing firing when its wait ends sends nothing.
 
 A metric that flaps every few seconds therefore yields one firing message and
 at most one more per group_interval, not one per flap.
@@ -145,10 +145,12 @@ def _plan_group(
         previous: dict[str, dict] = group.last_alerts or {}
 
         if group.last_sent_at is None:
-            if not now_firing:  # resolved (or muted) before its first message: nothing to say
-                group.delete()
-                return 0
+            # The wait runs from the group's first sight even if its alerts flap meanwhile:
+            # whatever fires when it ends is sent; nothing firing then, nothing said, forgotten.
             if now < group.first_seen + timedelta(seconds=channel.group_wait):
+                return 0
+            if not now_firing:
+                group.delete()
                 return 0
             return _write(channel, group, now_firing, [], {}, now)
 
@@ -158,8 +160,7 @@ def _plan_group(
         resolved = [fp for fp in previous if fp not in now_firing and fp not in firing]
         joined = [fp for fp in now_firing if fp not in previous]
         if not now_firing and not resolved:
-            group.delete()  # only muted alerts left: nothing to say until they are heard again
-            return 0
+            return 0  # only muted alerts left: nothing to say, and still nothing new when the silence ends
         since_last = now - group.last_sent_at
         if joined or resolved:
             if since_last < timedelta(seconds=channel.group_interval):

@@ -112,7 +112,7 @@ def _deliver(row: Notification, token: datetime, now: datetime, report: SendRepo
         report.errors.append(error)
         if gave_up:
             report.failed += 1
-            logger.error("notification %s to %s failed for good after %d attempts: %s", row.id, channel, attempts, error)
+            logger.error("notification %s to %s gave up after %d attempts: %s", row.id, channel, attempts, error)
         else:
             report.retried += 1
             logger.warning("notification %s to %s failed (attempt %d), retrying: %s", row.id, channel, attempts, error)

@@ -13,6 +13,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="notificationgroup",
             name="sequence",
-            field=models.PositiveIntegerField(default=0, help_text="messages written for this group; part of dedup_key"),
+            field=models.PositiveIntegerField(
+                default=0, help_text="messages written for this group; part of dedup_key"
+            ),
         ),
     ]

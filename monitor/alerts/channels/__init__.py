@@ -93,7 +93,8 @@ class GroupMessage:
     @property
     def group_key(self) -> str:
         """Alertmanager's textual group key: route matchers (none) and group labels."""
-        return '{}:{alertname="%s", host="%s"}' % (_quote(self.rule_name), _quote(self.host))
+        labels = f'alertname="{_quote(self.rule_name)}", host="{_quote(self.host)}"'
+        return "{}:{" + labels + "}"
 
     def common(self, attr: str) -> dict[str, str]:
         """Labels (or annotations) every alert of the message shares, with the same value."""
@@ -104,7 +105,7 @@ class GroupMessage:
         return {k: v for k, v in first.items() if all(d.get(k) == v for d in rest)}
 
     def title(self) -> str:
-        """"[FIRING:2] disk_nearly_full db-1" or "[RESOLVED] disk_nearly_full db-1" (Alertmanager's subject style)."""
+        """ "[FIRING:2] disk_nearly_full db-1" or "[RESOLVED] disk_nearly_full db-1" (Alertmanager's subject style)."""
         head = f"[FIRING:{len(self.firing)}]" if self.firing else "[RESOLVED]"
         return " ".join(part for part in (head, self.rule_name, self.host) if part)
 
