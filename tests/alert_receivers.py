@@ -40,6 +40,9 @@ class Received:
 class HttpReceiver:
     """An HTTP server on 127.0.0.1 that records every POST and answers with `answer(request)`.
 
+    `arrived` lists every request, `received` those answered with a 2xx; an
+    answer with status 0 closes the connection without answering.
+
     `hold` (an Event, set by default) is waited on before answering: clear it and the
     receiver takes requests and never answers, as a hung robot does.
     """
@@ -77,6 +80,8 @@ class HttpReceiver:
                 if not receiver.hold.is_set():
                     return  # gave up holding: close without an answer
                 status, body = receiver.answer(request)
+                if status == 0:
+                    return  # close the connection without an answer
                 if 200 <= status < 300:
                     receiver.received.append(request)
                 self.send_response(status)
