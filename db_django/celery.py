@@ -16,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 # Every task counts its failures where remote control can read them (monitor/collection/worker_control.py).
 app = Celery("db_django", task_cls="monitor.collection.worker_control:CountedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["monitor.collection"])
+app.autodiscover_tasks(["monitor.collection", "monitor.alerts"])
 app.autodiscover_tasks(["monitor.alerts"], related_name="delivery_tasks")
 
 
@@ -32,6 +32,7 @@ def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
         settings.METRICS_INTERVAL,
         settings.SERVER_METRICS_INTERVAL,
         scrape,
+        settings.ALERTS_EVALUATION_INTERVAL,
         notify_interval_seconds=settings.ALERTS_NOTIFY_INTERVAL,
     )
 

@@ -400,6 +400,10 @@ RETENTION_RAW_DAYS = envint("RETENTION_RAW_DAYS", envint("RETENTION_DAYS", 7, mi
 RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 90, minimum=1)
 RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 730, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
+# Alert rules (monitor/alerts): seconds between evaluations (beat), and how many
+# firing critical alerts /monitor/health/ lists in its detail.
+ALERTS_EVALUATION_INTERVAL = envint("ALERTS_EVALUATION_INTERVAL", 15, minimum=1)
+ALERTS_HEALTH_LIST = envint("ALERTS_HEALTH_LIST", 5, minimum=0)
 # Time budget of /monitor/application/ for talking to the broker and workers.
 STATUS_TIMEOUT = envfloat("STATUS_TIMEOUT", 1.0)
 # /monitor/application/ answers from what the workers told the last server-status

@@ -4,6 +4,7 @@ COLLECT_HOST = "monitor.collection.tasks.collect_host_metrics"
 COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
 PRUNE = "monitor.collection.tasks.prune_old_resources"
 SCRAPE = "monitor.collection.tasks.scrape_targets"
+EVALUATE_ALERTS = "monitor.alerts.tasks.evaluate_rules"
 PLAN_NOTIFICATIONS = "monitor.alerts.delivery_tasks.plan_notifications"
 SEND_NOTIFICATIONS = "monitor.alerts.delivery_tasks.send_notifications"
 # One collection cycle: every worker's host (broadcast), plus servers and queue (once).
@@ -14,11 +15,13 @@ def beat_schedule(
     interval_seconds: int,
     server_interval_seconds: int | None = None,
     scrape_interval_seconds: int | None = None,
+    alerts_interval_seconds: int | None = None,
     notify_interval_seconds: int = 10,
 ) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
     status every `server_interval_seconds` (default: the same), and the
-    exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry).
+    exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry),
+    and the alert rules every `alerts_interval_seconds` (None: no entry).
     Notifications are planned and sent every `notify_interval_seconds`
     (monitor/alerts/delivery_tasks.py).
 
@@ -45,6 +48,14 @@ def beat_schedule(
             "task": SCRAPE,
             "schedule": scrape_every,
             "options": {"expires": 3 * scrape_every},
+        }
+    if alerts_interval_seconds:
+        alerts_every = float(alerts_interval_seconds)
+        # A late evaluation is superseded by the next one: expire after two intervals, not three.
+        schedule["evaluate-alert-rules"] = {
+            "task": EVALUATE_ALERTS,
+            "schedule": alerts_every,
+            "options": {"expires": 2 * alerts_every},
         }
     return schedule
 
