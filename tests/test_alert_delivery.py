@@ -13,9 +13,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from alert_receivers import alert, fire, http_receiver, resolve, rule, smtp_server
 from django.utils import timezone
 
+from alert_receivers import alert, fire, http_receiver, resolve, rule, smtp_server
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertState, Channel, Notification
 from monitor.alerts.outbox import outbox_summary, send_due

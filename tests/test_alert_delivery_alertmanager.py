@@ -9,9 +9,9 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
-from alert_receivers import alert, fire, resolve, rule
 from django.utils import timezone
 
+from alert_receivers import alert, fire, resolve, rule
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertState, Channel, Notification
 from monitor.alerts.outbox import send_due

@@ -13,9 +13,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from alert_receivers import alert, fire, http_receiver, rule, wait_until
 from django.utils import timezone
 
+from alert_receivers import alert, fire, http_receiver, rule, wait_until
 from monitor.alerts.delivery_tasks import plan_notifications, send_notifications
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import Channel, Notification

@@ -7,9 +7,9 @@ payloads in Alertmanager's webhook format for a webhook channel).
 from datetime import timedelta
 
 import pytest
-from alert_receivers import alert, fire, resolve, rule
 from django.utils import timezone
 
+from alert_receivers import alert, fire, resolve, rule
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertState, Channel, Notification, NotificationGroup, Silence
 
@@ -131,8 +131,32 @@ def test_a_group_resolved_before_its_wait_ends_sends_nothing(channel, disk):
     fire(root, at(0))
     plan(at(0))
     resolve(root, at(10))
-    run(10, 100)
-    assert messages() == [] and not NotificationGroup.objects.exists()
+    run(10, 320)
+    assert messages() == [] and NotificationGroup.objects.exists(), "kept one group_interval past its wait"
+    plan(at(330))
+    assert not NotificationGroup.objects.exists()
+
+
+def test_an_alert_flapping_in_step_with_the_runs_is_still_heard(channel, disk):
+    root = alert(disk, "db-1", "disk.used_percent:/")
+    for t in range(0, 200, 10):  # firing at every run whose time is 0 mod 20, ok at the others
+        if t % 20 == 0:
+            fire(root, at(t))
+        else:
+            resolve(root, at(t))
+        plan(at(t))
+    assert [m["status"] for m in messages()] == ["firing"]
+
+
+def test_an_alert_that_turns_critical_is_news_after_group_interval(channel, disk):
+    root = alert(disk, "db-1", "disk.used_percent:/")
+    fire(root, at(0), AlertState.WARNING, 88.0)
+    run(0, 30)
+    fire(root, at(60), AlertState.CRITICAL, 97.0)
+    run(60, 320)
+    assert len(messages()) == 1
+    plan(at(330))
+    assert [m["alerts"][0]["labels"]["severity"] for m in messages()] == ["warning", "critical"]
 
 
 def test_send_resolved_off_sends_no_resolved_message(channel, disk):

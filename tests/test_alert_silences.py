@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from alert_receivers import alert, fire, rule
 from django.utils import timezone
 
+from alert_receivers import alert, fire, rule
 from monitor.alerts.matchers import INHIBITED, SILENCED, is_silenced, labels_match, muted_alerts
 from monitor.alerts.models import Alert, AlertState, Silence
 

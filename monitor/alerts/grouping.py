@@ -145,12 +145,15 @@ def _plan_group(
         previous: dict[str, dict] = group.last_alerts or {}
 
         if group.last_sent_at is None:
-            # The wait runs from the group's first sight even if its alerts flap meanwhile:
-            # whatever fires when it ends is sent; nothing firing then, nothing said, forgotten.
-            if now < group.first_seen + timedelta(seconds=channel.group_wait):
+            # The wait runs from the group's first sight even if its alerts flap meanwhile, and
+            # whatever fires once it is over is sent. A group with nothing firing then is kept for
+            # one group_interval (an alert flapping in step with the runs is still heard), then forgotten.
+            waited = now - group.first_seen
+            if waited < timedelta(seconds=channel.group_wait):
                 return 0
             if not now_firing:
-                group.delete()
+                if waited >= timedelta(seconds=channel.group_wait + channel.group_interval):
+                    group.delete()
                 return 0
             return _write(channel, group, now_firing, [], {}, now)
 
@@ -158,7 +161,9 @@ def _plan_group(
         # neither shown nor called resolved; they stay remembered, so the end of a silence is no news.
         kept = {fp: data for fp, data in previous.items() if fp not in now_firing and fp in firing}
         resolved = [fp for fp in previous if fp not in now_firing and fp not in firing]
-        joined = [fp for fp in now_firing if fp not in previous]
+        # New, or escalated/de-escalated (a warning that became critical is news, as in Alertmanager
+        # where the severity label makes it another alert).
+        joined = [fp for fp in now_firing if _severity(previous.get(fp)) != now_firing[fp].labels.get("severity")]
         if not now_firing and not resolved:
             return 0  # only muted alerts left: nothing to say, and still nothing new when the silence ends
         since_last = now - group.last_sent_at
@@ -174,6 +179,10 @@ def _plan_group(
             return written
         shown = resolved_items if channel.send_resolved else []
         return _write(channel, group, now_firing, shown, kept, now)
+
+
+def _severity(shown: dict | None) -> str | None:
+    return None if shown is None else (shown.get("labels") or {}).get("severity")
 
 
 def _resolved_items(fingerprints: list[str], previous: dict[str, dict], now: datetime) -> list[AlertItem]:
@@ -211,8 +220,9 @@ def _write(
         planned_at=now,
         repeat_interval=channel.repeat_interval,
     )
+    shown = sorted(f"{item.fingerprint}:{item.labels.get('severity', '')}" for item in firing_items)
     digest = hashlib.sha1(
-        ("+".join(sorted(now_firing)) + "|-" + "-".join(sorted(a.fingerprint for a in resolved))).encode()
+        ("+".join(shown) + "|-" + "-".join(sorted(a.fingerprint for a in resolved))).encode()
     ).hexdigest()
     group.sequence += 1
     identity = f"{channel.pk}|{group.key}|{group.first_seen.isoformat()}|{group.sequence}|{digest}"
