@@ -446,6 +446,8 @@ ALERTS_RETRY_MAX = envfloat("ALERTS_RETRY_MAX", 3600.0)
 # A sender's claim on a message lasts 3 x the channel's timeout plus this (seconds); a sender
 # that died mid-delivery leaves a claim the next run takes over once it has run out.
 ALERTS_SEND_LEASE = envfloat("ALERTS_SEND_LEASE", 30.0)
+# Days the outbox keeps sent and failed messages (their history, last_error) before deleting them.
+ALERTS_OUTBOX_KEEP_DAYS = envint("ALERTS_OUTBOX_KEEP_DAYS", 30, minimum=1)
 # Outgoing mail (email channels): Django's SMTP settings.
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)

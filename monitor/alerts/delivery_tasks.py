@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 
 from .grouping import plan
-from .outbox import send_due
+from .outbox import prune_outbox, send_due
 
 logger = logging.getLogger(__name__)
 
@@ -32,5 +32,7 @@ def plan_notifications() -> int:
 
 @shared_task(ignore_result=True, acks_late=False)
 def send_notifications() -> int:
-    """Deliver the outbox's due rows; returns the messages sent."""
-    return send_due().sent
+    """Deliver the outbox's due rows, then drop a batch of old sent/failed ones; returns the messages sent."""
+    sent = send_due().sent
+    prune_outbox()
+    return sent

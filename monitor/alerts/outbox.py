@@ -126,6 +126,23 @@ def _deliver(row: Notification, token: datetime, now: datetime, report: SendRepo
     report.sent += 1
 
 
+def prune_outbox(now: datetime | None = None, batch: int = 1000) -> int:
+    """Delete sent and failed rows older than ALERTS_OUTBOX_KEEP_DAYS, one batch per call; returns the rows deleted.
+
+    Filters on (status, next_attempt_at), the outbox's index: a row's last
+    attempt time is at or before it was sent or given up.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ALERTS_OUTBOX_KEEP_DAYS)
+    done = (Status.SENT, Status.FAILED)
+    ids = list(
+        Notification.objects.filter(status__in=done, next_attempt_at__lt=cutoff).values_list("id", flat=True)[:batch]
+    )
+    if not ids:
+        return 0
+    return Notification.objects.filter(id__in=ids, status__in=done).delete()[0]
+
+
 def outbox_summary(now: datetime | None = None) -> dict:
     """The outbox at a glance, for the application status: pending, failed, age of the oldest waiting row.
 
