@@ -279,3 +279,18 @@ def test_silenced_and_inhibited_alerts_send_nothing_to_a_receiver(host_rule, dis
         fire(alert(host_rule, "db-3"), at(0), AlertState.CRITICAL, None)
         tick(0, 600)
     assert [json.loads(r.body)["groupLabels"]["alertname"] for r in receiver.received] == ["host_not_reporting"]
+
+
+def test_of_two_senders_claiming_one_message_only_one_gets_it(disk):
+    from monitor.alerts.outbox import claim
+
+    channel("webhook", "http://127.0.0.1:9/", group_wait=0)
+    fire(alert(disk, "db-1", "disk.used_percent:/"), at(0))
+    plan(at(0))
+    row = Notification.objects.get()
+    lease = timedelta(seconds=60)
+    assert claim(row.id, at(1), lease) == at(61)
+    assert claim(row.id, at(2), lease) is None, "claimed and the lease runs"
+    assert claim(row.id, at(62), lease) == at(122), "an expired lease can be taken over"
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("sending", 2)

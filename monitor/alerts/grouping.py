@@ -121,6 +121,9 @@ def plan(now: datetime | None = None) -> int:
             except IntegrityError:
                 # Another planner wrote this group's message (or created it) first: its row stands.
                 logger.info("group %s of channel %s planned concurrently; skipped", key, channel.name)
+            except Exception:
+                # One channel's broken format (a bug, an unknown kind) must not silence the others.
+                logger.exception("planning group %s of channel %s failed", key, channel.name)
     return written
 
 
