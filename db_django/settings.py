@@ -279,6 +279,7 @@ SPECTACULAR_SETTINGS = {
         "BrokerStateEnum": "monitor.api.schemas.BROKER_STATES",
         "HealthStatusEnum": "monitor.api.schemas.HEALTH_STATES",
         "HostSourceEnum": "monitor.api.serializers.HOST_SOURCES",
+        "AlertStateEnum": "monitor.alerts.models.AlertState",
     },
     # Error components, servers, security inherited from the top (Postman), required bodies, live examples.
     "POSTPROCESSING_HOOKS": [

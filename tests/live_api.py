@@ -72,6 +72,10 @@ class LiveApi:
         batch.append({"name": "memory.used_percent", "value": 41.0, "host": EXAMPLE_HOST, "timestamp": now})
         status, body = self.call("POST", "/monitor/resources/", batch)
         assert status == 201, body
+        # A silence the silence examples (read, replace, patch, delete by id) find: the schema names its id.
+        silence = {"matchers": [{"name": "host", "value": EXAMPLE_HOST}], "ends_at": "2036-01-01T00:00:00Z"}
+        status, body = self.call("POST", "/monitor/alerts/silences/", {**silence, "comment": "seeded"})
+        assert status == 201, body
 
     def schema(self, path: Path) -> Path:
         """/monitor/schema/ as JSON, saved as a client would download it."""

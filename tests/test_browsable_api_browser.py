@@ -183,6 +183,10 @@ def test_the_api_root_page_links_every_endpoint(site, browser):  # noqa: F811
         "/monitor/application/",
         "/monitor/health/",
         "/monitor/collect/",
+        "/monitor/alerts/",
+        "/monitor/alerts/rules/",
+        "/monitor/alerts/events/",
+        "/monitor/alerts/silences/",
         "/monitor/schema/",
         "/monitor/docs/",
     ]

@@ -74,7 +74,7 @@ def _substitute(template: str, values: dict) -> str:
 
 
 def render_summary(rule, alert) -> str:
-    """The alert's one line from rule.summary ({host}, {value}, ... and labels); never raises."""
+    """The alert's one line from rule.summary ({host}, {value}, {threshold}, {window}, ... and labels); never raises."""
     severity = severity_of(alert)
     threshold = rule.critical if severity == Severity.CRITICAL and rule.critical is not None else rule.warning
     values: dict[str, Any] = dict(alert_labels(alert))
@@ -87,6 +87,7 @@ def render_summary(rule, alert) -> str:
         threshold="" if threshold is None else _Value(threshold),
         rule=rule.name,
         state=str(alert.state),
+        window=rule.window,
     )
     template = rule.summary or default_summary(rule)
     try:

@@ -295,6 +295,7 @@ SAMPLE_ID_PARAMETER = OpenApiParameter(
 # --- the hook ---------------------------------------------------------------------------
 
 SAMPLE_PATH = "/monitor/resources/{id}/"
+SILENCE_PATH = "/monitor/alerts/silences/{id}/"
 
 
 def finish_schema(result: dict, generator, request, public: bool) -> dict:
@@ -313,6 +314,7 @@ def finish_schema(result: dict, generator, request, public: bool) -> dict:
     schemes = result["components"].get("securitySchemes", {})
     result["security"] = [{name: []} for name in (TOKEN_SCHEME, "cookieAuth") if name in schemes]
     sample_id = live_sample_id() if request is not None else None
+    live_ids = {SAMPLE_PATH: sample_id, SILENCE_PATH: live_silence_id() if request is not None else None}
     for path, item in result.get("paths", {}).items():
         for operation in item.values():
             if {} in operation.get("security", []):
@@ -322,12 +324,23 @@ def finish_schema(result: dict, generator, request, public: bool) -> dict:
                 operation.pop("security", None)
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = True
-            if sample_id and path == SAMPLE_PATH:
+            if live_ids.get(path):
                 for parameter in operation.get("parameters", []):
                     if parameter["name"] == "id":
                         for shown in parameter.get("examples", {}).values():
-                            shown["value"] = sample_id
+                            shown["value"] = live_ids[path]
     return result
+
+
+def live_silence_id() -> int | None:
+    """The newest silence here, so the silence examples (read, replace, patch, delete) meet a real one."""
+    from monitor.alerts.models import Silence
+
+    try:
+        return Silence.objects.order_by("-id").values_list("id", flat=True).first()
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the static example
+        logger.info("schema examples without a stored silence: %s", exc)
+        return None
 
 
 def server_url(request) -> str:

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from monitor.exposition.views import MetricsView
 from monitor.ingest.views import LineProtocolView, RemoteWriteView
 
+from .alerts import AlertRuleViewSet, SilenceViewSet, alert_events, alert_list
 from .batch import series_batch
 from .resources import ResourceViewSet
 from .views import api_root, application_status, collect_now, health, hosts
@@ -12,6 +13,8 @@ from .views import api_root, application_status, collect_now, health, hosts
 router = DefaultRouter()
 router.include_root_view = False  # the root lists every endpoint, not only the router's (views.api_root)
 router.register(r"resources", ResourceViewSet, basename="resource")
+router.register(r"alerts/rules", AlertRuleViewSet, basename="alertrule")
+router.register(r"alerts/silences", SilenceViewSet, basename="silence")
 
 urlpatterns = [
     path("", api_root, name="api-root"),
@@ -19,6 +22,8 @@ urlpatterns = [
     path("hosts/", hosts, name="hosts"),
     path("health/", health, name="health"),
     path("collect/", collect_now, name="collect_now"),
+    path("alerts/", alert_list, name="alert-list"),
+    path("alerts/events/", alert_events, name="alert-events"),
     # Prometheus and InfluxDB speak without trailing slashes (issue 15; db_django/urls.py has root aliases).
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/v1/write", RemoteWriteView.as_view(), name="remote_write"),

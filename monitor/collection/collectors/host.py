@@ -106,12 +106,16 @@ class KernelStat:
 
 def _cpu(tracker: RateTracker, now: float, times: Mapping[str, float]) -> list[Sample]:
     load1, load5, load15 = os.getloadavg()
+    cores = float(psutil.cpu_count() or 0)
     samples = [
-        Sample("cpu.count", float(psutil.cpu_count() or 0), "logical CPU cores"),
+        Sample("cpu.count", cores, "logical CPU cores"),
         Sample("load.1m", load1, "load average over 1 minute"),
         Sample("load.5m", load5, "load average over 5 minutes"),
         Sample("load.15m", load15, "load average over 15 minutes"),
     ]
+    if cores:
+        # What a load alert compares: the same threshold fits a 2-core and a 64-core host.
+        samples.append(Sample("load.5m_per_cpu", load5 / cores, "5-minute load average per logical core"))
     # Percentages come from the change in CPU time since the last cycle, so the
     # figure covers the whole interval, not an instant.
     total = tracker.delta("cpu.total", sum(times.values()), now)

@@ -73,6 +73,11 @@ def collect_redis(url: str, previous: Counters | None = None, timeout: float = 2
             if (counter := _number(info.get(field))) is not None
         ],
     )
+    used, limit = _number(info.get("used_memory")), _number(info.get("maxmemory"))
+    if used is not None and limit:  # maxmemory 0: no limit, nothing to be near
+        samples.append(
+            Sample(f"redis.used_memory_percent:{server}", 100.0 * used / limit, "memory used of maxmemory (percent)")
+        )
     ratio = _keyspace_hit_ratio(info, tracker, server, read_at)
     if ratio is not None:
         samples.append(Sample(f"redis.keyspace_hit_ratio:{server}", ratio, "key lookups that found the key (percent)"))
