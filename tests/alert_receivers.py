@@ -147,6 +147,19 @@ def smtp_server() -> Iterator[tuple[int, _Mailbox]]:
 # --- alert rows ------------------------------------------------------------------------
 
 
+def only_our_rules() -> None:
+    """Remove the shipped rules (migration 0014): a test's alerts are those of the rules it makes."""
+    AlertRule.objects.all().delete()
+
+
+def shipped_rule(name: str, **changes) -> AlertRule:
+    """One of the shipped rules (migration 0014's definitions at METRICS_INTERVAL=10), as a new row."""
+    from importlib import import_module
+
+    shipped = {r["name"]: r for r in import_module("monitor.migrations.0014_default_rules").default_rules(10)}
+    return AlertRule.objects.create(**{**shipped[name], **changes})
+
+
 def rule(name: str, **fields) -> AlertRule:
     defaults = {"metric": "cpu.percent", "warning": 80, "critical": 95, "description": f"{name} description"}
     return AlertRule.objects.create(name=name, **{**defaults, **fields})

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitor", "0013_alerting")]
+    dependencies = [("monitor", "0014_default_rules")]
 
     operations = [
         migrations.AddField(
