@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db import connection
 from django.utils import timezone
@@ -5,6 +6,8 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from .alerts.models import Alert, AlertEvent, AlertRule, Channel, Notification, Silence
+from .alerts.validation import rule_problems
 from .api.auth import hash_key, issue_token
 from .models import ApiToken, Host, LegacyUser, Resource, Sample, Series
 from .storage.edits import delete_sample
@@ -149,3 +152,90 @@ class LegacyUserAdmin(admin.ModelAdmin):
 
 def _legacy_table_exists() -> bool:
     return LegacyUser._meta.db_table in connection.introspection.table_names()
+
+
+# --- alerting (issue 14) ---------------------------------------------------------------
+
+
+class AlertRuleForm(forms.ModelForm):
+    """The admin's rule form checks what the API checks (monitor/alerts/validation.py)."""
+
+    class Meta:
+        model = AlertRule
+        fields = "__all__"
+
+    def clean(self):
+        values = super().clean()
+        for field, problems in rule_problems(values).items():
+            for problem in problems:
+                self.add_error(None if field == "non_field_errors" or field not in self.fields else field, problem)
+        return values
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
+    list_display = ("name", "enabled", "metric", "host_pattern", "lookup", "window", "warning", "critical", "nodata")
+    list_filter = ("enabled", "nodata", "lookup")
+    search_fields = ("name", "metric", "description")
+    ordering = ("name",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What the evaluator or the sender writes: shown, never edited by hand."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ("rule", "host", "series_name", "state", "value", "summary", "changed_at")
+    list_filter = ("state", "rule")
+    search_fields = ("host", "series_name", "summary")
+    list_select_related = ("rule",)
+    ordering = ("-changed_at",)
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "at", "rule_name", "host", "series_name", "from_state", "to_state", "value")
+    list_filter = ("to_state",)
+    search_fields = ("rule_name", "host", "series_name")
+    ordering = ("-id",)
+    show_full_result_count = False  # the log only grows
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ("id", "matchers", "starts_at", "ends_at", "created_by", "comment")
+    search_fields = ("comment", "created_by")
+    readonly_fields = ("created_by", "created_at")
+    ordering = ("-starts_at",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user.get_username()[:150]
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "enabled", "target", "min_severity", "send_resolved")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "target")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "channel", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status", "channel")
+    list_select_related = ("channel",)
+    ordering = ("-id",)
+    show_full_result_count = False

@@ -97,9 +97,16 @@ def task_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool
     return task_summary(replies, broker, timezone.now())
 
 
+def alerts_snapshot() -> dict:
+    """Alerts by state (ok, pending, warning, critical, nodata): one GROUP BY."""
+    from .alerts.status import alert_counts
+
+    return {"alerts": alert_counts()}
+
+
 def application_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool = False) -> dict:
     """The application status: one part per concern, each a dict of its own keys."""
-    return {**user_snapshot(), **task_snapshot(app, timeout, max_age, fresh)}
+    return {**user_snapshot(), **task_snapshot(app, timeout, max_age, fresh), **alerts_snapshot()}
 
 
 def _within(budget: float, check: Callable[[], dict]) -> dict:
@@ -158,16 +165,36 @@ def _check_workers(stale_after: float) -> dict:
     return result
 
 
+def _check_alerts(listed: int) -> dict:
+    """`warn` while a critical alert fires (the service is up: not `down`), with how many and the oldest few."""
+    from django.db import connection
+
+    from .alerts.status import firing_critical
+
+    try:
+        critical = firing_critical(listed)
+    finally:
+        connection.close()
+    result = {"firing_critical": critical["count"], "critical": critical["alerts"]}
+    if critical["count"]:
+        return {"state": "warn", "error": f"{critical['count']} critical alert(s) firing", **result}
+    return result
+
+
 NOT_CHECKED = {"state": "unknown", "error": "not checked: the database does not answer"}
 
 
 def health_snapshot(
-    app: Celery, timeout: float, stale_after: float, authenticated: Callable[[], bool] | None = None
+    app: Celery,
+    timeout: float,
+    stale_after: float,
+    authenticated: Callable[[], bool] | None = None,
+    alerts_listed: int = 5,
 ) -> dict:
-    """Database, broker and workers checked in parallel within `timeout` seconds.
+    """Database, broker, workers and critical alerts checked in parallel within `timeout` seconds.
 
     `status` is `fail` (some check failed: 503), `warn` (some host went
-    stale, the rest is fine) or `ok`. `authenticated`, run alongside within
+    stale, or a critical alert fires: the rest is fine) or `ok`. `authenticated`, run alongside within
     the same budget, says whether the caller may see the details (`checks`:
     errors, hosts, latencies, queue depths); anonymous callers, and everyone
     while the database does not answer (it is what verifies them), get only
@@ -181,6 +208,7 @@ def health_snapshot(
     if known is None or not known.down:
         # Both need the database: not even started when it is known to be down.
         calls["workers"] = lambda: _within(timeout, lambda: _check_workers(stale_after))
+        calls["alerts"] = lambda: _within(timeout, lambda: _check_alerts(alerts_listed))
         if authenticated is not None:
             calls["authenticated"] = lambda: call_within(timeout, authenticated)
     outcomes, threads = _start(calls)
@@ -191,9 +219,10 @@ def health_snapshot(
     # With the database down, the checks that need it can only time out: not waited for.
     for name in ("broker",) if database_down else threads:
         threads[name].join(max(0.0, deadline - time.monotonic()))
-    checks = {name: outcomes.get(name, late) for name in ("database", "broker", "workers")}
+    checks = {name: outcomes.get(name, late) for name in ("database", "broker", "workers", "alerts")}
     if database_down:
         checks["workers"] = dict(NOT_CHECKED)
+        checks["alerts"] = dict(NOT_CHECKED)
     failed = [name for name, check in checks.items() if check["state"] not in ("ok", "warn", "unknown")]
     warnings = [name for name, check in checks.items() if check["state"] == "warn"]
     body: dict = {"status": "fail" if failed else "warn" if warnings else "ok", "failed": failed, "warnings": warnings}

@@ -187,6 +187,7 @@ def test_the_api_root_page_links_every_endpoint(site, browser):  # noqa: F811
         "/monitor/alerts/rules/",
         "/monitor/alerts/events/",
         "/monitor/alerts/silences/",
+        "/monitor/metrics",
         "/monitor/schema/",
         "/monitor/docs/",
     ]

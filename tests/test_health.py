@@ -50,6 +50,7 @@ def test_it_is_200_when_everything_is_up(client, fresh_worker, redis_url):
         "database": "ok",
         "broker": "ok",
         "workers": "ok",
+        "alerts": "ok",
     }
     assert elapsed < 1.5
 

@@ -7,6 +7,7 @@ token the collection sets for all of them.
 """
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -43,7 +44,7 @@ def operations(schema: dict) -> set[tuple[str, str]]:
 def documented_parameters(schema: dict, item: dict) -> set[str]:
     """The query parameters of the operation a collection request was made from (by method and path)."""
     path = "/" + "/".join(item["request"]["url"]["path"])
-    path = path.replace(":id", "{id}")
+    path = re.sub(r":(\w+)", r"{\1}", path)  # Postman's :name -> OpenAPI's {name}
     operation = schema["paths"][path][item["request"]["method"].lower()]
     return {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
 

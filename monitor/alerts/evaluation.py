@@ -34,7 +34,7 @@ from .labels import alert_labels, base_labels, render_summary
 from .lease import evaluator_lease
 from .models import Alert, AlertEvent, AlertRule
 from .selection import CatalogSeries, Selector, load_catalog
-from .states import OK, Status, step
+from .states import OK, Status, resolved, step
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +145,12 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     watched = {rule.id: selector.select(rule) for rule in enabled}
     report.rules, report.series = len(enabled), len(catalog)
 
-    latest = lookups.latest(s.id for rows in watched.values() for s in rows)
-    now_s = int(now.timestamp())
-    by_window: dict[int, set[int]] = {}
-    for rule in enabled:
-        if rule.lookup != AlertRule.Lookup.LAST:
-            by_window.setdefault(rule.window, set()).update(s.id for s in watched[rule.id] if s.id in latest)
-    windows = {seconds: lookups.windows(ids, now_s - seconds) for seconds, ids in by_window.items() if ids}
+    readings = lookups.read(
+        (s.id for rows in watched.values() for s in rows),
+        {rule.window for rule in enabled if rule.lookup != AlertRule.Lookup.LAST},
+        int(now.timestamp()),
+    )
+    latest, windows = readings.latest, readings.windows
 
     existing: dict[tuple[int, int | None], _Row] = {}
     leftovers: list[_Row] = []
@@ -211,7 +210,7 @@ def _run(now: datetime, report: EvaluationReport) -> None:
     for row in leftovers:
         if row.id not in seen and row.before.state != OK:
             # its series left the catalog, or the rule no longer selects it (edited, disabled)
-            row.after = Status(OK, value=row.before.value)
+            row.after = resolved(row.before)
             written.append(row)
     if written:
         _write(written, now, report)

@@ -8,12 +8,13 @@ a thousand rules over two hundred hosts cost set lookups, not fnmatch calls.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from monitor.models import Series
 
@@ -21,14 +22,19 @@ from monitor.models import Series
 METRICS_PER_QUERY = 500
 
 
-@dataclass(frozen=True, slots=True)
 class CatalogSeries:
-    id: int
-    key: str
-    name: str
-    metric: str
-    host: str
-    labels: dict
+    """A catalog row as the evaluator needs it; its labels are decoded on first use (most are never read)."""
+
+    __slots__ = ("id", "key", "name", "metric", "host", "_labels")
+
+    def __init__(self, id: int, key: str, name: str, metric: str, host: str, labels: dict | str | None):
+        self.id, self.key, self.name, self.metric, self.host, self._labels = id, key, name, metric, host, labels
+
+    @property
+    def labels(self) -> dict:
+        if isinstance(self._labels, str | bytes):
+            self._labels = json.loads(self._labels)
+        return self._labels or {}
 
 
 def is_prefix(metric: str) -> bool:
@@ -66,8 +72,10 @@ def load_catalog(rules: Iterable) -> list[CatalogSeries]:
         where = Q()
         for clause in clauses[start : start + METRICS_PER_QUERY]:
             where |= clause
-        for row in Series.objects.filter(where).values_list("id", "key", "name", "metric", "host", "labels"):
-            found[row[0]] = CatalogSeries(*row[:5], row[5] or {})
+        # The labels as stored (JSON text): decoding 10,000 of them costs more than the rest of the read.
+        rows = Series.objects.filter(where).annotate(raw_labels=Cast("labels", TextField()))
+        for row in rows.values_list("id", "key", "name", "metric", "host", "raw_labels"):
+            found[row[0]] = CatalogSeries(*row)
     return list(found.values())
 
 

@@ -76,13 +76,27 @@ def _held(status: Status) -> str:
     return ""
 
 
+def last_severity(status: Status) -> str:
+    """The severity an alert had (or headed for): kept on the ok row, so a resolved alert's labels stay the same."""
+    if status.state in (CRITICAL, NODATA):
+        return Severity.CRITICAL.value
+    if status.state == WARNING:
+        return Severity.WARNING.value
+    return status.pending_severity
+
+
+def resolved(status: Status, value: float | None = None) -> Status:
+    """Back to ok, remembering the severity it had and its last value."""
+    return Status(OK, pending_severity=last_severity(status), value=value if value is not None else status.value)
+
+
 def _clear(rule: AlertRule, status: Status, now: datetime, value: float | None) -> Status:
     """Nothing calls for an alert: ok at once, or after keep_firing_for when firing."""
     if status.state in FIRING and rule.keep_firing_for:
         since = status.cleared_since or now
         if now - since < timedelta(seconds=rule.keep_firing_for):
             return replace(status, cleared_since=since, value=value if value is not None else status.value)
-    return Status(OK, value=value if value is not None else status.value)
+    return resolved(status, value)
 
 
 def step(rule: AlertRule, status: Status, value: float | None, now: datetime) -> Status:
@@ -98,7 +112,7 @@ def step(rule: AlertRule, status: Status, value: float | None, now: datetime) ->
     target = level(rule, value, _held(status))
     if not target:
         if status.state in (OK, PENDING):
-            return Status(OK, value=value)
+            return Status(OK, pending_severity=status.pending_severity, value=value)
         return _clear(rule, status, now, value)
     if status.state in FIRING:
         # escalate, de-escalate, or come back from nodata without waiting again

@@ -6,12 +6,13 @@ import re
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitor.alerts.labels import alert_labels, severity_of
 from monitor.alerts.models import Alert, AlertEvent, AlertRule, Silence
+from monitor.alerts.validation import MIN_WINDOW, rule_problems
 
-MIN_WINDOW = 60  # the minute tier's bucket: a shorter window reads only the latest value
 MAX_WINDOW = 7 * 86400
 MAX_SECONDS = 7 * 86400
 RESERVED_LABELS = frozenset({"alertname", "host", "metric", "severity"})
@@ -19,7 +20,7 @@ LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_REGEX = 1000
 
 
-def _string_map(value: object, field: str, reserved: frozenset[str] = frozenset()) -> dict[str, str]:
+def _string_map(value: object, reserved: frozenset[str] = frozenset()) -> dict[str, str]:
     if not isinstance(value, dict):
         raise serializers.ValidationError(_("Expected an object of label names to text values."))
     for name, text in value.items():
@@ -80,47 +81,21 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_metric(self, value: str) -> str:
-        if not value.strip() or "*" in value[:-1] or value != value.strip():
-            raise serializers.ValidationError(
-                _("A metric name (disk.used_percent), or a prefix ending in one * (mysql.*).")
-            )
+        problems = rule_problems({"metric": value, "nodata": "alert"}).get("metric")
+        if problems:
+            raise serializers.ValidationError(problems)
         return value
 
     def validate_match_labels(self, value: object) -> dict:
-        return _string_map(value, "match_labels")
+        return _string_map(value)
 
     def validate_labels(self, value: object) -> dict:
-        return _string_map(value, "labels", RESERVED_LABELS)
+        return _string_map(value, RESERVED_LABELS)
 
     def validate(self, attrs: dict) -> dict:
         merged = {field: getattr(self.instance, field) for field in self.Meta.fields if self.instance is not None}
         merged.update(attrs)
-        errors: dict[str, list[str]] = {}
-        get = merged.get
-        if get("warning") is None and get("critical") is None and get("nodata", AlertRule.NoData.KEEP) != "alert":
-            errors.setdefault("non_field_errors", []).append(
-                _("Give a warning or a critical threshold, or nodata=alert (a rule that alerts on silence).")
-            )
-        below = get("direction", AlertRule.Direction.ABOVE) == AlertRule.Direction.BELOW
-        for level in ("warning", "critical"):
-            threshold, clear = get(level), get(f"{level}_clear")
-            if clear is None:
-                continue
-            if threshold is None:
-                errors.setdefault(f"{level}_clear", []).append(_("A clear value needs its threshold (%s).") % level)
-            elif below and clear < threshold:
-                errors.setdefault(f"{level}_clear", []).append(
-                    _("Alerting below %(t)s, it clears above: give a value >= %(t)s.") % {"t": threshold}
-                )
-            elif not below and clear > threshold:
-                errors.setdefault(f"{level}_clear", []).append(
-                    _("Alerting above %(t)s, it clears below: give a value <= %(t)s.") % {"t": threshold}
-                )
-        warning, critical = get("warning"), get("critical")
-        if warning is not None and critical is not None and (critical > warning if below else critical < warning):
-            errors.setdefault("critical", []).append(
-                _("critical must be past warning (%(side)s it).") % {"side": _("below") if below else _("above")}
-            )
+        errors = rule_problems(merged)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -193,23 +168,60 @@ class EventPageSerializer(serializers.Serializer):
 
 
 class MatcherSerializer(serializers.Serializer):
+    """One matcher as the schema shows it (checked by MatchersField, whose errors stay a flat list)."""
+
     name = serializers.RegexField(LABEL_NAME, max_length=100, help_text="a label name: alertname, host, severity, ...")
     value = serializers.CharField(max_length=MAX_REGEX, allow_blank=True, trim_whitespace=False)
     regex = serializers.BooleanField(default=False, help_text="value is a regular expression matching the whole label")
 
-    def validate(self, attrs: dict) -> dict:
-        if attrs.get("regex"):
-            try:
-                re.compile(attrs["value"])
-            except re.error as exc:
-                raise serializers.ValidationError({"value": [_("Not a regular expression: %s") % exc]}) from exc
-        return attrs
+
+@extend_schema_field(MatcherSerializer(many=True))
+class MatchersField(serializers.JSONField):
+    """A non-empty list of {name, value, regex}; every problem is one line naming the matcher by index."""
+
+    def to_internal_value(self, data: object) -> list[dict]:
+        data = super().to_internal_value(data)
+        if not isinstance(data, list) or not data:
+            raise serializers.ValidationError(_("A non-empty list of {name, value, regex} objects."))
+        cleaned, problems = [], []
+        for index, matcher in enumerate(data):
+            problem = _matcher_problem(matcher)
+            if problem:
+                problems.append(_("matcher %(index)d: %(problem)s") % {"index": index, "problem": problem})
+            else:
+                cleaned.append(
+                    {"name": matcher["name"], "value": matcher["value"], "regex": bool(matcher.get("regex"))}
+                )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return cleaned
+
+
+def _matcher_problem(matcher: object) -> str:
+    if not isinstance(matcher, dict):
+        return _("expected an object {name, value, regex}")
+    unknown = set(matcher) - {"name", "value", "regex"}
+    if unknown:
+        return _("unknown keys %s") % ", ".join(sorted(map(str, unknown)))
+    name, value, regex = matcher.get("name"), matcher.get("value"), matcher.get("regex", False)
+    if not isinstance(name, str) or not LABEL_NAME.match(name) or len(name) > 100:
+        return _("name must be a label name ([A-Za-z_][A-Za-z0-9_]*)")
+    if not isinstance(value, str) or len(value) > MAX_REGEX:
+        return _("value must be text of at most %d characters") % MAX_REGEX
+    if not isinstance(regex, bool):
+        return _("regex must be true or false")
+    if regex:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return _("not a regular expression: %s") % exc
+    return ""
 
 
 class SilenceSerializer(serializers.ModelSerializer):
     """Alerts whose labels match every matcher send nothing between starts_at and ends_at."""
 
-    matchers = MatcherSerializer(many=True, allow_empty=False)
+    matchers = MatchersField(help_text="alerts match when every matcher matches one of their labels")
     active = serializers.SerializerMethodField(help_text="now between starts_at and ends_at")
 
     class Meta:

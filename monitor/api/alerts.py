@@ -100,7 +100,7 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
     queryset = AlertRule.objects.order_by("name")
     serializer_class = AlertRuleSerializer
     lookup_field = "name"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    lookup_value_regex = r".+"  # any name reaches the view: a bad one is a 404 there, TRACE a 405
     pagination_class = None
 
 
@@ -145,7 +145,7 @@ def _query(filters: type[serializers.Serializer], request: Request) -> dict:
         _text_parameter("rule", "only this rule's alerts (its name)", "disk_nearly_full"),
         OpenApiParameter("severity", str, enum=["warning", "critical"], examples=example("critical")),
         OpenApiParameter(
-            "all", bool, description="include alerts that are ok (default: only the others)", examples=example(False)
+            "all", bool, description="include alerts that are ok (default: only the others)", examples=example(True)
         ),
         *RETRY_AFTER,
     ],
@@ -189,7 +189,11 @@ class EventFilters(serializers.Serializer):
 @extend_schema(
     parameters=[
         OpenApiParameter(
-            "after", int, description="only events with a larger id (default 0: from the first)", examples=example(0)
+            "after",
+            int,
+            description="only events with a larger id (default 0: from the first)",
+            # not 0: openapi-to-postmanv2 drops the name of a parameter whose example is falsy
+            examples=example(1),
         ),
         _text_parameter("host", "only this host's events", EXAMPLE_HOST),
         _text_parameter("rule", "only this rule's events (its name)", "disk_nearly_full"),
@@ -263,7 +267,6 @@ class SilenceViewSet(viewsets.ModelViewSet):
 
     queryset = Silence.objects.order_by("-starts_at", "-id")
     serializer_class = SilenceSerializer
-    lookup_value_regex = r"[0-9]+"
     pagination_class = None
 
     def perform_create(self, serializer: SilenceSerializer) -> None:

@@ -199,10 +199,25 @@ class WorkersCheckSerializer(CheckSerializer):
     stale_hosts = StaleHostSerializer(many=True, required=False)
 
 
+class CriticalAlertSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    host = serializers.CharField()
+    summary = serializers.CharField()
+    since = serializers.DateTimeField(help_text="when it started firing")
+
+
+class AlertsCheckSerializer(CheckSerializer):
+    firing_critical = serializers.IntegerField(required=False, help_text="critical and nodata alerts firing now")
+    critical = CriticalAlertSerializer(
+        many=True, required=False, help_text="the oldest of them, up to ALERTS_HEALTH_LIST"
+    )
+
+
 class HealthChecksSerializer(serializers.Serializer):
     database = CheckSerializer()
     broker = BrokerCheckSerializer()
     workers = WorkersCheckSerializer()
+    alerts = AlertsCheckSerializer(help_text="warn while a critical alert fires")
 
 
 class HealthSerializer(serializers.Serializer):
@@ -210,7 +225,9 @@ class HealthSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=HEALTH_STATES, help_text="fail answers 503")
     failed = serializers.ListField(child=serializers.CharField(), help_text="checks that failed")
-    warnings = serializers.ListField(child=serializers.CharField(), help_text="checks that warn (a stale host)")
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="checks that warn (a stale host, a critical alert)"
+    )
     checks = HealthChecksSerializer(required=False, help_text="only for a token of any scope or a staff session")
 
 
@@ -218,6 +235,14 @@ class BrokerStateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=BROKER_STATES)
     latency_ms = serializers.FloatField(required=False, help_text="one broker round trip, or the whole ask")
     error = serializers.CharField(required=False)
+
+
+class AlertCountsSerializer(serializers.Serializer):
+    ok = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    warning = serializers.IntegerField()
+    critical = serializers.IntegerField()
+    nodata = serializers.IntegerField()
 
 
 class ApplicationStatusSerializer(serializers.Serializer):
@@ -236,6 +261,7 @@ class ApplicationStatusSerializer(serializers.Serializer):
         allow_null=True, help_text="when the workers answered these counts (their last server-status cycle, or now)"
     )
     age_seconds = serializers.FloatField(allow_null=True, help_text="how long ago that was")
+    alerts = AlertCountsSerializer(help_text="alerts by state (an alert exists once its series left ok)")
 
 
 class CollectQueuedSerializer(serializers.Serializer):

@@ -129,7 +129,7 @@ def application_status(request: Request) -> Response:
 
 @extend_schema(
     responses={
-        200: OpenApiResponse(HealthSerializer, "ok, or warn: a host went stale."),
+        200: OpenApiResponse(HealthSerializer, "ok, or warn: a host went stale or a critical alert fires."),
         503: OpenApiResponse(HealthSerializer, "fail: the checks named in `failed` did."),
     }
 )
@@ -137,7 +137,7 @@ def application_status(request: Request) -> Response:
 @permission_classes([AllowAny])
 @authentication_classes([])
 def health(request: Request) -> Response:
-    """200 when database, broker and workers are fine (`ok`) or a host went stale (`warn`);
+    """200 when database, broker and workers are fine (`ok`), or a host went stale or a critical alert fires (`warn`);
     503 naming what failed (`fail`). Always within 1.5 s, whatever is down.
 
     Open to anonymous clients (load balancers, uptime checkers), who get only the
@@ -145,7 +145,11 @@ def health(request: Request) -> Response:
     errors, hosts, latencies and queue depths.
     """
     snapshot = health_snapshot(
-        celery_app, settings.STATUS_TIMEOUT, settings.HOST_STALE_AFTER, authenticated=lambda: may_see_details(request)
+        celery_app,
+        settings.STATUS_TIMEOUT,
+        settings.HOST_STALE_AFTER,
+        authenticated=lambda: may_see_details(request),
+        alerts_listed=settings.ALERTS_HEALTH_LIST,
     )
     code = status.HTTP_503_SERVICE_UNAVAILABLE if snapshot["status"] == "fail" else status.HTTP_200_OK
     return Response(snapshot, status=code)

@@ -649,12 +649,13 @@ class AlertRow:
     url: str = ""
 
 
-def active_alerts() -> list[AlertRow]:
+def active_alerts(host: str | None = None) -> list[AlertRow]:
     """Firing alerts from the provider named by DASHBOARD_ALERTS; [] while there is none (no block is shown).
 
     The hook for monitor/alerts: a function `active_alerts()` that returns the firing
     alerts, most severe first. A provider that is missing returns nothing; one that
-    fails is not hidden (the page would show a false all-clear).
+    fails is not hidden (the page would show a false all-clear). With `host`, only
+    that host's alerts (the host page).
     """
     path = settings.DASHBOARD_ALERTS
     if not path:
@@ -666,4 +667,5 @@ def active_alerts() -> list[AlertRow]:
         if (missing and path.startswith(missing)) or "does not define" in str(exc):
             return []  # no alerting module, or it has no such function yet: no block
         raise
-    return [row if isinstance(row, AlertRow) else AlertRow(**row) for row in provider()]
+    rows = [row if isinstance(row, AlertRow) else AlertRow(**row) for row in provider()]
+    return rows if host is None else [row for row in rows if row.host == host]

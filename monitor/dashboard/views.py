@@ -102,6 +102,7 @@ def host(request: HttpRequest, name: str) -> HttpResponse:
             "subject": name,
             "known": known,
             "stale": known is not None and timezone.now() - known.last_seen > stale_after(),
+            "alerts": panels.active_alerts(host=name),
             "sections": found,
             "servers": servers,
             "nav_hosts": nav_hosts(),
