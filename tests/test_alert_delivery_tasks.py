@@ -15,7 +15,7 @@ def test_beat_plans_and_sends_every_notify_interval():
     entries = {entry["task"]: entry for entry in schedule.values()}
     assert entries[PLAN_NOTIFICATIONS]["schedule"] == 7.0
     assert entries[SEND_NOTIFICATIONS]["schedule"] == 7.0
-    assert entries[PLAN_NOTIFICATIONS]["options"]["expires"] == 7.0
+    assert entries[PLAN_NOTIFICATIONS]["options"]["expires"] == 21.0
 
 
 def test_the_tasks_are_registered_under_their_schedule_names():

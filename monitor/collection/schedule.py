@@ -61,9 +61,14 @@ def beat_schedule(
 
 
 def notification_schedule(every_seconds: int) -> dict:
-    """Plan and send each tick; a tick nobody ran within one interval is dropped (the next one does the same work)."""
+    """Plan and send each tick; a tick no worker ran within three intervals is dropped (as a collection cycle).
+
+    Running a late tick is harmless (both are reconciliations, and a message is
+    claimed once), so the expiry only keeps a backlog from building up.
+    """
     every = float(every_seconds)
+    options = {"expires": 3 * every}
     return {
-        "plan-notifications": {"task": PLAN_NOTIFICATIONS, "schedule": every, "options": {"expires": every}},
-        "send-notifications": {"task": SEND_NOTIFICATIONS, "schedule": every, "options": {"expires": every}},
+        "plan-notifications": {"task": PLAN_NOTIFICATIONS, "schedule": every, "options": options},
+        "send-notifications": {"task": SEND_NOTIFICATIONS, "schedule": every, "options": dict(options)},
     }
