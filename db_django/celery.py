@@ -17,6 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 app = Celery("db_django", task_cls="monitor.collection.worker_control:CountedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["monitor.collection", "monitor.alerts"])
+app.autodiscover_tasks(["monitor.alerts"], related_name="delivery_tasks")
 
 
 @app.on_after_configure.connect
@@ -28,7 +29,11 @@ def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
 
     scrape = settings.SCRAPE_INTERVAL if settings.SCRAPE_TARGETS else None
     source.beat_schedule = beat_schedule(
-        settings.METRICS_INTERVAL, settings.SERVER_METRICS_INTERVAL, scrape, settings.ALERTS_EVALUATION_INTERVAL
+        settings.METRICS_INTERVAL,
+        settings.SERVER_METRICS_INTERVAL,
+        scrape,
+        settings.ALERTS_EVALUATION_INTERVAL,
+        notify_interval_seconds=settings.ALERTS_NOTIFY_INTERVAL,
     )
 
 

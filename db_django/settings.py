@@ -434,6 +434,34 @@ if not CELERY_BROKER_URL.startswith("filesystem"):
         "unacked_mutex_expire": 10,
     }
 
+# --- Notifications (monitor/alerts/grouping.py, outbox.py; README "Notifications") ---
+# Seconds between planning runs (and scheduled sends) of alert notifications.
+ALERTS_NOTIFY_INTERVAL = envint("ALERTS_NOTIFY_INTERVAL", 10, minimum=1)
+# Base URL of this monitor as people reach it: the webhook's externalURL and the alerts' links ("" = none).
+ALERTS_EXTERNAL_URL = envstr("ALERTS_EXTERNAL_URL", "")
+# A message that failed this many times is given up (status failed, last_error kept).
+ALERTS_MAX_ATTEMPTS = envint("ALERTS_MAX_ATTEMPTS", 8, minimum=1)
+# Retry n waits ALERTS_RETRY_BASE x 2^(n-1) seconds, at most ALERTS_RETRY_MAX.
+ALERTS_RETRY_BASE = envfloat("ALERTS_RETRY_BASE", 30.0)
+ALERTS_RETRY_MAX = envfloat("ALERTS_RETRY_MAX", 3600.0)
+# A sender's claim on a message lasts 3 x the channel's timeout plus this (seconds); a sender
+# that died mid-delivery leaves a claim the next run takes over once it has run out.
+ALERTS_SEND_LEASE = envfloat("ALERTS_SEND_LEASE", 30.0)
+# Days the outbox keeps sent and failed messages (their history, last_error) before deleting them.
+ALERTS_OUTBOX_KEEP_DAYS = envint("ALERTS_OUTBOX_KEEP_DAYS", 30, minimum=1)
+# Outgoing mail (email channels): Django's SMTP settings.
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
+EMAIL_TIMEOUT = envfloat("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "db_django monitor <monitor@localhost>")
+ALERTS_EMAIL_FROM = envstr("ALERTS_EMAIL_FROM", DEFAULT_FROM_EMAIL)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

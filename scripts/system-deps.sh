@@ -9,6 +9,7 @@
 #     chromium  headless Chromium and its driver, for the browser tests (Selenium)
 #     gettext   xgettext and msgfmt, for the test that the Chinese catalog covers the code
 #     prometheus  Prometheus, promtool and node_exporter, for tests/test_prometheus_*.py
+#     alertmanager  Prometheus Alertmanager, for tests/test_alert_delivery_alertmanager.py
 set -euo pipefail
 
 packages=()
@@ -34,7 +35,12 @@ for extra in "$@"; do
         packages+=(prometheus-node-exporter); new_prometheus+=(prometheus-node-exporter)
       fi
       ;;
-    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium gettext prometheus)" >&2; exit 2 ;;
+    alertmanager)
+      if [ ! -x /usr/bin/prometheus-alertmanager ]; then
+        packages+=(prometheus-alertmanager); new_prometheus+=(prometheus-alertmanager)
+      fi
+      ;;
+    *) echo "system-deps.sh: unknown extra '$extra' (known: nginx chromium gettext prometheus alertmanager)" >&2; exit 2 ;;
   esac
 done
 [ ${#packages[@]} -gt 0 ] || exit 0
@@ -83,7 +89,7 @@ if [ "$new_nginx" = 1 ]; then
   fi
 fi
 
-# Debian's packages start Prometheus (9090) and node_exporter (9100) as services. The
+# Debian's packages start Prometheus (9090), node_exporter (9100) and Alertmanager (9093) as services. The
 # tests run private ones on spare ports with their own configuration and data folders;
 # the services we installed are stopped and disabled again.
 for service in "${new_prometheus[@]}"; do

@@ -219,6 +219,10 @@ class NotificationGroup(models.Model):
     first_seen = models.DateTimeField(default=timezone.now, help_text="when the group first had a firing alert")
     last_sent_at = models.DateTimeField(null=True, blank=True)
     last_digest = models.CharField(max_length=40, blank=True, default="", help_text="what the last message said")
+    # The firing alerts the last message showed, by fingerprint (labels, annotations, startsAt as sent), so
+    # the next run knows which resolved and can show them as they were (monitor/alerts/grouping.py).
+    last_alerts = models.JSONField(default=dict, blank=True)
+    sequence = models.PositiveIntegerField(default=0, help_text="messages written for this group; part of dedup_key")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "key"], name="notificationgroup_channel_key")]

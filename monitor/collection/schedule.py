@@ -5,6 +5,8 @@ COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
 PRUNE = "monitor.collection.tasks.prune_old_resources"
 SCRAPE = "monitor.collection.tasks.scrape_targets"
 EVALUATE_ALERTS = "monitor.alerts.tasks.evaluate_rules"
+PLAN_NOTIFICATIONS = "monitor.alerts.delivery_tasks.plan_notifications"
+SEND_NOTIFICATIONS = "monitor.alerts.delivery_tasks.send_notifications"
 # One collection cycle: every worker's host (broadcast), plus servers and queue (once).
 COLLECTION_TASKS = (COLLECT_HOST, COLLECT_SERVERS)
 
@@ -14,11 +16,14 @@ def beat_schedule(
     server_interval_seconds: int | None = None,
     scrape_interval_seconds: int | None = None,
     alerts_interval_seconds: int | None = None,
+    notify_interval_seconds: int = 10,
 ) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
     status every `server_interval_seconds` (default: the same), and the
     exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry),
     and the alert rules every `alerts_interval_seconds` (None: no entry).
+    Notifications are planned and sent every `notify_interval_seconds`
+    (monitor/alerts/delivery_tasks.py).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -36,6 +41,7 @@ def beat_schedule(
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {"task": PRUNE, "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
+    schedule.update(notification_schedule(notify_interval_seconds))
     if scrape_interval_seconds:
         scrape_every = float(scrape_interval_seconds)
         schedule["scrape-targets"] = {
@@ -52,3 +58,17 @@ def beat_schedule(
             "options": {"expires": 2 * alerts_every},
         }
     return schedule
+
+
+def notification_schedule(every_seconds: int) -> dict:
+    """Plan and send each tick; a tick no worker ran within three intervals is dropped (as a collection cycle).
+
+    Running a late tick is harmless (both are reconciliations, and a message is
+    claimed once), so the expiry only keeps a backlog from building up.
+    """
+    every = float(every_seconds)
+    options = {"expires": 3 * every}
+    return {
+        "plan-notifications": {"task": PLAN_NOTIFICATIONS, "schedule": every, "options": options},
+        "send-notifications": {"task": SEND_NOTIFICATIONS, "schedule": every, "options": dict(options)},
+    }

@@ -1,0 +1,37 @@
+"""Email through Django's mail backend (EMAIL_HOST/EMAIL_PORT...): subject "[FIRING:2] rule host", text body."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+from . import DeliveryError, GroupMessage, text_lines
+
+
+def render(message: GroupMessage) -> dict[str, Any]:
+    lines = [message.title(), "", *text_lines(message)]
+    if message.external_url:
+        lines += ["", message.external_url]
+    return {"subject": message.title(), "body": "\n".join(lines).rstrip() + "\n"}
+
+
+def recipients(target: str) -> list[str]:
+    return [address.strip() for address in target.replace(";", ",").split(",") if address.strip()]
+
+
+def deliver(channel, payload: dict[str, Any]) -> None:
+    to = recipients(channel.target)
+    if not to:
+        raise DeliveryError("the channel has no address to send to")
+    try:
+        connection = get_connection(timeout=channel.timeout)
+        sent = EmailMessage(
+            payload["subject"], payload["body"], settings.ALERTS_EMAIL_FROM, to, connection=connection
+        ).send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"email to {', '.join(to)}: {exc}") from exc
+    if sent != 1:
+        raise DeliveryError("the mail backend sent nothing")
