@@ -98,10 +98,11 @@ def task_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool
 
 
 def alerts_snapshot() -> dict:
-    """Alerts by state (ok, pending, warning, critical, nodata): one GROUP BY."""
+    """Alerts by state (one GROUP BY) and the notification outbox (pending, failed, oldest waiting)."""
+    from .alerts.outbox import outbox_summary
     from .alerts.status import alert_counts
 
-    return {"alerts": alert_counts()}
+    return {"alerts": alert_counts(), "notifications": outbox_summary()}
 
 
 def application_snapshot(app: Celery, timeout: float, max_age: float = 0.0, fresh: bool = False) -> dict:

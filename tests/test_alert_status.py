@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitor.alerts.models import Alert, AlertRule
+from monitor.alerts.models import Alert, AlertRule, Channel, Notification
 from monitor.alerts.status import alert_counts
 from monitor.api.auth import issue_token
 from monitor.models import Host
@@ -40,6 +40,24 @@ def test_application_status_keeps_its_keys_and_adds_alert_counts(client):
     body = client.get("/monitor/application/").json()
     assert {"active_sessions", "active_users", "total_users", "active_tasks", "workers_online"} <= set(body)
     assert body["alerts"] == {"ok": 0, "pending": 1, "warning": 1, "critical": 0, "nodata": 0}
+
+
+@pytest.mark.django_db
+def test_application_status_shows_the_notification_outbox_waiting_and_given_up(client):
+    assert client.get("/monitor/application/").json()["notifications"] == {
+        "pending": 0,
+        "failed": 0,
+        "oldest_pending_age_seconds": None,
+    }
+    channel = Channel.objects.create(name="ops", kind=Channel.Kind.WEBHOOK, target="http://127.0.0.1:9/hook")
+    queued = timezone.now() - timedelta(minutes=5)
+    for n, status in enumerate(["pending", "sending", "failed", "sent"]):
+        Notification.objects.create(
+            channel=channel, group_key="g", dedup_key=f"k{n}", payload={}, status=status, created_at=queued
+        )
+    outbox = client.get("/monitor/application/").json()["notifications"]
+    assert outbox["pending"] == 2 and outbox["failed"] == 1
+    assert 300 <= outbox["oldest_pending_age_seconds"] < 360
 
 
 @pytest.mark.redis

@@ -15,7 +15,15 @@ from procs import broker_at, child_env, closed_port, frozen_server, running, wai
 
 URL = "/monitor/application/"
 NOTES_KEYS = {"active_sessions", "active_users", "total_users", "active_tasks", "scheduled_tasks", "reserved_tasks"}
-STATUS_KEYS = NOTES_KEYS | {"workers_online", "workers", "broker", "reported_at", "age_seconds", "alerts"}
+STATUS_KEYS = NOTES_KEYS | {
+    "workers_online",
+    "workers",
+    "broker",
+    "reported_at",
+    "age_seconds",
+    "alerts",
+    "notifications",
+}
 BUDGET = 1.5
 TYPICAL = 0.050  # what a request answered from the report may take
 

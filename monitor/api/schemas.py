@@ -265,6 +265,14 @@ class AlertCountsSerializer(serializers.Serializer):
     nodata = serializers.IntegerField()
 
 
+class OutboxSerializer(serializers.Serializer):
+    pending = serializers.IntegerField(help_text="notifications waiting or being sent")
+    failed = serializers.IntegerField(help_text="notifications given up on after ALERTS_MAX_ATTEMPTS")
+    oldest_pending_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="age of the oldest waiting one; growing: a receiver is down or sending stopped"
+    )
+
+
 class ApplicationStatusSerializer(serializers.Serializer):
     """/monitor/application/: sessions and users, workers and their task counts, the broker's state."""
 
@@ -282,6 +290,7 @@ class ApplicationStatusSerializer(serializers.Serializer):
     )
     age_seconds = serializers.FloatField(allow_null=True, help_text="how long ago that was")
     alerts = AlertCountsSerializer(help_text="alerts by state (an alert exists once its series left ok)")
+    notifications = OutboxSerializer(help_text="the notification outbox")
 
 
 class CollectQueuedSerializer(serializers.Serializer):
