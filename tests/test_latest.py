@@ -47,9 +47,9 @@ def test_a_series_holds_one_value_per_instant_so_a_second_one_is_refused(client,
     assert [r["value"] for r in client.get(URL, {"host": "a", "name": "cpu.percent"}).json()] == [4]
 
 
-def test_it_costs_two_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
-    # How many series match (the API_MAX_SERIES bound), then their latest values with the catalog.
-    with django_assert_num_queries(2):
+def test_it_costs_three_queries_whatever_the_number_of_series(client, history, django_assert_num_queries):
+    # How many series match (the API_MAX_SERIES bound), their catalog rows, their latest values.
+    with django_assert_num_queries(3):
         client.get(URL)
 
 
@@ -69,3 +69,20 @@ def test_more_series_than_the_bound_asks_for_a_filter(client, history, settings)
     assert "API_MAX_SERIES" in response.json()["detail"][0]
     assert client.get(URL, {"host": "a"}).status_code == 200  # two series
     assert client.get("/monitor/resources/").status_code == 400
+
+
+@pytest.mark.parametrize("by_key_max", [0, 1000], ids=["whole-partition", "by-key"])
+def test_both_ways_of_reading_latest_values_answer_the_same_sorted_by_host_then_name(
+    client, history, monkeypatch, by_key_max
+):
+    from monitor.storage import queries
+
+    monkeypatch.setattr(queries, "LATEST_BY_KEY_MAX", by_key_max)
+    everything = client.get(URL).json()
+    assert [(r["host"], r["name"]) for r in everything] == [
+        ("a", "cpu.percent"),
+        ("a", "disk.used_percent:/"),
+        ("b", "cpu.percent"),
+        ("b", "disk.used_percent:/"),
+    ]
+    assert client.get(URL, {"host": "b"}).json() == everything[2:]

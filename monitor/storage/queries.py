@@ -278,16 +278,36 @@ class Row:
         return from_us(self.ts)
 
 
+# Up to this many selected series, their latest values are looked up by key; past it the
+# whole latest-values partition (one row per series) is read and matched in Python, which
+# is cheaper than a long IN list and than a join sorted by name in the database.
+LATEST_BY_KEY_MAX = 2000
+
+
 @replica_read
 def resource_latest(series: QuerySet) -> list[Row]:
-    """The newest sample of each selected series, from the catalog and the latest values (no sample is read)."""
-    rows = Rollup.objects.filter(step=Rollup.LATEST, bucket=0, series__in=series.values("id"))
-    return [
-        Row(*fields)
-        for fields in rows.order_by("series__host", "series__name").values_list(
-            "series_id", "last_ts", "last", "series__name", "series__host", "series__description"
-        )
+    """The newest sample of each selected series, from the catalog and the latest values (no sample is read).
+
+    Two plain reads joined here, ordered by host then name (code point order, as the
+    binary collation orders them): at 20,000 series the database's join and sort
+    took twice as long as both reads together.
+    """
+    catalog = {
+        series_id: (name, host, description)
+        for series_id, name, host, description in series.order_by().values_list("id", "name", "host", "description")
+    }
+    if not catalog:
+        return []
+    latest = Rollup.objects.filter(step=Rollup.LATEST, bucket=0)
+    if len(catalog) <= LATEST_BY_KEY_MAX:
+        latest = latest.filter(series_id__in=list(catalog))
+    rows = [
+        Row(series_id, ts, value, *catalog[series_id])
+        for series_id, ts, value in latest.order_by().values_list("series_id", "last_ts", "last")
+        if series_id in catalog
     ]
+    rows.sort(key=lambda row: (row.host, row.name))
+    return rows
 
 
 @replica_read
