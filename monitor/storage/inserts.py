@@ -12,13 +12,16 @@ nothing twice), a different value is a conflict and the whole batch is refused.
 """
 
 import json
+import logging
+import random
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.utils import timezone
@@ -36,6 +39,10 @@ from .rollups import fold
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
 HOST_SEEN_RESOLUTION_US = 1_000_000
+LOCK_RETRIES = 3  # a write that meets a deadlock or a lock wait timeout is tried again this many times
+
+logger = logging.getLogger(__name__)
+
 # Keys checked per statement when a batch holds repeats (bound parameters stay well under SQLite's limit).
 LOOKUP_CHUNK = 400
 SAMPLE_COLUMNS = ("series_id", "ts", "value")
@@ -82,13 +89,24 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     ids = series_ids((p.host, p.name, p.description) for p in points)
     keys = [(ids[(p.host, p.name)], p.ts) for p in points]
     # float(): the numeric multi-row statements (storage/bulk.py) write values with repr()
-    rows = [(series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True)]
-    try:
-        with _transaction():
-            _write(rows, points, careful=False)
-    except _Repeats:
-        with _transaction():
-            _write(rows, points, careful=True)
+    # Key order: concurrent writes then lock shared rows (a series' latest value, its
+    # current buckets, a host) in the same order, so they wait for each other instead of
+    # deadlocking; a deadlock or lock wait that still happens is retried whole.
+    rows = sorted((series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True))
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            try:
+                with _transaction():
+                    _write(rows, points, careful=False)
+            except _Repeats:
+                with _transaction():
+                    _write(rows, points, careful=True)
+            return keys
+        except OperationalError as exc:
+            if exc.args[:1] not in ((1213,), (1205,)) or attempt == LOCK_RETRIES or connection.in_atomic_block:
+                raise
+            logger.info("write retried after %s (attempt %d)", exc.args[1] if len(exc.args) > 1 else exc, attempt + 1)
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
     return keys
 
 
@@ -191,7 +209,7 @@ def _hosts_seen(points: Iterable[Point]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             _hosts_sql(connection.vendor),
-            [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in due.items()],
+            [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in sorted(due.items())],
         )
     _host_written.update(due)
 

@@ -51,6 +51,7 @@ def fold(rows: Sequence[tuple[int, int, float]]) -> None:
     if not rows:
         return
     folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
+    folded.sort(key=lambda row: row[:3])  # primary key order: concurrent writers lock in the same order
     insert_numbers(_upsert_sql(connection.vendor), folded, ROW_FORMAT)
 
 
