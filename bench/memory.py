@@ -1,8 +1,8 @@
-"""A gunicorn worker's memory over 10,000 list requests (1M rows), read from /proc/<pid>/status.
+"""A gunicorn worker's memory over 10,000 list requests (10M samples), read from /proc/<pid>/status.
 
 One worker (`-w 1`), so it serves every request; the client follows `next`
-links from page 1, as a frontend does, which at 1M rows and 100 rows a page
-ends exactly at page 10,000: that page must equal the one bench/list_pages.py
+links from page 1 of the Resource list on bench_10m, as a frontend does, so
+request 10,000 is page 10,000: it must equal the page bench/list_pages.py
 reaches with a constructed cursor. VmRSS (and the peak, VmHWM) is read after
 1, 100, 1,000, 2,000, ... 10,000 requests; each run has a fresh worker of its own.
 
@@ -23,7 +23,7 @@ NEXT = re.compile(rb'\{"next":(null|"([^"]+)")')
 CHECKPOINTS = (1, 100, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000)
 
 
-def walk(server: harness.Gunicorn, requests: int, deep_ids: list[int]) -> dict[int, dict[str, int]]:
+def walk(server: harness.Gunicorn, requests: int, deep_ids: list[str]) -> dict[int, dict[str, int]]:
     (worker,) = server.worker_pids()
     client = harness.Client(server.port)
     readings = {0: harness.rss_kib(worker)}
@@ -34,10 +34,10 @@ def walk(server: harness.Gunicorn, requests: int, deep_ids: list[int]) -> dict[i
         # The answer starts with the `next` link; reading just that keeps the client light.
         found = NEXT.match(answer)
         link = found.group(2).decode() if found and found.group(2) else None
+        if page == list_pages.DEEP_PAGE:
+            rows = [row["id"] for row in json.loads(answer)["results"]]
+            assert rows == deep_ids, "walked and constructed page 10,000 differ"
         if link is None:
-            body = json.loads(answer)
-            assert body["next"] is None and page == list_pages.DEEP_PAGE, page
-            assert [row["id"] for row in body["results"]] == deep_ids, "walked and constructed page 10,000 differ"
             path, page = list_pages.URL, 1
         else:
             parts = urlsplit(link)
@@ -49,15 +49,13 @@ def walk(server: harness.Gunicorn, requests: int, deep_ids: list[int]) -> dict[i
 
 def main(rounds: int = 3, requests: int = 10_000) -> dict:
     harness.log(f"== worker memory: {rounds} runs x {requests:,} list requests following `next`, gunicorn -w 1")
-    harness.log(f"table: {harness.prepare('1m')}")
-    conn = harness.connect()
-    _, deep_ids = list_pages.deep_page(conn)
-    conn.close()
+    db = harness.prepare_data()
+    _, deep_ids = list_pages.deep_page(db)
     # The runs go side by side (one single-worker gunicorn and one client thread each): a
     # worker's memory does not depend on its neighbours, and three runs take the time of ~1.5.
     # Memory does not depend on speed: no repeat when the machine is busy, but say how busy.
     with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(harness.Gunicorn(workers=1, name=f"memory-{r}")) for r in range(rounds)]
+        servers = [stack.enter_context(harness.Gunicorn(workers=1, name=f"memory-{r}", db=db)) for r in range(rounds)]
         harness.wait_quiet()
         window = harness.CpuWindow(count_mariadb=False).start()
         with ThreadPoolExecutor(rounds) as pool:

@@ -19,12 +19,8 @@ the window every WORKER_DISCOVERY_SECONDS. Per cycle: this process's CPU
 (time.process_time, all threads) and wall time, the replies heard; per block:
 the worker's CPU (main process and pool child, /proc). Prints medians per way.
 
-Measured 2026-11-27 on the shared 2-core machine (load average 4-15 from other
-runs), median probe CPU per cycle, private / public: 2.59 / 3.05 ms
-(--cycles 20 --rounds 2), 2.27 / 2.82 ms (--cycles 30 --rounds 4), 2.05 / 2.62 ms
-(--cycles 20 --rounds 3); wall 23-27 / 4-10 ms; every cycle heard the worker both
-ways; the worker's own CPU 0.25-0.30% of a core either way. Hence
-monitor/broker.py keeps Mailbox._publish (the reason is written there).
+Figures: BENCHMARKS.md. monitor/broker.py keeps Mailbox._publish (the reason is
+written there).
 """
 
 import argparse
