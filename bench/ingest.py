@@ -108,11 +108,13 @@ def main(rounds: int = 3, batches: int = 30) -> dict:
         raw_ingest(conn, [as_rows(b, ids) for b in make_batches(next_batch, 2)])
         next_batch += 2
         for r in range(rounds):
-            data = make_batches(next_batch, batches)  # both sides store these very rows
-            next_batch += batches
-            raw_rows, bodies = [as_rows(b, ids) for b in data], [json.dumps(b).encode() for b in data]
 
-            def measurement(raw_rows=raw_rows, bodies=bodies):
+            def measurement():
+                # New instants for every attempt (a measurement disturbed by others is repeated).
+                nonlocal next_batch
+                data = make_batches(next_batch, batches)  # both sides store these very samples
+                next_batch += batches
+                raw_rows, bodies = [as_rows(b, ids) for b in data], [json.dumps(b).encode() for b in data]
                 # Chunks of CHUNK batches in ABBA order: both sides see the same machine.
                 seconds = {"raw": 0.0, "http": 0.0}
                 used_cpu = {"raw": {}, "http": {}}

@@ -3,7 +3,9 @@
 One worker (`-w 1`), so it serves every request; the client follows `next`
 links from page 1 of the Resource list on bench_10m, as a frontend does, so
 request 10,000 is page 10,000: it must equal the page bench/list_pages.py
-reaches with a constructed cursor. VmRSS (and the peak, VmHWM) is read after
+reaches with a constructed cursor. Measured with BENCH_IN_PREDICATE_OFF=1
+(bench/settings.py; without it every page takes seconds on MariaDB, see
+bench/list_pages.py). VmRSS (and the peak, VmHWM) is read after
 1, 100, 1,000, 2,000, ... 10,000 requests; each run has a fresh worker of its own.
 
     .venv/bin/python bench/memory.py [--rounds 3] [--requests 10000]
@@ -12,6 +14,7 @@ reaches with a constructed cursor. VmRSS (and the peak, VmHWM) is read after
 import argparse
 import contextlib
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -50,6 +53,7 @@ def walk(server: harness.Gunicorn, requests: int, deep_ids: list[str]) -> dict[i
 def main(rounds: int = 3, requests: int = 10_000) -> dict:
     harness.log(f"== worker memory: {rounds} runs x {requests:,} list requests following `next`, gunicorn -w 1")
     db = harness.prepare_data()
+    os.environ["BENCH_IN_PREDICATE_OFF"] = "1"
     _, deep_ids = list_pages.deep_page(db)
     # The runs go side by side (one single-worker gunicorn and one client thread each): a
     # worker's memory does not depend on its neighbours, and three runs take the time of ~1.5.
