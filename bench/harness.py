@@ -739,6 +739,8 @@ def time_sql(statements: list[str], repeat: int, db: str) -> list[float]:
     conn = connect(db)
     timings = []
     with conn.cursor() as cur:
+        if os.environ.get("BENCH_IN_PREDICATE_OFF") == "1":  # the session the server had (bench/settings.py)
+            cur.execute("SET SESSION in_predicate_conversion_threshold=0")
         for _ in range(repeat):
             started = time.perf_counter()
             for sql in statements:
