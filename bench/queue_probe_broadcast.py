@@ -63,7 +63,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
+    import harness  # bench/ is on the path when run as a script
 
+    window = harness.CpuWindow(count_mariadb=False).start()  # the machine is shared: say how busy it was
     work = Path(tempfile.mkdtemp(prefix="queue-probe-bench-"))
     port = spare_port()
     broker = f"redis://127.0.0.1:{port}/0"
@@ -146,6 +148,7 @@ def main() -> None:
                 f"              {statistics.median(r['wall']) * 1000:8.1f} {max(r['wall']) * 1000:8.1f}"
                 f"        {heard:6.0%}        {statistics.median(r['worker']):.2f}"
             )
+        print(f"other processes used {window.stop():.0f}% of a core during the run")
     finally:
         worker.terminate()
         try:
