@@ -27,8 +27,8 @@ Subjects:
 The worker runs in production settings (DJANGO_DEBUG=0) on a MariaDB database of
 its own (BENCH_COST_DB, dropped, created and migrated here) and on a private
 redis-server on a spare port as its broker; no shared Redis is touched.
-Results: $BENCH_OUT/collector_cost (default /tmp/db_django-bench/collector_cost)
-and bench/COLLECTOR_COST.md.
+Results: $BENCH_OUT/collector_cost (default /tmp/db_django-bench/collector_cost),
+with a report (COLLECTOR_COST.md) there; the figures are quoted in BENCHMARKS.md.
 """
 
 import argparse
@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 OUT = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench"))
 OUT_DIR = OUT / "collector_cost"
-REPORT = ROOT / "bench" / "COLLECTOR_COST.md"
+REPORT = OUT_DIR / "COLLECTOR_COST.md"  # the figures go to BENCHMARKS.md
 DB_NAME = os.environ.get("BENCH_COST_DB", "bench_collector_cost")
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": "", "charset": "utf8mb4", "autocommit": True}
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"

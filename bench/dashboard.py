@@ -5,7 +5,7 @@
     .venv/bin/python bench/dashboard.py paint     # first paint and charts drawn, headless Chromium
     .venv/bin/python bench/dashboard.py all       # the three, in order
 
-The data goes into its own database (BENCH_DASHBOARD_DB, default dash_db_django,
+The data goes into its own database (BENCH_DASHBOARD_DB, default bench_dashboard,
 on BENCH_MYSQL_URL, default mysql://root@127.0.0.1:3306/), migrated first. It is
 generated inside MariaDB (INSERT ... SELECT over its SEQUENCE tables), a few
 series per statement in primary-key order, so loading costs no Python per row:
@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB = os.environ.get("BENCH_DASHBOARD_DB", "dash_db_django")
+DB = os.environ.get("BENCH_DASHBOARD_DB", "bench_dashboard")
 MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
 DATABASE_URL = f"{MYSQL.scheme}://{MYSQL.netloc}/{DB}"
 os.environ["DATABASE_URL"] = DATABASE_URL

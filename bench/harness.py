@@ -1,28 +1,29 @@
-"""What every benchmark shares: the bench database and its data sets, gunicorn, clients, statistics.
+"""What every benchmark shares: the bench databases and their data sets, gunicorn, clients, statistics.
 
 The benchmarks run the project as deployed: gunicorn (sync workers, as in the
-README's production command) on MariaDB, with DATABASE_URL pointing at a
-database of their own (`bench_db_django` by default, `BENCH_DB` to change it),
-under the embedded mode's API policy (DJANGO_DEBUG=1: see app_env).
-Nothing here touches `db_django` or `test_db_django`.
+README's production command) on MariaDB, under the embedded mode's API policy
+(DJANGO_DEBUG=1: see app_env), on databases of their own, all named bench_*:
 
-Knobs: BENCH_DB, BENCH_MYSQL_URL, BENCH_OUT (results, default
-/tmp/db_django-bench), BENCH_WORKERS (gunicorn -w, default 4), BENCH_LOAD=python
-(no wrk), BENCH_QUIET_LIMIT / BENCH_NOISE_LIMIT / BENCH_QUIET_WAIT (shared machine).
+    bench_db_django   scratch: emptied before each write benchmark (BENCH_DB)
+    bench_10m         10,000,000 raw samples with their rollups (BENCH_DATA_DB)
+    bench_latest      20,000 series with a latest value each (BENCH_LATEST_DB)
 
-Data sets live in that database under fixed names and are swapped into
-`monitor_resource` with one atomic RENAME TABLE, so a rerun reuses the
-10M-row table instead of loading it again:
+Nothing here touches `db_django` or `test_db_django`. Knobs: BENCH_MYSQL_URL,
+BENCH_OUT (results, default /tmp/db_django-bench), BENCH_WORKERS (gunicorn -w,
+default 4), BENCH_LOAD=python (no wrk), BENCH_QUIET_LIMIT / BENCH_NOISE_LIMIT /
+BENCH_QUIET_WAIT (shared machine).
 
-    scratch   empty table for the write benchmarks
-    1m        1,000,000 rows (list paging, worker memory)
-    10m       10,000,000 rows (series)
-
-Both data sets have the shape of a real deployment: 100 metric names x 10
-hosts, one sample per series every 10 s, all rows of one host's cycle sharing
-a timestamp, ids increasing with time. `bench_datasets` records which data
-set each table holds; a parked table whose schema no longer matches the
-migrated `monitor_resource` (a new migration) is rebuilt.
+The 10M data set has the shape of a real deployment: 100 metric names x 10
+hosts (1,000 series), one sample per series every 10 s for 27.8 hours, a host's
+samples of one cycle sharing an instant. It is generated inside MariaDB
+(INSERT ... SELECT over the SEQUENCE engine, series by series in primary-key
+order), after the series are created through monitor.storage.catalog and the
+tables re-partitioned (monitor.storage.partitions) to cover the data's days.
+Rollups are computed from the samples in SQL (minute: count, sum, min, max,
+last of each minute; hour: from the minutes; latest value: the last minute's
+last). Besides, per-hour rollups for the 29 days before the raw samples (what
+remains once raw retention dropped them) are generated directly: 30 days of the
+hour tier. Loaded once; a marker row (bench_dataset) says it is complete.
 """
 
 import hashlib
@@ -40,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,13 +53,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `bench.settings` for in-process runs
 
 BIN = Path(sys.executable).parent
-DB_NAME = os.environ.get("BENCH_DB", "bench_db_django")
+SCRATCH_DB = os.environ.get("BENCH_DB", "bench_db_django")
+DATA_DB = os.environ.get("BENCH_DATA_DB", "bench_10m")
+LATEST_DB = os.environ.get("BENCH_LATEST_DB", "bench_latest")
 MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
-DATABASE_URL = f"{MYSQL.scheme}://{MYSQL.netloc}/{DB_NAME}"
 OUT_DIR = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench"))
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # the README's `gunicorn ... -w 4`
-TABLE = "monitor_resource"
+US = 1_000_000
 
 # --- the data set shape --------------------------------------------------------------------------
 HOSTS = ["web-1", "web-2", "web-3", "web-4", "db-1", "db-2", "cache-1", "worker-1", "worker-2", "worker-3"]
@@ -160,8 +161,13 @@ assert len(NAMES) == 100 and len(set(NAMES)) == 100, len(NAMES)
 SERIES = len(NAMES) * len(HOSTS)
 STEP_SECONDS = 10  # one collection cycle
 DATASET_END = datetime(2026, 11, 25, tzinfo=UTC)  # the newest cycle is 10 s before this
-DATASET_ROWS = {"1m": 1_000_000, "10m": 10_000_000}
-LOAD_CHUNK_STEPS = 100  # cycles per INSERT ... SELECT: 100,000 rows, one commit each
+DATASET_SAMPLES = 10_000_000
+DATASET_STEPS = DATASET_SAMPLES // SERIES  # 10,000 cycles: 27.8 hours
+DATASET_START = DATASET_END - timedelta(seconds=DATASET_STEPS * STEP_SECONDS)
+HOUR_TIER_START = DATASET_END - timedelta(days=30)  # the hour tier holds 30 days
+DATASET_VERSION = "storage-12.1"  # bump when the loader changes: the data set is rebuilt
+LATEST_HOSTS = 200  # x 100 names: 20,000 series in bench_latest
+SERIES_PER_STATEMENT = 10  # 10 series x 10,000 cycles: 100,000 rows per INSERT ... SELECT
 
 
 def description_of(name: str) -> str:
@@ -171,8 +177,17 @@ def description_of(name: str) -> str:
     )
 
 
+def host_offset_us(h: int) -> int:
+    """Hosts sample at their own moment within the cycle; a host's samples of one cycle share it."""
+    return h * 731_000
+
+
 # --- MariaDB -------------------------------------------------------------------------------------
-def connect(db: str | None = DB_NAME, **kwargs) -> MySQLdb.Connection:
+def database_url(db: str) -> str:
+    return f"{MYSQL.scheme}://{MYSQL.netloc}/{db}"
+
+
+def connect(db: str | None = SCRATCH_DB, **kwargs) -> MySQLdb.Connection:
     params = {
         "host": MYSQL.hostname or "127.0.0.1",
         "port": MYSQL.port or 3306,
@@ -194,205 +209,283 @@ def scalar(conn, sql: str, args=None):
     return row[0] if row else None
 
 
-def execute(conn, sql: str, args=None) -> None:
+def execute(conn, sql: str, args=None) -> int:
     with conn.cursor() as cur:
         cur.execute(sql, args)
+        return cur.rowcount
 
 
-def app_env() -> dict[str, str]:
-    """The environment gunicorn, migrate and in-process runs get: production-like, on the bench database."""
+def app_env(db: str = SCRATCH_DB) -> dict[str, str]:
+    """The environment gunicorn, migrate and in-process runs get: production-like, on a bench database."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=DATABASE_URL,
+        DATABASE_URL=database_url(db),
         # The embedded mode's API policy (the notes' open API: no token, no write throttle,
         # plain HTTP), which the notes' baseline needs as well. Production mode (DJANGO_DEBUG=0)
         # adds token auth, throttling and HTTPS redirects: see BENCHMARKS.md.
         DJANGO_DEBUG="1",
         VAR_DIR=str(OUT_DIR / "var"),
         LOG_LEVEL="WARNING",
+        # No collection of the app's own database or broker from these processes.
+        MONITOR_MYSQL_URLS="",
     )
     return env
 
 
-_migrated = False
-
-
-def migrate() -> None:
-    """Create the bench database and its schema (once per process)."""
-    global _migrated
-    if _migrated:
-        return
+def database_exists(db: str) -> bool:
     conn = connect(db=None)
-    execute(conn, f"CREATE DATABASE IF NOT EXISTS `{DB_NAME}` CHARACTER SET utf8mb4")
-    conn.close()
-    env = app_env()
-    env["DJANGO_SETTINGS_MODULE"] = "db_django.settings"
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    log(f"migrate {DATABASE_URL}: {time.perf_counter() - started:.1f} s")
-    _migrated = True
-
-
-@dataclass
-class Stored:
-    label: str
-    rows: int
-    max_id: int
-
-
-def _meta(conn, table: str) -> Stored | None:
-    with conn.cursor() as cur:
-        cur.execute("SELECT label, row_count, max_id FROM bench_datasets WHERE table_name = %s", [table])
-        row = cur.fetchone()
-    return Stored(*row) if row else None
-
-
-def _set_meta(conn, table: str, stored: Stored | None) -> None:
-    execute(conn, "DELETE FROM bench_datasets WHERE table_name = %s", [table])
-    if stored:
-        execute(
-            conn,
-            "INSERT INTO bench_datasets (table_name, label, row_count, max_id) VALUES (%s, %s, %s, %s)",
-            [table, stored.label, stored.rows, stored.max_id],
-        )
-
-
-def _exists(conn, table: str) -> bool:
-    return bool(
-        scalar(
-            conn,
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-            [DB_NAME, table],
-        )
-    )
-
-
-def _schema(conn, table: str) -> str:
-    with conn.cursor() as cur:
-        cur.execute(f"SHOW CREATE TABLE `{table}`")
-        ddl = cur.fetchone()[1]
-    ddl = re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
-    return ddl.replace(f"CREATE TABLE `{table}`", "CREATE TABLE `t`", 1)
-
-
-def _intact(conn, table: str, stored: Stored) -> bool:
-    # MAX(id) is one index dive; nothing but the loader writes to a data set table.
-    return stored.label in DATASET_ROWS and scalar(conn, f"SELECT MAX(id) FROM `{table}`") == stored.max_id
-
-
-def _swap_in(conn, source: str, active: Stored | None) -> None:
-    """Make `source` the app's table in one atomic RENAME; park the current data set or drop the table."""
-    if active and _intact(conn, TABLE, active):
-        park = f"bench_park_{active.label}"
-        execute(conn, f"DROP TABLE IF EXISTS `{park}`")
-        execute(conn, f"RENAME TABLE `{TABLE}` TO `{park}`, `{source}` TO `{TABLE}`")
-        _set_meta(conn, park, active)
-    else:
-        execute(conn, "DROP TABLE IF EXISTS bench_old")
-        execute(conn, f"RENAME TABLE `{TABLE}` TO bench_old, `{source}` TO `{TABLE}`")
-        execute(conn, "DROP TABLE bench_old")
-    _set_meta(conn, TABLE, None)
-
-
-def prepare(label: str) -> str:
-    """Schema up to date, and `monitor_resource` holding data set `label` ('scratch' = empty)."""
-    migrate()
-    conn = connect()
-    execute(
-        conn,
-        "CREATE TABLE IF NOT EXISTS bench_datasets (table_name VARCHAR(64) PRIMARY KEY, label VARCHAR(16) NOT NULL,"
-        " row_count BIGINT NOT NULL, max_id BIGINT NOT NULL)",
-    )
-    active = _meta(conn, TABLE)
     try:
-        if label == "scratch":
-            if active is None:
-                execute(conn, f"TRUNCATE TABLE `{TABLE}`")
-            else:
-                execute(conn, "DROP TABLE IF EXISTS bench_new")
-                execute(conn, f"CREATE TABLE bench_new LIKE `{TABLE}`")
-                _swap_in(conn, "bench_new", active)
-            return "emptied"
-        if active and active.label == label and _intact(conn, TABLE, active):
-            return "reused"
-        park = f"bench_park_{label}"
-        stored = _meta(conn, park)
-        if (
-            stored
-            and _exists(conn, park)
-            and _intact(conn, park, stored)
-            and _schema(conn, park) == _schema(conn, TABLE)
-        ):
-            _swap_in(conn, park, active)
-            _set_meta(conn, park, None)
-            _set_meta(conn, TABLE, stored)
-            return "swapped in (already loaded)"
-        execute(conn, f"DROP TABLE IF EXISTS `{park}`")
-        _set_meta(conn, park, None)
-        execute(conn, "DROP TABLE IF EXISTS bench_new")
-        execute(conn, f"CREATE TABLE bench_new LIKE `{TABLE}`")
-        rows, seconds = load_dataset(conn, "bench_new", DATASET_ROWS[label])
-        max_id = scalar(conn, "SELECT MAX(id) FROM bench_new")
-        _swap_in(conn, "bench_new", active)
-        _set_meta(conn, TABLE, Stored(label, rows, max_id))
-        return f"loaded {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
+        return bool(scalar(conn, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", [db]))
     finally:
         conn.close()
 
 
-def load_dataset(conn, table: str, rows: int) -> tuple[int, float]:
-    """Fill `table` with `rows` samples, oldest first, generated inside MariaDB (INSERT ... SELECT).
+def recreate(db: str) -> None:
+    assert db.startswith("bench_"), db  # benchmarks only ever drop their own databases
+    conn = connect(db=None)
+    execute(conn, f"DROP DATABASE IF EXISTS `{db}`")
+    execute(conn, f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
+    conn.close()
 
-    The SEQUENCE engine's seq_A_to_B tables give the cycle numbers, so no row
-    crosses the client connection: 100,000 rows per statement, one commit each.
-    """
-    steps = rows // SERIES
-    assert steps * SERIES == rows, rows
-    start = DATASET_END - timedelta(seconds=steps * STEP_SECONDS)
-    execute(conn, "DROP TEMPORARY TABLE IF EXISTS bench_names")
-    execute(conn, "DROP TEMPORARY TABLE IF EXISTS bench_hosts")
+
+def migrate(db: str, target: str | None = None) -> float:
+    """Create `db` if missing and run the project's migrations on it (up to `target`, e.g. 0008_counter_state)."""
+    conn = connect(db=None)
+    execute(conn, f"CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4")
+    conn.close()
+    env = app_env(db)
+    env["DJANGO_SETTINGS_MODULE"] = "db_django.settings"
+    args = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+    if target:
+        args[3:3] = ["monitor", target]
+    started = time.perf_counter()
+    subprocess.run(args, cwd=ROOT, env=env, check=True)
+    seconds = time.perf_counter() - started
+    log(f"migrate {db}{' to ' + target if target else ''}: {seconds:.1f} s")
+    return seconds
+
+
+def prepare_scratch(db: str = SCRATCH_DB) -> str:
+    """`db` migrated and empty of samples, series, rollups and hosts (the write benchmarks start from nothing)."""
+    migrate(db)
+    conn = connect(db)
+    tables = ["monitor_sample", "monitor_rollup", "monitor_series", "monitor_host", "monitor_collectioncycle"]
+    tables += [t for t in ("bench_notes_resource", "bench_raw_sample") if _exists(conn, db, t)]
+    for table in tables:
+        execute(conn, f"TRUNCATE TABLE `{table}`")
+    conn.close()
+    return db
+
+
+def _exists(conn, db: str, table: str) -> bool:
+    sql = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
+    return bool(scalar(conn, sql, [db, table]))
+
+
+def _loaded(db: str, version: str) -> bool:
+    if not database_exists(db):
+        return False
+    conn = connect(db)
+    try:
+        if not _exists(conn, db, "bench_dataset"):
+            return False
+        return scalar(conn, "SELECT COUNT(*) FROM bench_dataset WHERE version = %s", [version]) == 1
+    finally:
+        conn.close()
+
+
+def prepare_data() -> str:
+    """bench_10m holding the 10M-sample data set (loaded the first time: a few minutes)."""
+    return _prepare(DATA_DB, "data", DATASET_VERSION)
+
+
+def prepare_latest() -> str:
+    """bench_latest holding 20,000 series with one sample and a latest value each."""
+    return _prepare(LATEST_DB, "latest", f"latest-{LATEST_HOSTS}")
+
+
+def _prepare(db: str, kind: str, version: str) -> str:
+    if _loaded(db, version):
+        log(f"{db}: already loaded ({version})")
+        return db
+    recreate(db)
+    migrate(db)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "load", kind], cwd=ROOT, env=app_env(db), check=True)
+    conn = connect(db)
+    execute(conn, "CREATE TABLE bench_dataset (version VARCHAR(64) PRIMARY KEY, seconds DOUBLE NOT NULL)")
+    execute(conn, "INSERT INTO bench_dataset VALUES (%s, %s)", [version, time.perf_counter() - started])
+    conn.close()
+    log(f"{db}: loaded in {time.perf_counter() - started:.0f} s")
+    return db
+
+
+def _load_data() -> None:
+    """Run inside `harness.py load data` (Django set up on bench_10m): series, samples, rollups."""
+    from django.db import connection
+
+    from monitor.storage import catalog, inserts, partitions
+
+    partitions.partition_tables(HOUR_TIER_START, datetime.now(UTC))
+    ids = catalog.series_ids((host, name, description_of(name)) for host in HOSTS for name in NAMES)
+    for host in HOSTS:
+        inserts.host_seen(host, DATASET_END - timedelta(seconds=STEP_SECONDS))
+    db = connection.settings_dict["NAME"]
+    connection.close()
+    conn = connect(db)
     execute(
         conn,
-        "CREATE TEMPORARY TABLE bench_names (i INT PRIMARY KEY, name VARCHAR(200), description VARCHAR(200))"
-        " ENGINE=MEMORY",
-    )
-    execute(
-        conn, "CREATE TEMPORARY TABLE bench_hosts (i INT PRIMARY KEY, host VARCHAR(255), offset_us INT) ENGINE=MEMORY"
+        "CREATE TEMPORARY TABLE bench_map (series_id INT PRIMARY KEY, n INT NOT NULL, h INT NOT NULL,"
+        " offset_us BIGINT NOT NULL) ENGINE=MEMORY",
     )
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO bench_names VALUES (%s, %s, %s)",
-            [(i, name, description_of(name)) for i, name in enumerate(NAMES)],
+            "INSERT INTO bench_map VALUES (%s, %s, %s, %s)",
+            [
+                (ids[(host, name)], n, h, host_offset_us(h))
+                for h, host in enumerate(HOSTS)
+                for n, name in enumerate(NAMES)
+            ],
         )
-        # Hosts sample at their own moment within the cycle; a host's rows of one cycle share it.
-        cur.executemany(
-            "INSERT INTO bench_hosts VALUES (%s, %s, %s)", [(i, host, i * 731_000) for i, host in enumerate(HOSTS)]
-        )
+    first_us = int((DATASET_START - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * US
+    ordered = sorted(ids.values())
     started = time.perf_counter()
-    for a in range(0, steps, LOAD_CHUNK_STEPS):
-        b = min(a + LOAD_CHUNK_STEPS, steps) - 1
+    for k in range(0, len(ordered), SERIES_PER_STATEMENT):
+        lo, hi = ordered[k], ordered[min(k + SERIES_PER_STATEMENT, len(ordered)) - 1]
         execute(
             conn,
-            f"INSERT INTO `{table}` (name, value, description, timestamp, host)"
-            " SELECT n.name, ROUND(50 + 40 * SIN(t.seq / 360 + n.i + h.i) + 5 * RAND(), 3), n.description,"
-            " TIMESTAMPADD(MICROSECOND, t.seq * %s + h.offset_us, %s), h.host"
-            f" FROM seq_{a}_to_{b} t CROSS JOIN bench_hosts h CROSS JOIN bench_names n"
-            " ORDER BY t.seq, h.i, n.i",
-            [STEP_SECONDS * 1_000_000, start.replace(tzinfo=None).isoformat(sep=" ")],
+            "INSERT INTO monitor_sample (series_id, ts, value)"
+            f" SELECT m.series_id, {first_us} + t.seq * {STEP_SECONDS * US} + m.offset_us,"
+            " ROUND(50 + 40 * SIN(t.seq / 360 + m.n + m.h) + 5 * SIN(t.seq * 1.7 + m.n * 3 + m.h * 7), 3)"
+            f" FROM bench_map m CROSS JOIN seq_0_to_{DATASET_STEPS - 1} t"
+            " WHERE m.series_id BETWEEN %s AND %s ORDER BY m.series_id, t.seq",
+            [lo, hi],
         )
-        if a and a % (LOAD_CHUNK_STEPS * 10) == 0:
-            done = a * SERIES
-            log(f"  loading {table}: {done:,} rows, {done / (time.perf_counter() - started):,.0f} rows/s")
-    execute(conn, f"ANALYZE TABLE `{table}`")
-    seconds = time.perf_counter() - started
-    loaded = scalar(conn, f"SELECT COUNT(*) FROM `{table}`")
+        # The minute rollups of those series, as the write path folds them.
+        execute(
+            conn,
+            "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+            f" SELECT series_id, 60, ts DIV {60 * US} * 60, COUNT(*), SUM(value), MIN(value), MAX(value),"
+            " CAST(SUBSTRING_INDEX(GROUP_CONCAT(value ORDER BY ts DESC), ',', 1) AS DOUBLE), MAX(ts)"
+            f" FROM monitor_sample WHERE series_id BETWEEN %s AND %s GROUP BY series_id, ts DIV {60 * US}",
+            [lo, hi],
+        )
+        if k and k % 100 == 0:
+            done = k * DATASET_STEPS
+            log(f"  {done:,} samples with their minutes, {done / (time.perf_counter() - started):,.0f} samples/s")
+    # Hours of the raw span from its minutes; the latest value from the last minute.
+    execute(
+        conn,
+        "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+        " SELECT series_id, 3600, bucket DIV 3600 * 3600, SUM(count), SUM(sum), MIN(min), MAX(max),"
+        " CAST(SUBSTRING_INDEX(GROUP_CONCAT(last ORDER BY bucket DESC), ',', 1) AS DOUBLE), MAX(last_ts)"
+        " FROM monitor_rollup WHERE step = 60 GROUP BY series_id, bucket DIV 3600",
+    )
+    execute(
+        conn,
+        "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+        " SELECT series_id, 0, 0, 1, last, last, last, last, last_ts FROM monitor_rollup"
+        " WHERE step = 60 AND bucket = (SELECT MAX(bucket) FROM monitor_rollup WHERE step = 60)",
+    )
+    # The 29 days of hours before the raw span (raw retention dropped their samples): one
+    # hour of 360 samples each, values around a slow wave.
+    hour0 = int((HOUR_TIER_START - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
+    hours = int((DATASET_START - HOUR_TIER_START).total_seconds()) // 3600
+    x = "ROUND(50 + 40 * SIN(t.seq / 6 + m.n + m.h), 3)"
+    execute(
+        conn,
+        "INSERT INTO monitor_rollup (series_id, step, bucket, count, sum, min, max, last, last_ts)"
+        f" SELECT m.series_id, 3600, {hour0} + t.seq * 3600, 360, 360 * {x}, {x} - 5, {x} + 5, {x},"
+        f" ({hour0} + t.seq * 3600 + 3590) * {US} + m.offset_us"
+        f" FROM bench_map m CROSS JOIN seq_0_to_{hours - 1} t ORDER BY m.series_id, t.seq",
+    )
+    execute(conn, "ANALYZE TABLE monitor_sample, monitor_rollup, monitor_series")
+    loaded = scalar(conn, "SELECT COUNT(*) FROM monitor_sample")
+    assert loaded == DATASET_SAMPLES, loaded
+    log(f"  {loaded:,} samples in {time.perf_counter() - started:.0f} s")
+    conn.close()
+
+
+def _load_latest() -> None:
+    """Run inside `harness.py load latest`: 20,000 series through the write path, one sample each."""
+    from monitor.storage.inserts import Point, store
+    from monitor.storage.instants import to_us
+
+    at = to_us(DATASET_END - timedelta(seconds=STEP_SECONDS))
+    points = [
+        Point(name, f"node-{h:03d}", at + host_offset_us(h % 10), float(n + h), description_of(name))
+        for h in range(LATEST_HOSTS)
+        for n, name in enumerate(NAMES)
+    ]
+    for k in range(0, len(points), 5000):
+        store(points[k : k + 5000])
+
+
+OLD_DB = os.environ.get("BENCH_OLD_DB", "bench_old_layout")
+OLD_LAYOUT = "0008_counter_state"  # the last migration of the one-table layout (monitor_resource)
+
+
+def prepare_old(db: str = OLD_DB, rows: int = DATASET_SAMPLES) -> str:
+    """`db` migrated to 0008 (the old one-table layout) with `rows` samples in monitor_resource."""
+    version = f"old-{rows}"
+    if _loaded(db, version):
+        log(f"{db}: already loaded ({version})")
+        return db
+    recreate(db)
+    migrate(db, OLD_LAYOUT)
+    conn = connect(db)
+    seconds = load_old(conn, rows)
+    execute(conn, "CREATE TABLE bench_dataset (version VARCHAR(64) PRIMARY KEY, seconds DOUBLE NOT NULL)")
+    execute(conn, "INSERT INTO bench_dataset VALUES (%s, %s)", [version, seconds])
+    conn.close()
+    return db
+
+
+def load_old(conn, rows: int) -> float:
+    """The same samples as the 10M data set (its last `rows`), as the old table held them: ids rising with time."""
+    steps = rows // SERIES
+    assert steps * SERIES == rows, rows
+    start = DATASET_END - timedelta(seconds=steps * STEP_SECONDS)
+    execute(conn, "CREATE TEMPORARY TABLE bench_names (i INT PRIMARY KEY, name VARCHAR(200), d VARCHAR(200))")
+    execute(conn, "CREATE TEMPORARY TABLE bench_hosts (i INT PRIMARY KEY, host VARCHAR(255), offset_us INT)")
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO bench_names VALUES (%s, %s, %s)", [(i, n, description_of(n)) for i, n in enumerate(NAMES)]
+        )
+        cur.executemany(
+            "INSERT INTO bench_hosts VALUES (%s, %s, %s)", [(i, h, host_offset_us(i)) for i, h in enumerate(HOSTS)]
+        )
+    skip = DATASET_STEPS - steps  # cycle numbers as in the 10M data set, so values match
+    started = time.perf_counter()
+    for a in range(0, steps, 100):
+        b = min(a + 100, steps) - 1
+        execute(
+            conn,
+            "INSERT INTO monitor_resource (name, value, description, timestamp, host)"
+            " SELECT n.name, ROUND(50 + 40 * SIN(t.seq / 360 + n.i + h.i)"
+            " + 5 * SIN(t.seq * 1.7 + n.i * 3 + h.i * 7), 3),"
+            f" n.d, TIMESTAMPADD(MICROSECOND, (t.seq - {skip}) * {STEP_SECONDS * US} + h.offset_us, %s), h.host"
+            f" FROM seq_{a + skip}_to_{b + skip} t CROSS JOIN bench_hosts h CROSS JOIN bench_names n"
+            " ORDER BY t.seq, h.i, n.i",
+            [start.replace(tzinfo=None).isoformat(sep=" ")],
+        )
+        if a and a % 1000 == 0:
+            log(f"  old layout: {a * SERIES:,} rows, {a * SERIES / (time.perf_counter() - started):,.0f} rows/s")
+    execute(conn, "ANALYZE TABLE monitor_resource")
+    loaded = scalar(conn, "SELECT COUNT(*) FROM monitor_resource")
     assert loaded == rows, (loaded, rows)
-    return rows, seconds
+    seconds = time.perf_counter() - started
+    log(f"  old layout: {rows:,} rows in {seconds:.0f} s")
+    return seconds
 
 
-def table_count(conn) -> int:
-    return scalar(conn, f"SELECT COUNT(*) FROM `{TABLE}`")
+def table_count(conn, table: str = "monitor_sample") -> int:
+    return scalar(conn, f"SELECT COUNT(*) FROM `{table}`")
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
@@ -415,12 +508,13 @@ class Gunicorn:
         workers: int = WORKERS,
         name: str = "bench",
         *,
+        db: str = SCRATCH_DB,
         threads: int | None = None,
         env: dict[str, str] | None = None,
         ready_path: str = "/monitor/",
         ready_headers: dict[str, str] | None = None,
     ):
-        self.workers, self.threads, self.env = workers, threads, env
+        self.workers, self.threads, self.env, self.db = workers, threads, env, db
         self.ready_path, self.ready_headers = ready_path, ready_headers or {}
         self.logfile = OUT_DIR / f"gunicorn-{name}.log"
         self.port = free_port()
@@ -448,7 +542,7 @@ class Gunicorn:
         self.proc = subprocess.Popen(
             self.command,
             cwd=ROOT,
-            env=self.env if self.env is not None else app_env(),
+            env=self.env if self.env is not None else app_env(self.db),
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -459,7 +553,7 @@ class Gunicorn:
                 raise RuntimeError(f"gunicorn exited: see {self.logfile}")
             if len(self.worker_pids()) == self.workers and self._answers():
                 if self.env is None:
-                    log(f"gunicorn -w {self.workers} on 127.0.0.1:{self.port} (settings bench.settings)")
+                    log(f"gunicorn -w {self.workers} on 127.0.0.1:{self.port} (bench.settings, {self.db})")
                 return self
             time.sleep(0.2)
         self.__exit__(None, None, None)
@@ -610,16 +704,25 @@ def _python_load(port: int, path: str, seconds: float, connections: int, body: b
 
 
 # --- in-process Django (SQL capture, profiles) ---------------------------------------------------
-def setup_django() -> None:
-    os.environ.update(app_env())
+_django_db: str | None = None
+
+
+def setup_django(db: str = SCRATCH_DB) -> None:
+    """Django in this process, on `db` (one database per process: a script measures one data set)."""
+    global _django_db
+    if _django_db is not None:
+        assert _django_db == db, f"Django is set up on {_django_db}, not {db}"
+        return
+    os.environ.update(app_env(db))
     import django
 
     django.setup()
+    _django_db = db
 
 
-def capture_sql(path: str) -> list[str]:
+def capture_sql(path: str, db: str) -> list[str]:
     """The SQL statements one GET of `path` sends, as sent (parameters inlined)."""
-    setup_django()
+    setup_django(db)
     from django.db import connection
     from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
@@ -631,11 +734,13 @@ def capture_sql(path: str) -> list[str]:
     return [q["sql"] for q in queries]
 
 
-def time_sql(statements: list[str], repeat: int) -> list[float]:
+def time_sql(statements: list[str], repeat: int, db: str) -> list[float]:
     """Seconds per execution of `statements` (results fetched) over one raw mysqlclient connection."""
-    conn = connect()
+    conn = connect(db)
     timings = []
     with conn.cursor() as cur:
+        if os.environ.get("BENCH_IN_PREDICATE_OFF") == "1":  # the session the server had (bench/settings.py)
+            cur.execute("SET SESSION in_predicate_conversion_threshold=0")
         for _ in range(repeat):
             started = time.perf_counter()
             for sql in statements:
@@ -802,9 +907,9 @@ def get_latencies(
     return latencies, noise
 
 
-def latency_summary(path: str, runs: list[list[float]], requests: int) -> dict:
+def latency_summary(path: str, runs: list[list[float]], requests: int, db: str) -> dict:
     """One path's latencies over the rounds, beside the SQL it sends timed alone over mysqlclient."""
-    sql = capture_sql(path)
+    sql = capture_sql(path, db)
     medians = [median(run) for run in runs]
     return {
         "path": path,
@@ -812,7 +917,7 @@ def latency_summary(path: str, runs: list[list[float]], requests: int) -> dict:
         "round_medians_ms": [m * 1000 for m in medians],
         "p95_ms": percentile([s for run in runs for s in run], 95) * 1000,
         "sql": sql,
-        "sql_median_ms": median(time_sql(sql, requests)) * 1000,
+        "sql_median_ms": median(time_sql(sql, requests, db)) * 1000,
     }
 
 
@@ -875,3 +980,12 @@ def save(name: str, result: dict) -> Path:
     path.write_text(json.dumps(result, indent=2, default=str))
     log(f"-> {path}")
     return path
+
+
+if __name__ == "__main__":
+    # `harness.py load data|latest`, run by _prepare with the environment of the database to fill.
+    assert sys.argv[1:2] == ["load"] and sys.argv[2] in ("data", "latest"), sys.argv
+    import django
+
+    django.setup()
+    {"data": _load_data, "latest": _load_latest}[sys.argv[2]]()

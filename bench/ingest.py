@@ -1,12 +1,15 @@
 """Bulk ingest: JSON arrays of 5,000 samples POSTed to /monitor/resources/ vs raw mysqlclient executemany.
 
-Both sides store the same rows in the same table (`monitor_resource`, empty at
-the start) in the same run, one batch per transaction, one batch at a time
-(one client, one connection), taking turns every 5 batches (ABBA). The raw
-side is the ceiling: tuples prepared in advance, `cursor.executemany` (which
-mysqlclient turns into multi-row INSERTs of up to 64 KiB each), `commit()`.
+Both sides store the same samples in the same run, one batch per transaction,
+one batch at a time (one client, one connection), taking turns every 5
+batches (ABBA), on the scratch database (bench_db_django, emptied first). The
+raw side is the ceiling for the sample rows alone: (series_id, ts, value)
+tuples prepared in advance, `cursor.executemany` (which mysqlclient turns into
+multi-row INSERTs of up to 64 KiB each) into `bench_raw_sample`, a copy of
+monitor_sample (CREATE TABLE LIKE: compressed, partitioned), then `commit()`.
 The HTTP side includes everything a collector pays: HTTP, JSON parsing,
-validation, the INSERT, the answer.
+validation, the catalog lookup, the samples' INSERT, the upsert of their
+minute and hour rollups and latest values (storage/inserts.py), the answer.
 
     .venv/bin/python bench/ingest.py [--rounds 3] [--batches 30]
 """
@@ -24,7 +27,9 @@ BATCH = 5000  # BULK_MAX_ITEMS: the largest batch the API takes
 CHUNK = 5  # batches per turn when the two sides take turns
 AGENTS = [f"agent-{i:02d}" for i in range(BATCH // len(harness.NAMES))]
 BASE = datetime(2026, 11, 26, tzinfo=UTC)
-RAW_SQL = f"INSERT INTO {harness.TABLE} (name, value, description, timestamp, host) VALUES (%s, %s, %s, %s, %s)"
+RAW_TABLE = "bench_raw_sample"
+RAW_SQL = f"INSERT INTO {RAW_TABLE} (series_id, ts, value) VALUES (%s, %s, %s)"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def make_batches(first: int, count: int) -> list[list[dict]]:
@@ -49,9 +54,19 @@ def make_batches(first: int, count: int) -> list[list[dict]]:
     return batches
 
 
-def as_rows(batch: list[dict]) -> list[tuple]:
-    # The same instant as the JSON's "...Z", as MySQL stores it (naive UTC).
-    return [(s["name"], s["value"], s["description"], s["timestamp"][:-1].replace("T", " "), s["host"]) for s in batch]
+def as_rows(batch: list[dict], ids: dict[tuple[str, str], int]) -> list[tuple]:
+    """The samples as monitor_sample stores them: (series id, microseconds, value)."""
+    rows = []
+    for s in batch:
+        at = datetime.fromisoformat(s["timestamp"].replace("Z", "+00:00"))
+        rows.append((ids[(s["host"], s["name"])], (at - EPOCH) // timedelta(microseconds=1), s["value"]))
+    return rows
+
+
+def series_ids(conn) -> dict[tuple[str, str], int]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT host, name, id FROM monitor_series")
+        return {(host, name): series_id for host, name, series_id in cur.fetchall()}
 
 
 def http_ingest(client: harness.Client, bodies: list[bytes]) -> float:
@@ -74,9 +89,11 @@ def raw_ingest(conn, batches: list[list[tuple]]) -> float:
 
 def main(rounds: int = 3, batches: int = 30) -> dict:
     harness.log(f"== bulk ingest: {batches} x {BATCH} samples per side and round, {rounds} rounds")
-    harness.log(f"table: {harness.prepare('scratch')}")
-    conn = harness.connect(autocommit=False)
-    check = harness.connect()
+    db = harness.prepare_scratch()
+    conn = harness.connect(db, autocommit=False)
+    check = harness.connect(db)
+    harness.execute(check, f"DROP TABLE IF EXISTS {RAW_TABLE}")
+    harness.execute(check, f"CREATE TABLE {RAW_TABLE} LIKE monitor_sample")
     next_batch = 0
     results = {"raw": [], "http": []}
     noise = []
@@ -87,18 +104,21 @@ def main(rounds: int = 3, batches: int = 30) -> dict:
         warm = make_batches(next_batch, 2 * harness.WORKERS)
         next_batch += len(warm)
         http_ingest(client, [json.dumps(b).encode() for b in warm])
-        raw_ingest(conn, [as_rows(b) for b in make_batches(next_batch, 2)])
+        ids = series_ids(check)  # the warm-up created every series
+        raw_ingest(conn, [as_rows(b, ids) for b in make_batches(next_batch, 2)])
         next_batch += 2
         for r in range(rounds):
-            data = make_batches(next_batch, batches)  # both sides store these very rows
-            next_batch += batches
-            raw_rows, bodies = [as_rows(b) for b in data], [json.dumps(b).encode() for b in data]
 
-            def measurement(raw_rows=raw_rows, bodies=bodies):
+            def measurement():
+                # New instants for every attempt (a measurement disturbed by others is repeated).
+                nonlocal next_batch
+                data = make_batches(next_batch, batches)  # both sides store these very samples
+                next_batch += batches
+                raw_rows, bodies = [as_rows(b, ids) for b in data], [json.dumps(b).encode() for b in data]
                 # Chunks of CHUNK batches in ABBA order: both sides see the same machine.
                 seconds = {"raw": 0.0, "http": 0.0}
                 used_cpu = {"raw": {}, "http": {}}
-                before = harness.table_count(check)
+                before = harness.table_count(check) + harness.table_count(check, RAW_TABLE)
                 for i, start in enumerate(range(0, batches, CHUNK)):
                     for side in ("raw", "http") if i % 2 == 0 else ("http", "raw"):
                         split = harness.CpuSplit(server).start()
@@ -108,7 +128,7 @@ def main(rounds: int = 3, batches: int = 30) -> dict:
                             seconds[side] += http_ingest(client, bodies[start : start + CHUNK])
                         for key, used in split.stop().items():
                             used_cpu[side][key] = used_cpu[side].get(key, 0.0) + used
-                stored = harness.table_count(check) - before
+                stored = harness.table_count(check) + harness.table_count(check, RAW_TABLE) - before
                 assert stored == 2 * batches * BATCH, stored
                 return seconds, used_cpu
 
@@ -141,13 +161,13 @@ def main(rounds: int = 3, batches: int = 30) -> dict:
         "cpu_us_per_row": {
             side: {key: used / (rounds * batches * BATCH) * 1e6 for key, used in cpu[side].items()} for side in cpu
         },
-        "target": ">= 0.25 of raw",
+        "target": ">= 0.5 of raw",
     }
     for side, split in result["cpu_us_per_row"].items():
         harness.log(f"CPU per row, {side}: " + ", ".join(f"{k} {v:.1f} us" for k, v in split.items()))
     harness.log(
         f"bulk ingest median: HTTP {http:,.0f} rows/s, raw executemany {raw:,.0f} rows/s, "
-        f"ratio {http / raw:.2f} (target >= 0.25)"
+        f"ratio {http / raw:.2f} (target >= 0.5)"
     )
     harness.save("ingest", result)
     return result

@@ -14,7 +14,7 @@ timestamp per interval. Sides, in the same run, one after the other:
 with wall-clock samples/s and samples per CPU-second, as bench/remote_write.py
 (whose private MariaDB, gunicorn runner and CPU counting it uses).
 
-    .venv/bin/python bench/line_protocol.py --private-mariadb [--rollups-dynamic] [--hosts 100] [--intervals 4]
+    .venv/bin/python bench/line_protocol.py [--private-mariadb [--rollups-dynamic]] [--hosts 100] [--intervals 4]
 """
 
 import argparse
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--rollups-dynamic", action="store_true", help="as bench/remote_write.py")
     args = parser.parse_args()
     with rw.database(args.private_mariadb) as server:
-        measure(args, server)
+        rw.others(measure, args, server)
 
 
 def measure(args, server) -> None:

@@ -11,7 +11,8 @@ spent waiting for other processes on the machine to go under --quiet-limit % of 
 3. starts gunicorn (`-w 4 --threads 2`, gthread) with production settings:
    DJANGO_DEBUG=0, a secret key, DJANGO_ALLOWED_HOSTS=127.0.0.1, no HTTPS redirect
    (plain HTTP on loopback), token auth required, API_WRITE_RATE=100000/minute and the
-   throttle counters in Redis (CACHE_URL, when Redis answers) as a multi-process deployment has;
+   throttle counters in Redis, as a multi-process deployment has: a redis-server of its
+   own on a spare port, started here (or BENCH_CACHE_URL): no shared Redis is written;
 4. runs `--clients` closed-loop clients (threads in a few processes, http.client
    with keep-alive, no dependency beyond the standard library) for `--seconds`, each
    request drawn from the mix: list 40 % (GET /monitor/resources/?page_size=100),
@@ -48,8 +49,8 @@ from harness import Gunicorn, connect, log  # shared with the other benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = os.environ.get("BENCH_LOAD_DB", "bench_load_db_django")
+CACHE_URL = os.environ.get("BENCH_CACHE_URL", "")  # empty: a private redis-server (main)
 MYSQL = urlsplit(os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
-CACHE_URL = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/12")
 OUT_DIR = Path(os.environ.get("BENCH_OUT", Path(tempfile.gettempdir()) / "db_django-bench"))
 MIX = {"list": 40, "latest": 20, "post_one": 30, "post_bulk": 10}
 BULK_SIZE = 100
@@ -76,7 +77,7 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
-def app_env(var_dir: Path) -> dict[str, str]:
+def app_env(var_dir: Path, cache_url: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "db_django.settings",
@@ -91,9 +92,26 @@ def app_env(var_dir: Path) -> dict[str, str]:
     }
     env.pop("API_REQUIRE_AUTH", None)  # production default: tokens required
     env.pop("API_PUBLIC_READS", None)
-    if CACHE_URL and reachable(CACHE_URL, 6379):
-        env["CACHE_URL"] = CACHE_URL
+    if cache_url and reachable(cache_url, 6379):
+        env["CACHE_URL"] = cache_url
     return env
+
+
+def private_redis() -> tuple[subprocess.Popen, str]:
+    """A redis-server of our own on a spare port (no persistence), and its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while not reachable(url, port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return proc, url
 
 
 def manage(env: dict, *args: str) -> str:
@@ -335,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     with connect(None) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE IF NOT EXISTS `{DB_NAME}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     with tempfile.TemporaryDirectory(prefix="db_django-load-") as var_dir:
-        env = app_env(Path(var_dir))
+        redis_proc, cache_url = (None, CACHE_URL) if CACHE_URL else private_redis()
+        env = app_env(Path(var_dir), cache_url)
         started = time.perf_counter()
         manage(env, "migrate", "--noinput", "-v", "0")
         token = manage(env, "tokens", "create", f"load {tag}", "--scope", "write").strip().splitlines()[-1]
@@ -369,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         with connect(DB_NAME) as conn, conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM monitor_resource WHERE host = %s", [tag])
             stored = cur.fetchone()[0]
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
 
     rows = summarise(merged, elapsed)
     acknowledged = sum(r["created_rows"] for r in rows.values())

@@ -1,7 +1,9 @@
 """Single-row POST of the notes' curl body: /monitor/resources/ vs the notes' ModelViewSet (baseline/).
 
 Both endpoints are served by the same gunicorn (bench.settings = the project's
-settings + bench/urls.py) and store into the same table; the load generator
+settings + bench/urls.py) on the scratch database: ours stores through
+monitor.storage (catalog, sample, rollups, latest value), the notes' viewset
+into its own table (bench_notes_resource, the notes' model); the load generator
 (wrk when installed, else Python processes) keeps the same number of
 connections busy on each. Two yardsticks run beside them: a plain Django view
 doing one INSERT, and one answering without the database (bench/baseline.py).
@@ -18,9 +20,12 @@ import json
 
 import harness
 
+# The notes' curl body (docs/, section 4), as the README quotes it.
 BODY = json.dumps({"name": "CPU Usage", "value": 75.5, "description": "Average CPU usage in percentage"}).encode()
 APP = "/monitor/resources/"
 BASELINE = "/baseline/resources/"
+# Where each side's rows go (the no-op view stores nothing).
+TABLES = {"app": "monitor_sample", "baseline": "bench_notes_resource", "insert_only": "bench_notes_resource"}
 PATHS = {
     "app": APP,
     "baseline": BASELINE,
@@ -35,8 +40,12 @@ def main(rounds: int = 3, slices: int = 10, slice_seconds: float = 1, connection
         f"== single POST: {rounds} rounds of {slices} x {slice_seconds:g} s per endpoint, interleaved,"
         f" {connections} connections"
     )
-    harness.log(f"table: {harness.prepare('scratch')}")
-    check = harness.connect()
+    db = harness.prepare_scratch()
+    harness.setup_django(db)
+    from bench.baseline import create_notes_table
+
+    create_notes_table()
+    check = harness.connect(db)
     rates = {side: [] for side in PATHS}
     noise = []
     # CPU per request by party (gunicorn workers, MariaDB, wrk, whole machine), all rounds.
@@ -59,13 +68,14 @@ def main(rounds: int = 3, slices: int = 10, slice_seconds: float = 1, connection
             done = {side: [0, 0.0] for side in PATHS}
             for i in range(slices):
                 for side in list(PATHS) if i % 2 == 0 else list(PATHS)[::-1]:
-                    before = harness.table_count(check)
+                    table = TABLES.get(side, "monitor_sample")
+                    before = harness.table_count(check, table)
                     split = harness.CpuSplit(server).start()
                     run = harness.load(server.port, PATHS[side], slice_seconds, connections, BODY)
                     for key, seconds in split.stop().items():
                         cpu[side][key] = cpu[side].get(key, 0.0) + seconds
                     requests[side] += run["requests"]
-                    stored = harness.table_count(check) - before
+                    stored = harness.table_count(check, table) - before
                     # Every counted answer was a 201 with its row; requests still in flight when
                     # the generator stops are stored but not counted.
                     if side == "noop":

@@ -19,12 +19,8 @@ the window every WORKER_DISCOVERY_SECONDS. Per cycle: this process's CPU
 (time.process_time, all threads) and wall time, the replies heard; per block:
 the worker's CPU (main process and pool child, /proc). Prints medians per way.
 
-Measured 2026-11-27 on the shared 2-core machine (load average 4-15 from other
-runs), median probe CPU per cycle, private / public: 2.59 / 3.05 ms
-(--cycles 20 --rounds 2), 2.27 / 2.82 ms (--cycles 30 --rounds 4), 2.05 / 2.62 ms
-(--cycles 20 --rounds 3); wall 23-27 / 4-10 ms; every cycle heard the worker both
-ways; the worker's own CPU 0.25-0.30% of a core either way. Hence
-monitor/broker.py keeps Mailbox._publish (the reason is written there).
+Figures: BENCHMARKS.md. monitor/broker.py keeps Mailbox._publish (the reason is
+written there).
 """
 
 import argparse
@@ -67,7 +63,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args()
+    import harness  # bench/ is on the path when run as a script
 
+    window = harness.CpuWindow(count_mariadb=False).start()  # the machine is shared: say how busy it was
     work = Path(tempfile.mkdtemp(prefix="queue-probe-bench-"))
     port = spare_port()
     broker = f"redis://127.0.0.1:{port}/0"
@@ -150,6 +148,7 @@ def main() -> None:
                 f"              {statistics.median(r['wall']) * 1000:8.1f} {max(r['wall']) * 1000:8.1f}"
                 f"        {heard:6.0%}        {statistics.median(r['worker']):.2f}"
             )
+        print(f"other processes used {window.stop():.0f}% of a core during the run")
     finally:
         worker.terminate()
         try:

@@ -19,7 +19,7 @@ gunicorn's workers, and the MariaDB server when it is our own): on a shared
 machine, samples per CPU-second say what the code costs whatever the others run.
 
     .venv/bin/python bench/remote_write.py --private-mariadb [--series 10000] [--scrapes 5] [--workers 2] [--clients 2]
-    DATABASE_URL=mysql://root@127.0.0.1:3306/prom_db_django .venv/bin/python bench/remote_write.py
+    .venv/bin/python bench/remote_write.py            # on bench_remote_write (created and migrated if missing)
 
 --rollups-dynamic (with --private-mariadb) stores rollups uncompressed: on this
 MariaDB the compressed rollup table's hot rows (latest values, the current
@@ -28,8 +28,10 @@ page's modification log and recompresses it); uncompressed they stay flat.
 
 --private-mariadb installs and migrates a MariaDB of its own in a temporary
 folder on a spare port (the shared server's defaults: 128 MB buffer pool),
-and removes it at the end. Otherwise DATABASE_URL's database must be migrated;
-series the run creates stay there (hosts bench-rw-*).
+and removes it at the end. Otherwise the run uses DATABASE_URL, by default
+bench_remote_write on the shared server (created and migrated when missing);
+series the run creates stay there (hosts bench-rw-*). Other processes' CPU
+during the run (bench/harness.py CpuWindow) is printed at the end.
 """
 
 import argparse
@@ -57,6 +59,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "db_django.settings")
 BATCH = 2000
 INTERVAL_MS = 15_000
 TIMEOUTS = "read_timeout=300&write_timeout=300"
+DEFAULT_DB = "bench_remote_write"
 
 
 def free_port() -> int:
@@ -289,7 +292,16 @@ def main() -> None:
     if args.rollups_dynamic and not args.private_mariadb:
         parser.error("--rollups-dynamic changes the schema: only with --private-mariadb")
     with database(args.private_mariadb) as server:
-        measure(args, server)
+        others(measure, args, server)
+
+
+def others(run, *args) -> None:
+    """run(*args), then print how much CPU other processes (not MariaDB) took meanwhile: the machine is shared."""
+    import harness
+
+    window = harness.CpuWindow(count_mariadb=False).start()
+    run(*args)
+    print(f"other processes (MariaDB not counted) used {window.stop():.0f}% of a core during the run")
 
 
 @contextmanager
@@ -303,7 +315,12 @@ def database(private: bool) -> Iterator[psutil.Process | None]:
             django.setup()
             yield server
         return
-    os.environ.setdefault("DATABASE_URL", f"mysql://root@127.0.0.1:3306/prom_db_django?{TIMEOUTS}")
+    if "DATABASE_URL" not in os.environ:
+        import harness
+
+        if not harness.database_exists(DEFAULT_DB):
+            harness.migrate(DEFAULT_DB)
+        os.environ["DATABASE_URL"] = f"{harness.database_url(DEFAULT_DB)}?{TIMEOUTS}"
     django.setup()
     yield None
 

@@ -1,71 +1,74 @@
-"""Every benchmark in one command, then a summary of the figures BENCHMARKS.md reports.
+"""Every benchmark, one after the other, each in its own process; the figures go to $BENCH_OUT (JSON, logs).
 
-    .venv/bin/python bench/run_all.py [--skip-profile]
+    .venv/bin/python bench/run_all.py [--only ingest,post_one,...] [--skip collector_cost,dashboard]
 
-Each benchmark migrates bench_db_django, puts its data set in place (loading
-it the first time), starts its own gunicorn, measures, and stops it. Results:
-JSON files in $BENCH_OUT (default /tmp/db_django-bench/).
+Each script prepares its own bench_* database (the 10M-sample data set is loaded
+the first time: about 90 s, and the old layout's 10M rows for storage.py:
+about 2 min), starts and stops its own servers, and measures. The commands are
+those BENCHMARKS.md quotes beside each figure. Output of each: $BENCH_OUT/<name>.log.
 """
 
 import argparse
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import harness
-import ingest
-import list_pages
-import memory
-import post_one
-import profile_paths
-import series
+
+HERE = Path(__file__).resolve().parent
+# (name, arguments): in the order BENCHMARKS.md reports them.
+BENCHMARKS = [
+    ("storage", []),
+    ("ingest", []),
+    ("post_one", []),
+    ("series", []),
+    ("latest", []),
+    ("list_pages", []),
+    ("prune", []),
+    ("migrate_copy", []),
+    ("memory", []),
+    ("exposition", []),
+    ("remote_write", []),
+    ("line_protocol", []),
+    ("dashboard", ["all", "--days", "2", "--raw-days", "1"]),
+    ("collector_cost", ["--seconds", "30", "--runs", "3"]),
+    ("queue_probe_broadcast", []),
+    ("load", []),
+]
 
 
-def main(skip_profile: bool = False) -> None:
-    started = time.perf_counter()
+def main(only: set[str] | None, skip: set[str]) -> int:
     info = harness.machine()
     harness.log("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     harness.save("machine", info)
-    bulk = ingest.main()
-    one = post_one.main()
-    pages = list_pages.main()
-    rss = memory.main()
-    points = series.main()
-    if not skip_profile:
-        profile_paths.main(["bulk", "post", "baseline-post"])
-    minutes = (time.perf_counter() - started) / 60
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
-    harness.log("\n== summary (medians of 3 runs)")
-    harness.log(
-        f"bulk ingest: HTTP {bulk['http_median']:,.0f} rows/s vs raw executemany {bulk['raw_median']:,.0f} rows/s"
-        f" = {bulk['ratio']:.2f} of raw (target >= 0.25: {verdict(bulk['ratio'] >= 0.25)})"
-    )
-    harness.log(
-        f"single POST: {one['app_median']:,.0f} req/s vs notes' ModelViewSet {one['baseline_median']:,.0f} req/s"
-        f" = {one['ratio']:.2f}x (target >= 1.3x: {verdict(one['ratio'] >= 1.3)});"
-        f" insert-only view {one['median_rps']['insert_only']:,.0f}, no-op view {one['median_rps']['noop']:,.0f}"
-    )
-    for key, label in (("first", "list first page"), ("deep", "list page 10,000")):
-        figure = pages[key]["median_ms"]
-        harness.log(
-            f"{label}: {figure:.2f} ms (SQL alone {pages[key]['sql_median_ms']:.2f} ms;"
-            f" target < 20 ms: {verdict(figure < 20)})"
-        )
-    harness.log(
-        f"series 24 h / 1 m in 10M rows: {points['avg']['median_ms']:.2f} ms (SQL alone"
-        f" {points['avg']['sql_median_ms']:.2f} ms; target < 100 ms: {verdict(points['avg']['median_ms'] < 100)});"
-        f" aggregate=last {points['last']['median_ms']:.2f} ms"
-    )
-    harness.log(
-        f"worker RSS: {rss['rss_after_1000_kib'] / 1024:.1f} MiB after 1,000 list requests, "
-        f"{rss['rss_after_end_kib'] / 1024:.1f} MiB after {rss['requests']:,}"
-        f" ({rss['growth_median_kib'] / 1024:+.2f} MiB)"
-    )
-    harness.log(f"total time: {minutes:.1f} min")
+    failed = []
+    for name, args in BENCHMARKS:
+        if (only and name not in only) or name in skip:
+            continue
+        log = harness.OUT_DIR / f"{name}.log"
+        command = [sys.executable, str(HERE / f"{name}.py"), *args]
+        harness.log(f"== {' '.join(command[1:])} (log: {log})")
+        started = time.perf_counter()
+        with open(log, "w") as out:
+            code = subprocess.run(command, cwd=HERE.parent, stdout=out, stderr=subprocess.STDOUT).returncode
+        harness.log(f"   {'ok' if code == 0 else f'FAILED ({code})'} in {time.perf_counter() - started:.0f} s")
+        if code:
+            failed.append(name)
+    if failed:
+        harness.log(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-profile", action="store_true")
-    main(parser.parse_args().skip_profile)
+    parser.add_argument("--only", help="comma-separated names")
+    parser.add_argument("--skip", default="", help="comma-separated names")
+    args = parser.parse_args()
+    names = {name for name, _ in BENCHMARKS}
+    only = set(args.only.split(",")) if args.only else None
+    skip = set(filter(None, args.skip.split(",")))
+    unknown = ((only or set()) | skip) - names
+    if unknown:
+        parser.error(f"unknown: {', '.join(sorted(unknown))}")
+    sys.exit(main(only, skip))
