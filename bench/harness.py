@@ -736,11 +736,12 @@ def capture_sql(path: str, db: str) -> list[str]:
 
 def time_sql(statements: list[str], repeat: int, db: str) -> list[float]:
     """Seconds per execution of `statements` (results fetched) over one raw mysqlclient connection."""
+    from db_django.env import MYSQL_INIT_COMMAND
+
     conn = connect(db)
     timings = []
     with conn.cursor() as cur:
-        if os.environ.get("BENCH_IN_PREDICATE_OFF") == "1":  # the session the server had (bench/settings.py)
-            cur.execute("SET SESSION in_predicate_conversion_threshold=0")
+        cur.execute(MYSQL_INIT_COMMAND)  # the session settings the application's connections have
         for _ in range(repeat):
             started = time.perf_counter()
             for sql in statements:

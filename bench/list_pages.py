@@ -1,12 +1,8 @@
 """List latency over the Resource view at 10M samples: the first page and a page 10,000 pages deep.
 
-Two servers in turn. First the application as it is, a few requests per page
-(status and time of each: on MariaDB 10.11 both pages take seconds, because an
-IN list of 1,000 series ids crosses in_predicate_conversion_threshold and the
-walk reads every sample of every series; the deep page runs into
-DATABASE_STATEMENT_TIMEOUT, 3 s, and answers 503). Then the same application
-with `in_predicate_conversion_threshold=0` in its session settings
-(BENCH_IN_PREDICATE_OFF=1, bench/settings.py): the figures measured in rounds.
+This benchmark found that MariaDB turned the walk's IN list of 1,000 series ids
+into a join reading every sample (both pages took seconds, the deep one a 503);
+the application's connections now keep IN lists as lists (db_django/env.py).
 
 The deep page's cursor is made the way the API makes it (monitor/api/pagination.py
 encode_cursor, signed with the bench settings' key) from the last row of page
@@ -21,7 +17,6 @@ DRF and serialisation.
 
 import argparse
 import json
-import os
 
 import harness
 
@@ -53,33 +48,11 @@ def deep_page(db: str, page: int = DEEP_PAGE) -> tuple[str, list[str]]:
     return f"{URL}?cursor={encode_cursor((last_ts, last_id), False, {})}", expected
 
 
-AS_IS_REQUESTS = 3
-
-
-def as_is(db: str, pages: dict[str, str]) -> dict:
-    """Status and milliseconds of a few requests per page, to the application with MariaDB's defaults."""
-    env = harness.app_env(db)
-    env.pop("BENCH_IN_PREDICATE_OFF", None)
-    found = {}
-    with harness.Gunicorn(name="list-as-is", db=db, env=env) as server:
-        client = harness.Client(server.port)
-        for key, path in pages.items():
-            answers = [client.get(path) for _ in range(AS_IS_REQUESTS)]
-            found[key] = {"status": [a[0] for a in answers], "ms": [a[2] * 1000 for a in answers]}
-            harness.log(
-                f"as is, {key} page: "
-                + ", ".join(f"{status} in {seconds * 1000:,.0f} ms" for status, _, seconds in answers)
-            )
-    return found
-
-
 def main(rounds: int = 3, requests: int = 200) -> dict:
     harness.log(f"== list latency at 10M samples: {rounds} rounds x {requests} requests per page")
     db = harness.prepare_data()
-    os.environ["BENCH_IN_PREDICATE_OFF"] = "1"  # the measured rounds, and the SQL captured in-process
     deep_url, deep_ids = deep_page(db)
     pages = {"first": URL, "deep": deep_url}
-    found_as_is = as_is(db, pages)
     with harness.Gunicorn(name="list", db=db) as server:
         client = harness.Client(server.port)
         status, answer, _ = client.get(URL)
@@ -108,8 +81,6 @@ def main(rounds: int = 3, requests: int = 200) -> dict:
         "rounds": rounds,
         "requests": requests,
         "others_cpu_percent": noise,
-        "as_is": found_as_is,
-        "measured_with": "in_predicate_conversion_threshold=0 (BENCH_IN_PREDICATE_OFF=1)",
     }
     for key, path in pages.items():
         result[key] = {**harness.latency_summary(path, latencies[key], requests, db), "target": "< 20 ms"}

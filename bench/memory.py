@@ -7,8 +7,7 @@ on this data set (bench/list_pages.py), so the default, --pages 1 (the first
 page every time), keeps a run to minutes; with --pages 10000 request 10,000
 is page 10,000 and must equal the page bench/list_pages.py reaches with a
 constructed cursor.
-Measured with BENCH_IN_PREDICATE_OFF=1 (bench/settings.py; without it a page
-after the first takes seconds on MariaDB). VmRSS (and the peak, VmHWM) is
+VmRSS (and the peak, VmHWM) is
 read after 1, 100, 1,000, 2,000, ... 10,000 requests; each run has a fresh
 worker of its own.
 
@@ -18,7 +17,6 @@ worker of its own.
 import argparse
 import contextlib
 import json
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -57,7 +55,6 @@ def walk(server: harness.Gunicorn, requests: int, pages: int, deep_ids: list[str
 def main(rounds: int = 3, requests: int = 10_000, pages: int = 1) -> dict:
     harness.log(f"== worker memory: {rounds} runs x {requests:,} list requests, {pages} page(s) a walk, gunicorn -w 1")
     db = harness.prepare_data()
-    os.environ["BENCH_IN_PREDICATE_OFF"] = "1"
     deep_ids = list_pages.deep_page(db)[1] if pages >= list_pages.DEEP_PAGE else []
     # The runs go side by side (one single-worker gunicorn and one client thread each): a
     # worker's memory does not depend on its neighbours, and three runs take the time of ~1.5.
