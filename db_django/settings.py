@@ -255,10 +255,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"write": API_WRITE_RATE},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "monitor.api.errors.exception_handler",
+    # JSON through orjson (monitor/api/renderers.py), then the browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "monitor.api.renderers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 if not DEBUG:
     # No browsable API in production: JSON only.
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["monitor.api.renderers.FastJSONRenderer"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "db_django monitor API",

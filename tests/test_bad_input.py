@@ -105,3 +105,21 @@ def test_the_largest_accepted_values_add_up_in_one_bucket(client):
         {"name": "big", "since": "2026-11-25T10:00:00Z", "until": "2026-11-25T10:01:00Z", "aggregate": "count"},
     )
     assert series.json()["points"][0][1] == 5.0
+
+
+def test_answers_keep_drfs_json_shape_times_with_z_and_integer_keys_as_text(client):
+    """The orjson renderer (monitor/api/renderers.py) writes what DRF's JSONRenderer wrote."""
+    created = client.post(
+        "/monitor/resources/",
+        {"name": "时间.ünïcode", "value": 1e300, "timestamp": "2026-11-25T12:00:00.123456Z"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    assert b'"timestamp":"2026-11-25T12:00:00.123456Z"' in created.content
+    assert "时间.ünïcode".encode() in created.content  # UTF-8, not \\u escapes
+    series = client.get("/monitor/resources/series/", {"name": "时间.ünïcode", "since": "2026-11-25T11:59:00Z"})
+    assert series.json()["since"] == "2026-11-25T11:59:00Z"
+    refused = client.post(
+        "/monitor/resources/", [{"name": "a", "value": 1}, {"name": "b"}], content_type="application/json"
+    )
+    assert refused.status_code == 400 and "1" in refused.json()["items"]
