@@ -11,20 +11,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import alert, fire, only_our_rules, resolve, rule
+from alert_receivers import alert, fire, resolve, rule
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertState, Channel, Notification
 from monitor.alerts.outbox import send_due
 from procs import closed_port
 from servers import Server, need_program
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _only_our_rules(request):
-    if request.node.get_closest_marker("django_db"):  # the test database is set up by then
-        only_our_rules()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_shipped_rules")]
 
 
 CONFIG = """

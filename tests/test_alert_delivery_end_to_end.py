@@ -10,20 +10,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import http_receiver, only_our_rules, shipped_rule
+from alert_receivers import http_receiver, shipped_rule
 from monitor.alerts.evaluation import evaluate
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertEvent, AlertRule, Channel
 from monitor.alerts.outbox import send_due
 from samples import point, store_many
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _only_our_rules(request):
-    if request.node.get_closest_marker("django_db"):  # the test database is set up by then
-        only_our_rules()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_shipped_rules")]
 
 
 # In the past, so every sample is stored with a time the catalog accepts as already seen.

@@ -15,20 +15,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import alert, fire, http_receiver, only_our_rules, rule, wait_until
+from alert_receivers import alert, fire, http_receiver, rule, wait_until
 from monitor.alerts.delivery_tasks import plan_notifications, send_notifications
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import Channel, Notification
 from monitor.alerts.outbox import send_due
 from procs import broker_at, child_env, closed_port, running
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _only_our_rules(request):
-    if request.node.get_closest_marker("django_db"):  # the test database is set up by then
-        only_our_rules()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_shipped_rules")]
 
 
 SENDER = "from monitor.alerts.outbox import send_due; send_due()"

@@ -9,17 +9,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import alert, fire, only_our_rules, resolve, rule
+from alert_receivers import alert, fire, resolve, rule
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import AlertState, Channel, Notification, NotificationGroup, Silence
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _only_our_rules(request):
-    if request.node.get_closest_marker("django_db"):  # the test database is set up by then
-        only_our_rules()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_shipped_rules")]
 
 
 T0 = timezone.now().replace(microsecond=0)

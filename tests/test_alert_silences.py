@@ -5,17 +5,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import alert, fire, only_our_rules, rule
+from alert_receivers import alert, fire, rule
 from monitor.alerts.matchers import INHIBITED, SILENCED, is_silenced, labels_match, muted_alerts
 from monitor.alerts.models import Alert, AlertState, Silence
 
 LABELS = {"alertname": "disk_nearly_full", "host": "db-1", "mount": "/var", "severity": "critical"}
 
-
-@pytest.fixture(autouse=True)
-def _only_our_rules(request):
-    if request.node.get_closest_marker("django_db"):  # the test database is set up by then
-        only_our_rules()
+pytestmark = pytest.mark.usefixtures("without_shipped_rules")
 
 
 def m(name, value, regex=False):
