@@ -10,7 +10,6 @@ import email
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,13 +190,3 @@ def fire(row: Alert, at: datetime, state: str = AlertState.WARNING, value: float
 def resolve(row: Alert, at: datetime, value: float | None = 10.0) -> None:
     row.state, row.value, row.changed_at, row.firing_since = AlertState.OK, value, at, None
     row.save()
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -121,12 +121,14 @@ def beat_args(tmp_path: Path) -> list[str]:
     return [CELERY, "-A", "db_django", "beat", "-l", "info", "-s", str(tmp_path / "beat-schedule")]
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, log: Path | None = None) -> object:
+def wait_for(
+    condition: Callable[[], object], timeout: float, what: str, log: Path | None = None, poll: float = 0.3
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
-        time.sleep(0.3)
+        time.sleep(poll)
     tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")

@@ -15,12 +15,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from alert_receivers import alert, fire, http_receiver, rule, wait_until
+from alert_receivers import alert, fire, http_receiver, rule
 from monitor.alerts.delivery_tasks import plan_notifications, send_notifications
 from monitor.alerts.grouping import plan
 from monitor.alerts.models import Channel, Notification
 from monitor.alerts.outbox import send_due
-from procs import broker_at, child_env, closed_port, running
+from procs import broker_at, child_env, closed_port, running, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("without_shipped_rules")]
 
@@ -45,7 +45,7 @@ def test_a_sender_killed_mid_delivery_is_retried_and_the_message_accepted_once(t
         assert plan() == 1
         log = tmp_path / "sender.log"
         with running([sys.executable, "manage.py", "shell", "-c", SENDER], child_env(tmp_path), log) as sender:
-            wait_until(lambda: receiver.arrived, 60, "the sender's request to reach the receiver")
+            wait_for(lambda: receiver.arrived, 60, "the sender's request to reach the receiver", poll=0.05)
             os.killpg(sender.pid, signal.SIGKILL)
             sender.wait(10)
         release.set()
