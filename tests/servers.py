@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +30,26 @@ MARIADB_DATABASE = "db_django"
 TEST_DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "dbdjango_test_")
 if not re.fullmatch(r"[A-Za-z0-9_]{1,20}", TEST_DB_PREFIX):
     raise ValueError(f"TEST_DB_PREFIX must be 1-20 letters, digits or underscores, not {TEST_DB_PREFIX!r}")
+
+
+def connect_mysql(url: str, **options):
+    """A MySQLdb connection to the server of a mysql:// URL, as its login (root when it names none)."""
+    import MySQLdb
+
+    parts = urlsplit(url)
+    login = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 3306, "user": parts.username or "root"}
+    if parts.password:
+        login["password"] = parts.password
+    return MySQLdb.connect(**login, **{"connect_timeout": 5, **options})
+
+
+def mysql_database_url(url: str, database: str, user: str | None = None, password: str | None = None) -> str:
+    """The mysql:// URL of `database` on the server of `url`, as `user` (by default the URL's own login)."""
+    parts = urlsplit(url)
+    if user is None:
+        user, password = parts.username or "root", parts.password
+    login = f"{user}:{password}" if password else user
+    return f"mysql://{login}@{parts.hostname or '127.0.0.1'}:{parts.port or 3306}/{database}"
 
 
 def scratch_name(purpose: str) -> str:

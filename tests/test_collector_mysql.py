@@ -16,7 +16,7 @@ import pytest
 
 from monitor.collection.collectors.base import Sample
 from monitor.collection.collectors.mysql import _replication, collect_mysql
-from servers import scratch_name
+from servers import connect_mysql, scratch_name
 
 pytestmark = pytest.mark.mysql
 
@@ -41,11 +41,7 @@ def _server(url: str) -> str:
 
 
 def _connect(url: str) -> MySQLdb.Connection:
-    parts = urlsplit(url)
-    options = {"host": parts.hostname, "port": parts.port or 3306, "user": parts.username or "root"}
-    if parts.password:
-        options["password"] = parts.password
-    return MySQLdb.connect(**options, connect_timeout=2)
+    return connect_mysql(url, connect_timeout=2)
 
 
 def _global_status(url: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from MySQLdb.constants import CLIENT
 from monitor.admin import LegacyUserAdmin
 from monitor.models import LegacyUser
 from procs import ROOT
-from servers import scratch_name
+from servers import connect_mysql, scratch_name
 
 pytestmark = pytest.mark.mysql
 
@@ -29,11 +29,7 @@ LEGACY_SQL = ROOT / "sql" / "legacy_user.sql"
 
 
 def _connect(url: str, **extra) -> MySQLdb.Connection:
-    parts = urlsplit(url)
-    options = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 3306, "user": parts.username or "root"}
-    if parts.password:
-        options["password"] = parts.password
-    return MySQLdb.connect(**options, charset="utf8mb4", connect_timeout=5, **extra)
+    return connect_mysql(url, charset="utf8mb4", **extra)
 
 
 def _load_legacy_sql(mysql_url: str, database: str) -> None:

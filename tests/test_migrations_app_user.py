@@ -11,13 +11,11 @@ import re
 import secrets
 import subprocess
 import sys
-from urllib.parse import urlsplit
 
-import MySQLdb
 import pytest
 
 from procs import ROOT
-from servers import scratch_name
+from servers import connect_mysql, mysql_database_url, scratch_name
 
 pytestmark = pytest.mark.mysql
 
@@ -33,14 +31,7 @@ def shipped_database_privileges() -> list[str]:
 @pytest.fixture
 def app_user_database(mysql_url, tmp_path):
     """A scratch database and a user holding exactly `privileges` on it; yields (grant, env)."""
-    parts = urlsplit(mysql_url)
-    admin = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
+    admin = connect_mysql(mysql_url, autocommit=True)
     database, user, password = scratch_name("grants"), scratch_name("app"), secrets.token_hex(8)
     cursor = admin.cursor()
     cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
@@ -49,8 +40,11 @@ def app_user_database(mysql_url, tmp_path):
     def grant(privileges: list[str]) -> None:
         cursor.execute(f"GRANT {', '.join(privileges)} ON `{database}`.* TO %s@'%%'", (user,))
 
-    url = f"mysql://{user}:{password}@{parts.hostname or '127.0.0.1'}:{parts.port or 3306}/{database}"
-    env = {**os.environ, "DATABASE_URL": url, "VAR_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": mysql_database_url(mysql_url, database, user, password),
+        "VAR_DIR": str(tmp_path),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     try:
         yield grant, env

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from procs import ROOT
-from servers import scratch_name
+from servers import connect_mysql, mysql_database_url, scratch_name
 
 OLD = "0008_counter_state"  # the last migration of the one-table layout
 HOSTS, NAMES = 10, 100
@@ -43,24 +43,10 @@ def old_rows_sql(steps: int) -> str:
 
 @pytest.fixture
 def scratch_mysql(mysql_url, tmp_path):
-    from urllib.parse import urlsplit
-
-    import MySQLdb
-
-    parts = urlsplit(mysql_url)
     name = scratch_name("migrate")
-    admin = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
+    admin = connect_mysql(mysql_url, autocommit=True)
     admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    auth = parts.username or "root"
-    if parts.password:
-        auth += f":{parts.password}"
-    url = f"mysql://{auth}@{parts.hostname or '127.0.0.1'}:{parts.port or 3306}/{name}"
+    url = mysql_database_url(mysql_url, name)
     env = {**os.environ, "DATABASE_URL": url, "VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     try:
