@@ -93,21 +93,27 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     # current buckets, a host) in the same order, so they wait for each other instead of
     # deadlocking; a deadlock or lock wait that still happens is retried whole.
     rows = sorted((series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True))
-    for attempt in range(LOCK_RETRIES + 1):
+    retries = 0
+    while True:
         try:
-            try:
-                with _transaction():
-                    _write(rows, points, careful=False)
-            except _Repeats:
-                with _transaction():
-                    _write(rows, points, careful=True)
+            _write_once(rows, points)
             return keys
         except OperationalError as exc:
-            if exc.args[:1] not in ((1213,), (1205,)) or attempt == LOCK_RETRIES or connection.in_atomic_block:
+            if exc.args[:1] not in ((1213,), (1205,)) or retries == LOCK_RETRIES or connection.in_atomic_block:
                 raise
-            logger.info("write retried after %s (attempt %d)", exc.args[1] if len(exc.args) > 1 else exc, attempt + 1)
-            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-    return keys
+            retries += 1
+            logger.info("write retried after %s (retry %d)", exc.args[1] if len(exc.args) > 1 else exc, retries)
+            time.sleep(random.uniform(0.005, 0.05) * retries)
+
+
+def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point]) -> None:
+    """One transaction on the fast path; again on the careful path when it met samples already stored."""
+    try:
+        with _transaction():
+            _write(rows, points, careful=False)
+    except _Repeats:
+        with _transaction():
+            _write(rows, points, careful=True)
 
 
 @contextmanager
