@@ -11,9 +11,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import NamedTuple
 
 from django.db.models import Min, Q, QuerySet
 
+from monitor.gc_pause import gc_paused
 from monitor.models import Rollup, Sample, Series
 
 from .instants import from_us, to_us
@@ -258,9 +261,12 @@ def _result(held: list, aggregate: str) -> float:
 # --- latest ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Row:
-    """A sample with its series' name, host and description: what the Resource API shows."""
+class Row(NamedTuple):
+    """A sample with its series' name, host and description: what the Resource API shows.
+
+    A tuple: `latest` builds 20,000 of them per request, and a tuple is built
+    in half the time of a slotted dataclass.
+    """
 
     series_id: int
     ts: int
@@ -282,6 +288,7 @@ class Row:
 # whole latest-values partition (one row per series) is read and matched in Python, which
 # is cheaper than a long IN list and than a join sorted by name in the database.
 LATEST_BY_KEY_MAX = 2000
+BY_HOST_THEN_NAME = itemgetter(Row._fields.index("host"), Row._fields.index("name"))
 
 
 @replica_read
@@ -292,21 +299,22 @@ def resource_latest(series: QuerySet) -> list[Row]:
     binary collation orders them): at 20,000 series the database's join and sort
     took twice as long as both reads together.
     """
-    catalog = {
-        series_id: (name, host, description)
-        for series_id, name, host, description in series.order_by().values_list("id", "name", "host", "description")
-    }
-    if not catalog:
-        return []
-    latest = Rollup.objects.filter(step=Rollup.LATEST, bucket=0)
-    if len(catalog) <= LATEST_BY_KEY_MAX:
-        latest = latest.filter(series_id__in=list(catalog))
-    rows = [
-        Row(series_id, ts, value, *catalog[series_id])
-        for series_id, ts, value in latest.order_by().values_list("series_id", "last_ts", "last")
-        if series_id in catalog
-    ]
-    rows.sort(key=lambda row: (row.host, row.name))
+    with gc_paused():
+        catalog = {
+            series_id: (name, host, description)
+            for series_id, name, host, description in series.order_by().values_list("id", "name", "host", "description")
+        }
+        if not catalog:
+            return []
+        latest = Rollup.objects.filter(step=Rollup.LATEST, bucket=0)
+        if len(catalog) <= LATEST_BY_KEY_MAX:
+            latest = latest.filter(series_id__in=list(catalog))
+        rows = [
+            Row(series_id, ts, value, *catalog[series_id])
+            for series_id, ts, value in latest.order_by().values_list("series_id", "last_ts", "last")
+            if series_id in catalog
+        ]
+    rows.sort(key=BY_HOST_THEN_NAME)
     return rows
 
 

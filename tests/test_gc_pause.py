@@ -1,0 +1,86 @@
+"""gc_paused: no cycle collection while a large read builds its rows, and the collector back afterwards."""
+
+import gc
+import threading
+
+import pytest
+
+from monitor import gc_pause
+from monitor.gc_pause import gc_paused
+
+
+@pytest.fixture
+def collections() -> list[int]:
+    """The generation of every collection that runs while the test does."""
+    seen: list[int] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(record)
+    yield seen
+    gc.callbacks.remove(record)
+
+
+def test_the_collector_is_off_inside_and_back_on_after():
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_the_collector_comes_back_after_an_error_in_the_block():
+    with pytest.raises(ZeroDivisionError), gc_paused():
+        raise ZeroDivisionError
+    assert gc.isenabled()
+
+
+def test_no_collection_runs_while_a_block_allocates_many_tuples(collections):
+    with gc_paused():
+        rows = [(i, str(i), float(i)) for i in range(50_000)]
+        during = list(collections)
+    assert len(rows) == 50_000
+    assert during == []
+
+
+def test_overlapping_blocks_share_one_pause_that_ends_with_the_last():
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    states: dict[str, bool] = {}
+
+    def second() -> None:
+        first_in.wait()
+        with gc_paused():
+            second_in.set()
+            first_out.wait()
+            states["after the first ended"] = gc.isenabled()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with gc_paused():
+        first_in.set()
+        second_in.wait()
+    first_out.set()
+    thread.join()
+    assert states == {"after the first ended": False}
+    assert gc.isenabled()
+
+
+def test_a_process_that_turned_the_collector_off_keeps_it_off():
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_pause_kept_going_by_overlapping_blocks_still_collects_the_young_generations(monkeypatch, collections):
+    monkeypatch.setattr(gc_pause, "MAX_PAUSE_SECONDS", 0.0)
+    with gc_paused():
+        with gc_paused():
+            pass
+        assert collections == [1]  # the inner block ended while the outer still held the pause
+        assert not gc.isenabled()
+    assert gc.isenabled()
