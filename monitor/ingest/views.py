@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from monitor.api.schemas import ERRORS, RETRY_AFTER, errors, example
 from monitor.exposition.app import INGEST_DROPPED, INGEST_REFUSED, INGEST_SAMPLES
 from monitor.exposition.views import FirstRenderer
+from monitor.gc_pause import gc_paused
 from monitor.models import Sample
 from monitor.storage.inserts import Conflict
 from monitor.storage.instants import to_us
@@ -77,6 +78,7 @@ class RemoteWriteView(IngestView):
     # Left out of the OpenAPI schema: Prometheus (or Vector, Alloy) sends it, configured with
     # the URL (README: Agents), and no OpenAPI client can build a snappy protobuf body.
     @extend_schema(exclude=True)
+    @gc_paused()  # decoding and storing a batch allocates many objects and no cycles (monitor/gc_pause.py)
     def post(self, request: Request) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "")
         if "proto=io.prometheus.write.v2" in content_type:
@@ -124,6 +126,7 @@ class LineProtocolView(IngestView):
         ],
         responses=LINE_PROTOCOL_RESPONSES,
     )
+    @gc_paused()
     def post(self, request: Request) -> Response:
         precision = request.query_params.get("precision", "ns")
         try:
