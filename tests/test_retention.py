@@ -1,8 +1,8 @@
 """Retention per tier: raw samples, per-minute and per-hour rollups each go after their own number of days.
 
 On SQLite rows go in batches along each series' key; on MySQL whole time
-partitions are dropped (and created ahead). Collection-cycle markers go with
-the raw samples.
+partitions are dropped (and created ahead), and no row is deleted one by one.
+Collection-cycle markers go with the raw samples.
 """
 
 import io
@@ -38,6 +38,13 @@ def _rows(step: int | None) -> int:
     return Rollup.objects.filter(step=step).count()
 
 
+@pytest.fixture
+def row_by_row(db) -> None:
+    """The tests of batched deletes: tables without partitions (SQLite; MySQL goes by partitions, tested below)."""
+    if partitions.is_partitioned(partitions.RAW):
+        pytest.skip("partitioned: whole partitions go instead (see the MySQL tests)")
+
+
 def _cycles(ages_in_days: list[float], now: datetime) -> None:
     CollectionCycle.objects.bulk_create(
         CollectionCycle(task_id=f"t{i}", host="h1", stored_at=now - timedelta(days=age), rows=1)
@@ -46,6 +53,7 @@ def _cycles(ages_in_days: list[float], now: datetime) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("row_by_row")
 def test_each_tier_keeps_its_own_number_of_days():
     # Samples 1, 10, 100 and 1000 days old: raw keeps 7 days, minutes 90, hours 730.
     _history(NOW, [1, 10, 100, 1000])
@@ -62,6 +70,7 @@ def test_each_tier_keeps_its_own_number_of_days():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("row_by_row")
 def test_dry_run_says_what_each_tier_would_lose_and_removes_nothing():
     _history(NOW, [1, 10, 100, 1000])
     reports = {r.tier: r.rows for r in prune(now=NOW, days=KEEP, dry_run=True)}
@@ -70,6 +79,7 @@ def test_dry_run_says_what_each_tier_would_lose_and_removes_nothing():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("row_by_row")
 def test_rows_go_in_batches_along_each_series():
     _history(NOW, [8 + i / 1000 for i in range(25)], name="a")
     _history(NOW, [8 + i / 1000 for i in range(5)], name="b")
@@ -78,8 +88,6 @@ def test_rows_go_in_batches_along_each_series():
     deletes = [
         q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE") and "monitor_sample" in q["sql"]
     ]
-    if partitions.is_partitioned(partitions.RAW):
-        pytest.skip("partitioned: whole partitions go instead (see the MySQL tests)")
     # a: 10 + 10 + 5; b: 5 (each a short statement along the (series_id, ts) key)
     assert len(deletes) == 4
     assert Sample.objects.count() == 0
@@ -114,6 +122,7 @@ def test_the_cycle_prune_reads_an_index_not_the_whole_table():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("row_by_row")
 def test_the_command_prints_each_tier_and_a_dry_run_changes_nothing(settings):
     settings.RETENTION_RAW_DAYS, settings.RETENTION_MINUTE_DAYS, settings.RETENTION_HOUR_DAYS = 7, 90, 730
     now = timezone.now()
@@ -141,6 +150,7 @@ def test_the_command_rejects_out_of_range_options(args):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("row_by_row")
 def test_the_scheduled_task_prunes_by_the_retention_settings(settings):
     settings.RETENTION_RAW_DAYS = 7
     now = timezone.now()
@@ -152,6 +162,7 @@ def test_the_scheduled_task_prunes_by_the_retention_settings(settings):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("row_by_row")
 def test_writers_carry_on_while_a_backlog_is_pruned():
     """Other connections write and read between batches; nothing waits for the whole prune."""
     _history(NOW, [8 + i / 10_000 for i in range(300)])
@@ -181,8 +192,17 @@ def test_writers_carry_on_while_a_backlog_is_pruned():
 # --- MySQL: partitions ---------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_on_mysql_partitions_are_made_ahead_and_a_day_is_dropped_whole(on_mysql):
+@pytest.fixture
+def as_migrated(on_mysql, transactional_db) -> None:
+    """The tables partitioned as `migrate` leaves them, before and after: dropped and added partitions
+    outlive a test's rows, and a later test's days would land in another partition than it expects."""
+    partitions.partition_tables(timezone.now(), timezone.now())
+    yield
+    partitions.partition_tables(timezone.now(), timezone.now())
+
+
+@pytest.mark.usefixtures("as_migrated")
+def test_on_mysql_partitions_are_made_ahead_and_a_day_is_dropped_whole():
     now = timezone.now()
     created = partitions.ensure_partitions(now + 10 * DAY)
     assert any(name.startswith("monitor_sample.p") for name in created)
@@ -199,3 +219,43 @@ def test_on_mysql_partitions_are_made_ahead_and_a_day_is_dropped_whole(on_mysql)
     assert Sample.objects.count() == 1
     assert elapsed < 5.0
     assert all(name not in {n for n, _ in partitions.partitions(partitions.RAW)} for name in reports["raw"].partitions)
+
+
+@pytest.mark.usefixtures("as_migrated")
+def test_on_mysql_a_partly_expired_partition_keeps_its_rows_and_no_row_is_deleted():
+    now = timezone.now()
+    partitions.ensure_partitions(now + 10 * DAY)
+    at = now + 13 * DAY
+    cutoff = at - 7 * DAY
+    day_of_cutoff = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
+    _history(day_of_cutoff, [0.5])  # the day before the cutoff's: all of it past the cutoff, goes
+    _history(cutoff, [1 / 24], name="partly")  # past the cutoff, but its day is not: stays with the day
+    _history(at, [0], name="recent")
+    with CaptureQueriesContext(connection) as queries:
+        (raw, *_) = prune(now=at, days=KEEP)
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("DELETE")]
+    assert not [sql for sql in deletes if "monitor_sample" in sql or "monitor_rollup" in sql], deletes
+    assert sorted(Sample.objects.values_list("series__name", flat=True)) == ["partly", "recent"]
+    assert f"p{day_of_cutoff:%Y%m%d}" in raw.partitions
+    kept, goes_at = raw.next_partition
+    assert kept == f"p{day_of_cutoff + DAY:%Y%m%d}"
+    assert goes_at == day_of_cutoff + DAY + 7 * DAY  # once all of that day is 7 days old
+
+    # A day later that partition is past the cutoff too, and goes whole.
+    (raw, *_) = prune(now=at + DAY, days=KEEP)
+    assert kept in raw.partitions
+    assert list(Sample.objects.values_list("series__name", flat=True)) == ["recent"]
+
+
+@pytest.mark.usefixtures("as_migrated")
+def test_on_mysql_the_command_says_which_partitions_would_go_and_when_the_next_does(settings):
+    settings.RETENTION_RAW_DAYS = 7
+    now = timezone.now()
+    partitions.ensure_partitions(now)
+    out = io.StringIO()
+    call_command("prune", "--dry-run", stdout=out)
+    text = out.getvalue()
+    first, upper = partitions.partitions(partitions.RAW)[0]
+    assert "raw: would remove 0 rows older than" in text
+    goes_at = (partitions.RAW.at(upper) + 7 * DAY).isoformat()
+    assert f"the oldest kept, {first}, goes once all of it is past the cutoff, from {goes_at}" in text

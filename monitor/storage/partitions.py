@@ -66,6 +66,10 @@ class Tier:
     def bound(self, at: datetime) -> int:
         return int((at - EPOCH).total_seconds()) * self.unit
 
+    def at(self, bound: int) -> datetime:
+        """The instant a bound in the time column's units stands for (the inverse of `bound`)."""
+        return EPOCH + timedelta(seconds=bound / self.unit)
+
     def less_than(self, bound: int | None) -> str:
         if self.step is None:
             return "MAXVALUE" if bound is None else str(bound)
@@ -101,14 +105,20 @@ def partition_tables(since: datetime, now: datetime) -> None:
 
 
 def ensure_partitions(now: datetime | None = None) -> list[str]:
-    """Split the periods up to `ahead` periods from now off each tier's top partition; returns what it made."""
+    """Split the periods up to `ahead` periods from now off each tier's top partition; returns what it made.
+
+    Every period from the highest one made so far gets its own partition, so a
+    beat that did not run for a while (a stopped deployment) leaves no partition
+    spanning several periods: retention drops whole partitions only.
+    """
     now = now or datetime.now(UTC)
     created = []
     for tier in TIERS:
         if not is_partitioned(tier):
             continue
         top = max((bound for _, bound in partitions(tier)), default=None)
-        new = [at for at in _bounds(tier, now, now) if top is None or tier.bound(at) > top]
+        since = now if top is None else min(now, tier.at(top))
+        new = [at for at in _bounds(tier, since, now) if top is None or tier.bound(at) > top]
         if not new:
             continue
         parts = ", ".join(_definitions(tier, new))

@@ -1,11 +1,14 @@
 """Retention per tier: raw samples, per-minute and per-hour rollups each kept for their own number of days.
 
 On MySQL/MariaDB the tables are partitioned by time (partitions.py) and a
-tier's expired partitions are dropped whole. Elsewhere (SQLite) and on a
-table that is not partitioned, rows go in small batches, series by series
-along the primary key, each batch its own short transaction, so the API and
-the collectors keep writing meanwhile. Collection-cycle markers go with the
-raw samples they vouch for.
+tier's expired partitions are dropped whole, and nothing else: a partition
+goes once all of it is past the cutoff, so a tier keeps at most one period
+(a day of samples, a week of minutes, a month of hours) more than its days,
+and no row is ever deleted one by one beside the inserts. Elsewhere (SQLite)
+and on a table that is not partitioned, rows go in small batches, series by
+series along the primary key, each batch its own short transaction, so the
+API and the collectors keep writing meanwhile. Collection-cycle markers go
+with the raw samples they vouch for.
 """
 
 import time
@@ -32,6 +35,8 @@ class TierPrune:
     rows: int = 0
     partitions: list[str] = field(default_factory=list)
     estimated: bool = False  # rows counted from the server's statistics (a dry run on partitions)
+    # Partitioned: the oldest partition kept, and when all of it will be past the cutoff.
+    next_partition: tuple[str, datetime] | None = None
 
 
 TIER_NAMES = tuple(tier.name for tier in TIERS)
@@ -67,21 +72,22 @@ def prune(
             raise ValueError(f"retention of {name} must be at least 1 day, got {days[name]}")
         report = TierPrune(name, days[name], now - timedelta(days=days[name]))
         cutoff = tier.bound(report.cutoff)
-        within = None
         if partitions.is_partitioned(tier):
+            # Rows written late with instants older than the first partition's period
+            # live in that partition and go with it.
             report.partitions = partitions.droppable(tier, cutoff)
             if report.partitions:
                 report.rows, report.estimated = _partition_rows(tier, report.partitions), True
                 if not dry_run:
                     partitions.drop(tier, report.partitions)
-            # Samples older than the oldest partition's start (backfilled late) live in the
-            # first partition left: they go row by row, within that partition only.
-            remaining = [name for name, _ in partitions.partitions(tier) if name not in report.partitions]
-            within = remaining[0] if remaining else tier.top
-        if dry_run:
-            report.rows += _count(tier, cutoff, within)
+            kept = [(part, upper) for part, upper in partitions.partitions(tier) if part not in report.partitions]
+            if kept:
+                oldest, upper = kept[0]
+                report.next_partition = (oldest, tier.at(upper) + timedelta(days=report.days))
+        elif dry_run:
+            report.rows = _count(tier, cutoff)
         else:
-            report.rows += _delete(tier, cutoff, batch_size, pause, progress, within)
+            report.rows = _delete(tier, cutoff, batch_size, pause, progress)
         if name == "raw" and not dry_run:
             _delete_cycles(report.cutoff, batch_size)
         reports.append(report)
@@ -99,8 +105,8 @@ def _partition_rows(tier: Tier, names: list[str]) -> int:
         return int(cursor.fetchone()[0])
 
 
-def _count(tier: Tier, cutoff: int, within: str | None) -> int:
-    table = connection.ops.quote_name(tier.table) + (f" PARTITION ({within})" if within else "")
+def _count(tier: Tier, cutoff: int) -> int:
+    table = connection.ops.quote_name(tier.table)
     step = "" if tier.step is None else f" AND step = {int(tier.step)}"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {tier.column} < %s{step}", [cutoff])
@@ -113,14 +119,12 @@ def _delete(
     batch_size: int,
     pause: float,
     progress: Callable[[str, int], None] | None,
-    within: str | None = None,
 ) -> int:
     """Oldest first along each series' primary key range, `batch_size` rows per statement."""
     table, column = connection.ops.quote_name(tier.table), tier.column
     step = "" if tier.step is None else f" AND step = {int(tier.step)}"
-    if connection.vendor == "mysql":
-        partition = f" PARTITION ({within})" if within else ""
-        sql = f"DELETE FROM {table}{partition} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s"
+    if connection.vendor == "mysql":  # a table left unpartitioned
+        sql = f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} < %s ORDER BY {column} LIMIT %s"
     else:  # SQLite has no DELETE ... LIMIT unless compiled with it
         sql = (
             f"DELETE FROM {table} WHERE series_id = %s{step} AND {column} IN"

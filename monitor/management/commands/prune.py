@@ -59,6 +59,12 @@ class Command(BaseCommand):
                 f"{report.tier}: {verb} {rows} rows older than {report.cutoff.isoformat()} "
                 f"(keeps {report.days} days){where}"
             )
+            if report.next_partition is not None:
+                name, goes_at = report.next_partition
+                self.stdout.write(
+                    f"  whole partitions only: the oldest kept, {name}, goes once all of it is past the cutoff,"
+                    f" from {goes_at.isoformat()}"
+                )
         if not dry_run:
             self.stdout.write(self.style.SUCCESS(f"done in {time.monotonic() - started:.1f}s"))
 
