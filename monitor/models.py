@@ -12,11 +12,14 @@ class SeriesQuerySet(models.QuerySet):
 
         return select_series(name, name_prefix, host) & self
 
-    def latest_rows(self) -> list:
-        """The newest sample of each series here (monitor.storage.queries.Row), without reading samples."""
+    def latest_rows(self, limit: int | None = None) -> list:
+        """The newest sample of each series here (monitor.storage.queries.Row), without reading samples.
+
+        More than `limit` series raise monitor.storage.queries.TooManySeries.
+        """
         from .storage.queries import resource_latest
 
-        return resource_latest(self)
+        return resource_latest(self, limit)
 
 
 class SampleQuerySet(models.QuerySet):

@@ -47,20 +47,26 @@ class SampleFilters:
             raise ValidationError(errors)
         return cls(**values)
 
-    def series(self) -> QuerySet:
+    def series(self, bounded: bool = True) -> QuerySet:
         """The catalog rows these filters select; more than API_MAX_SERIES is a 400 asking to narrow them.
 
         The bound keeps every read proportional to what a client can use: a
         list page or a latest answer over more series than that would take
         longer than a request may (DATABASE_STATEMENT_TIMEOUT, gunicorn's timeout).
+        `bounded=False` leaves the check to a caller that reads at most the
+        bound anyway (`latest`) and raises `too_many()` itself.
         """
         rows = Series.objects.matching(name=self.name, name_prefix=self.name_prefix, host=self.host)
-        limit = settings.API_MAX_SERIES
-        if rows[: limit + 1].count() > limit:
-            raise ValidationError(
-                {"detail": [f"More than {limit} series match (API_MAX_SERIES): filter by host, name or name_prefix."]}
-            )
+        if bounded and rows[: settings.API_MAX_SERIES + 1].count() > settings.API_MAX_SERIES:
+            raise self.too_many()
         return rows
+
+    @staticmethod
+    def too_many() -> ValidationError:
+        limit = settings.API_MAX_SERIES
+        return ValidationError(
+            {"detail": [f"More than {limit} series match (API_MAX_SERIES): filter by host, name or name_prefix."]}
+        )
 
     def as_dict(self) -> dict:
         return {key: value for key, value in self.__dict__.items() if value is not None}

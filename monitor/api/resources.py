@@ -25,7 +25,15 @@ from monitor.gc_pause import gc_paused
 from monitor.models import Sample
 from monitor.storage.edits import delete_sample, replace_sample
 from monitor.storage.inserts import Conflict
-from monitor.storage.queries import MAX_POINTS, SERIES_AGGREGATES, Row, SeriesQuery, parse_step, resource_row
+from monitor.storage.queries import (
+    MAX_POINTS,
+    SERIES_AGGREGATES,
+    Row,
+    SeriesQuery,
+    TooManySeries,
+    parse_step,
+    resource_row,
+)
 
 from .filters import SampleFilters, filter_parameters
 from .pagination import ResourcePagination, pagination_parameters
@@ -278,7 +286,12 @@ class ResourceViewSet(viewsets.GenericViewSet):
         """
         filters = SampleFilters.from_params(request.query_params, times=False)
         with gc_paused():  # the rows are gone by its end; the answer's dicts hold no tracked objects
-            answer = [sample_json(row) for row in filters.series().latest_rows()]
+            try:
+                rows = filters.series(bounded=False).latest_rows(settings.API_MAX_SERIES)
+            except TooManySeries:
+                raise filters.too_many() from None
+            answer = [sample_json(row) for row in rows]
+            del rows
         return Response(answer)
 
     @action(detail=False)
