@@ -2,6 +2,7 @@
 
 import gc
 import threading
+import weakref
 
 import pytest
 
@@ -76,11 +77,28 @@ def test_a_process_that_turned_the_collector_off_keeps_it_off():
         gc.enable()
 
 
-def test_a_pause_kept_going_by_overlapping_blocks_still_collects_the_young_generations(monkeypatch, collections):
-    monkeypatch.setattr(gc_pause, "MAX_PAUSE_SECONDS", 0.0)
+def test_overlapping_pauses_still_run_a_full_collection_every_so_often(monkeypatch, collections):
+    monkeypatch.setattr(gc_pause, "FULL_COLLECTION_SECONDS", 0.0)
     with gc_paused():
         with gc_paused():
             pass
-        assert collections == [1]  # the inner block ended while the outer still held the pause
+        assert collections == [2]  # the inner block ended while the outer still held the pause
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_old_garbage_cycles_are_freed_during_a_steady_stream_of_pauses(monkeypatch):
+    monkeypatch.setattr(gc_pause, "FULL_COLLECTION_SECONDS", 0.0)
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    gc.collect()  # still referenced: moved to the oldest generation, which young collections never see
+    del a, b
+    with gc_paused():  # held open by one request throughout
+        with gc_paused():
+            pass  # another request
+        assert gone() is None
