@@ -104,6 +104,15 @@ def test_alerts_lists_what_is_not_ok_and_filters(client, no_default_rules):
     assert client.get("/monitor/alerts/?state=on_fire").status_code == 400
 
 
+def test_more_alerts_than_the_series_bound_ask_for_a_filter(client, no_default_rules, settings):
+    firing()  # three alerts
+    settings.API_MAX_SERIES = 2
+    response = client.get("/monitor/alerts/?all=1")
+    assert response.status_code == 400
+    assert "API_MAX_SERIES" in response.json()["detail"][0]
+    assert [a["host"] for a in client.get("/monitor/alerts/?all=1&host=web-1").json()] == ["web-1"]
+
+
 def test_events_page_in_ascending_id_and_next_polls_for_new_ones(client, no_default_rules):
     firing(5)
     body = client.get("/monitor/alerts/events/?limit=2").json()

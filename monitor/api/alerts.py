@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -156,7 +157,8 @@ def alert_list(request: Request) -> Response:
     """The alerts that are not ok (pending, warning, critical, nodata), most severe first; `?all=1` adds ok ones.
 
     An alert exists once its series first crossed a threshold (or went
-    silent); `firing` is warning, critical or nodata.
+    silent); `firing` is warning, critical or nodata. More than API_MAX_SERIES
+    (50,000) alerts answer 400 asking for a filter.
     """
     query = _query(AlertFilters, request)
     alerts: QuerySet = Alert.objects.select_related("rule")
@@ -170,7 +172,15 @@ def alert_list(request: Request) -> Response:
         alerts = alerts.filter(rule__name=query["rule"])
     if query.get("severity"):
         alerts = alerts.filter(SEVERITY_STATES[query["severity"]]).exclude(state=AlertState.OK)
-    rows = sorted(alerts, key=lambda a: (STATE_ORDER.get(a.state, 9), a.host, a.rule.name, a.series_name))
+    # One alert per (rule, series) that ever left ok: with `all` or `state=ok` that grows
+    # with the fleet, so it is bounded like the sample API's series (API_MAX_SERIES).
+    limit = settings.API_MAX_SERIES
+    found = list(alerts[: limit + 1])
+    if len(found) > limit:
+        raise ValidationError(
+            {"detail": [f"More than {limit} alerts match (API_MAX_SERIES): filter by state, host, rule or severity."]}
+        )
+    rows = sorted(found, key=lambda a: (STATE_ORDER.get(a.state, 9), a.host, a.rule.name, a.series_name))
     return Response(AlertSerializer(rows, many=True).data)
 
 
