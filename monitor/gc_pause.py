@@ -25,7 +25,8 @@ from contextlib import contextmanager
 
 FULL_COLLECTION_SECONDS = 1.0
 
-_lock = threading.Lock()
+# Reentrant: a finalizer run by the collection below may itself enter a pause.
+_lock = threading.RLock()
 _pausers = 0
 _was_enabled = False
 _collected_at = time.monotonic()
