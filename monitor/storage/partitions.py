@@ -159,9 +159,11 @@ def is_partitioned(tier: Tier) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def droppable(tier: Tier, cutoff: int) -> list[str]:
-    """The tier's partitions holding only instants before `cutoff` (in the time column's units)."""
-    return [name for name, upper in partitions(tier) if upper <= cutoff]
+def split_at(tier: Tier, cutoff: int) -> tuple[list[str], list[tuple[str, int]]]:
+    """The names of the tier's partitions holding only instants before `cutoff` (in the time
+    column's units), and (name, upper bound) of the others, lowest first: one read of the catalog."""
+    dated = partitions(tier)
+    return [name for name, upper in dated if upper <= cutoff], [(n, upper) for n, upper in dated if upper > cutoff]
 
 
 def drop(tier: Tier, names: list[str]) -> None:

@@ -75,12 +75,11 @@ def prune(
         if partitions.is_partitioned(tier):
             # Rows written late with instants older than the first partition's period
             # live in that partition and go with it.
-            report.partitions = partitions.droppable(tier, cutoff)
+            report.partitions, kept = partitions.split_at(tier, cutoff)
             if report.partitions:
                 report.rows, report.estimated = _partition_rows(tier, report.partitions), True
                 if not dry_run:
                     partitions.drop(tier, report.partitions)
-            kept = [(part, upper) for part, upper in partitions.partitions(tier) if part not in report.partitions]
             if kept:
                 oldest, upper = kept[0]
                 report.next_partition = (oldest, tier.at(upper) + timedelta(days=report.days))
