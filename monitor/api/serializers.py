@@ -76,9 +76,9 @@ def parse_samples(items: list, now: datetime) -> list[Point]:
 
 def sample_json(row: Row) -> dict:
     """A stored sample as the API returns it (unpacked: `latest` calls this 20,000 times a request)."""
-    series_id, ts, value, name, host, description = row
+    _, ts, value, name, host, description = row
     return {
-        "id": f"{series_id}-{ts}",
+        "id": row.id,
         "name": name,
         "value": value,
         "description": description,
