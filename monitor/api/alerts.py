@@ -22,6 +22,7 @@ from .alert_serializers import (
     EventPageSerializer,
     SilenceSerializer,
 )
+from .filters import over_the_bound
 from .schemas import EXAMPLE_HOST, READ_ERRORS, RETRY_AFTER, WRITE_ERRORS, errors, example
 
 EVENTS_DEFAULT_LIMIT = 100
@@ -177,9 +178,7 @@ def alert_list(request: Request) -> Response:
     limit = settings.API_MAX_SERIES
     found = list(alerts[: limit + 1])
     if len(found) > limit:
-        raise ValidationError(
-            {"detail": [f"More than {limit} alerts match (API_MAX_SERIES): filter by state, host, rule or severity."]}
-        )
+        raise over_the_bound("alerts", "state, host, rule or severity")
     rows = sorted(found, key=lambda a: (STATE_ORDER.get(a.state, 9), a.host, a.rule.name, a.series_name))
     return Response(AlertSerializer(rows, many=True).data)
 
