@@ -25,8 +25,7 @@ from contextlib import contextmanager
 
 FULL_COLLECTION_SECONDS = 1.0
 
-# Reentrant: a finalizer run by the collection below may itself enter a pause.
-_lock = threading.RLock()
+_lock = threading.Lock()
 _pausers = 0
 _was_enabled = False
 _collected_at = time.monotonic()
@@ -50,8 +49,12 @@ def gc_paused() -> Iterator[None]:
     finally:
         with _lock:
             _pausers -= 1
-            if _was_enabled and time.monotonic() - _collected_at > FULL_COLLECTION_SECONDS:
-                gc.collect()
+            due = _was_enabled and time.monotonic() - _collected_at > FULL_COLLECTION_SECONDS
+            if due:
                 _collected_at = time.monotonic()
             if _pausers == 0 and _was_enabled:
                 gc.enable()
+        if due:
+            # Outside the lock: the finalizers a collection runs may take locks of their
+            # own, which another thread could hold while it waits for this one.
+            gc.collect()
