@@ -136,8 +136,15 @@ def database_from_url(url: str, sqlite_default: Path, variable: str = "DATABASE_
     if not name:
         raise ConfigError(f"{variable} has no database name (mysql://user:pass@host:3306/NAME)")
     query = dict(parse_qsl(parts.query))
+    from MySQLdb.constants import CLIENT  # here: a SQLite-only setup never imports the MySQL driver
+
     options = {
         "charset": "utf8mb4",
+        # FOUND_ROWS is Django's own flag (which this replaces). MULTI_STATEMENTS lets one
+        # sample, its rollups and the transaction around them travel in one round trip
+        # (monitor/storage/inserts.py); every statement the application sends is either
+        # parameterized by Django or made of numbers it formats itself.
+        "client_flag": CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS,
         "init_command": MYSQL_INIT_COMMAND,
         "connect_timeout": int(query.pop("connect_timeout", 2)),
         "read_timeout": int(query.pop("read_timeout", 5)),

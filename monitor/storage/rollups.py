@@ -50,9 +50,30 @@ def fold(rows: Sequence[tuple[int, int, float]]) -> None:
     """Add freshly stored samples to every tier and the latest values (the caller's transaction makes it atomic)."""
     if not rows:
         return
+    insert_numbers(_upsert_sql(connection.vendor), _buckets(rows), ROW_FORMAT)
+
+
+def _buckets(rows: Sequence[tuple[int, int, float]]) -> list[tuple]:
+    """The latest values and every tier's buckets of `rows` in primary key order (concurrent writers lock alike)."""
     folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
-    folded.sort(key=lambda row: row[:3])  # primary key order: concurrent writers lock in the same order
-    insert_numbers(_upsert_sql(connection.vendor), folded, ROW_FORMAT)
+    folded.sort(key=lambda row: row[:3])
+    return folded
+
+
+def fold_if_inserted_sql(rows: Sequence[tuple[int, int, float]]) -> str:
+    """`fold` as one MySQL statement that folds nothing unless the statement before it changed len(rows) rows.
+
+    It follows the INSERT IGNORE of those very samples in one round trip
+    (storage/inserts.py): a repeat inserts nothing, ROW_COUNT() is then short,
+    and no bucket counts the sample twice. The rows are numbers formatted here,
+    as insert_numbers does.
+    """
+    literals = [(ROW_FORMAT % row)[1:-1] for row in _buckets(rows)]  # "1,60,1764115200,...": no comma inside a number
+    first = ",".join(f"{value} AS f{i}" for i, value in enumerate(literals[0].split(",")))
+    selects = " UNION ALL ".join([f"SELECT {first}", *(f"SELECT {row}" for row in literals[1:])])
+    head, update = _upsert_sql("mysql").split(" VALUES ", 1)
+    update = update[update.index(" ON DUPLICATE KEY UPDATE") :]
+    return f"{head} SELECT * FROM ({selects}) AS folded WHERE ROW_COUNT() = {len(rows)}{update}"
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
