@@ -6,8 +6,9 @@ caller's transaction, which the usual test transaction would be.
 
 from datetime import UTC, datetime, timedelta
 
+import MySQLdb
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from monitor.models import Rollup, Sample
@@ -67,3 +68,30 @@ def test_on_mysql_a_sample_sent_alone_costs_one_round_trip():
         Sample.objects.store([point("cpu.percent", 2.0, timestamp=T0 + timedelta(seconds=10))])
     assert len(queries.captured_queries) == 1
     assert queries.captured_queries[0]["sql"].startswith("START TRANSACTION;")
+
+
+@pytest.mark.skipif("connection.vendor != 'mysql'", reason="one round trip is MySQL's multi-statement packet")
+def test_on_mysql_a_packet_that_fails_after_its_insert_stores_nothing_and_is_retried():
+    # Another connection holds the series' latest value: the packet's INSERT succeeds, its
+    # fold waits and times out. The sample must not stay behind without its rollups.
+    store("cpu.percent", 1.0, timestamp=T0)
+    series_id = Sample.objects.get().series_id
+    params = connection.get_connection_params()
+    blocker = MySQLdb.connect(**{k: v for k, v in params.items() if k != "client_flag"})
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+    try:
+        with blocker.cursor() as held:
+            held.execute("START TRANSACTION")
+            held.execute("SELECT * FROM monitor_rollup WHERE series_id = %s AND step = 0 FOR UPDATE", [series_id])
+            with pytest.raises(OperationalError) as failed:
+                store("cpu.percent", 2.0, timestamp=T0 + timedelta(seconds=10))
+            assert failed.value.args[0] == 1205  # lock wait timeout, after the write's retries
+            assert list(Sample.objects.values_list("value", flat=True)) == [1.0]
+            held.execute("ROLLBACK")
+        store("cpu.percent", 2.0, timestamp=T0 + timedelta(seconds=10))  # the same sample, once the row is free
+        assert buckets()[Rollup.MINUTE][:2] == (2, 3.0)
+    finally:
+        blocker.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = DEFAULT")

@@ -44,6 +44,12 @@ def insert_numbers(sql: str, rows: Sequence[tuple], row_format: str) -> int:
         return changed + _run(cursor, head, values[start:], tail)
 
 
+def numbers_statement(sql: str, rows: Sequence[tuple], row_format: str) -> str:
+    """`sql` with a few `rows` written in as one statement, for a packet of several (no size split)."""
+    head, tail = _split(sql)
+    return head + ",".join(row_format % row for row in rows) + tail
+
+
 def _run(cursor, head: str, values: list[str], tail: str) -> int:
     cursor.execute(head + ",".join(values) + tail)  # no parameters: nothing in it is a placeholder
     return cursor.rowcount

@@ -32,15 +32,16 @@ from monitor.collection.collectors import Counters
 from monitor.collection.collectors import Sample as CollectedSample
 from monitor.models import CollectionCycle, CounterState, Host, Sample
 
-from .bulk import insert_numbers
+from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
 from .instants import from_us, to_us
-from .rollups import fold, fold_if_inserted_sql
+from .rollups import fold, fold_sql
 
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
 HOST_SEEN_RESOLUTION_US = 1_000_000
+DUPLICATE_KEY = 1062  # MySQL's error for an INSERT that meets a stored primary key
 LOCK_RETRIES = 3  # a write that meets a deadlock or a lock wait timeout is tried again this many times
 
 logger = logging.getLogger(__name__)
@@ -131,28 +132,28 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]]) -> None:
     """The fast path as one packet of statements: the transaction, the sample, its fold, the commit.
 
     Four round trips cost a single POST more than its sample did (BENCHMARKS.md).
-    The fold runs only if the INSERT IGNORE stored the sample (ROW_COUNT()), so
-    a repeat commits nothing and goes to the careful path like any other.
+    The sample goes in by a plain INSERT: one already stored fails it with a
+    duplicate key, MySQL runs nothing of the packet after a failed statement,
+    and the write is rolled back and redone on the careful path.
     """
-    sample = _statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, OnConflict.IGNORE, (), ())
-    head, tail = sample.split("(%s, %s, %s)")
-    insert = head + SAMPLE_FORMAT % rows[0] + tail
-    packet = ";".join(["START TRANSACTION", insert, fold_if_inserted_sql(rows), "COMMIT"])
+    insert = numbers_statement(
+        _statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, None, (), ()), rows, SAMPLE_FORMAT
+    )
+    packet = ";".join(["START TRANSACTION", insert, fold_sql(rows), "COMMIT"])
     with connection.cursor() as cursor:
         try:
-            cursor.execute(packet)  # no parameters: nothing in it is a placeholder
-            cursor.nextset()  # from START TRANSACTION's result to the INSERT's
-            inserted = cursor.rowcount
-            while cursor.nextset() is not None:  # the fold's and COMMIT's: an error in either raises here
-                pass
-        except BaseException:
+            with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
+                cursor.execute(packet)  # no parameters: nothing in it is a placeholder
+                while cursor.nextset() is not None:  # a statement that failed raises here
+                    pass
+        except BaseException as exc:
             try:
-                cursor.execute("ROLLBACK")  # a statement failed and left the transaction open
+                cursor.execute("ROLLBACK")  # the failed statement left the transaction open
             except DatabaseError:
-                pass
+                pass  # the connection is gone, and the transaction with it
+            if isinstance(exc, IntegrityError) and exc.args[:1] == (DUPLICATE_KEY,):
+                raise _Repeats from None
             raise
-    if inserted != len(rows):
-        raise _Repeats
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from django.db import connection
 
 from monitor.models import Rollup, Sample
 
-from .bulk import insert_numbers
+from .bulk import insert_numbers, numbers_statement
 
 US = 1_000_000
 TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
@@ -60,20 +60,9 @@ def _buckets(rows: Sequence[tuple[int, int, float]]) -> list[tuple]:
     return folded
 
 
-def fold_if_inserted_sql(rows: Sequence[tuple[int, int, float]]) -> str:
-    """`fold` as one MySQL statement that folds nothing unless the statement before it changed len(rows) rows.
-
-    It follows the INSERT IGNORE of those very samples in one round trip
-    (storage/inserts.py): a repeat inserts nothing, ROW_COUNT() is then short,
-    and no bucket counts the sample twice. The rows are numbers formatted here,
-    as insert_numbers does.
-    """
-    literals = [(ROW_FORMAT % row)[1:-1] for row in _buckets(rows)]  # "1,60,1764115200,...": no comma inside a number
-    first = ",".join(f"{value} AS f{i}" for i, value in enumerate(literals[0].split(",")))
-    selects = " UNION ALL ".join([f"SELECT {first}", *(f"SELECT {row}" for row in literals[1:])])
-    head, update = _upsert_sql("mysql").split(" VALUES ", 1)
-    update = update[update.index(" ON DUPLICATE KEY UPDATE") :]
-    return f"{head} SELECT * FROM ({selects}) AS folded WHERE ROW_COUNT() = {len(rows)}{update}"
+def fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
+    """`fold` as the text of one MySQL statement, for a packet that also holds the samples' INSERT."""
+    return numbers_statement(_upsert_sql("mysql"), _buckets(rows), ROW_FORMAT)
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
