@@ -11,8 +11,8 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from monitor.models import Rollup, Sample
-from monitor.storage.inserts import Conflict
+from monitor.models import Host, Rollup, Sample
+from monitor.storage.inserts import Conflict, forget_hosts
 from monitor.storage.instants import to_us
 from samples import point, store
 
@@ -59,6 +59,27 @@ def test_an_older_sample_sent_alone_leaves_the_latest_value_alone():
     latest = Rollup.objects.get(step=Rollup.LATEST)
     assert (latest.last, latest.last_ts) == (12.5, to_us(T0))
     assert Rollup.objects.filter(step=Rollup.HOUR).count() == 2
+
+
+def test_a_sample_sent_alone_records_its_host_whatever_its_name_holds():
+    name = "web-1'; DROP TABLE monitor_host; -- 100%s"
+    forget_hosts()
+    store("cpu.percent", 12.5, host=name, timestamp=T0)
+    host = Host.objects.get(name=name)
+    assert (host.first_seen, host.last_seen) == (T0, T0)
+    forget_hosts()
+    store("cpu.percent", 13.5, host=name, timestamp=T0 + timedelta(seconds=10))
+    assert Host.objects.get(name=name).last_seen == T0 + timedelta(seconds=10)
+
+
+@pytest.mark.skipif("connection.vendor != 'mysql'", reason="one round trip is MySQL's multi-statement packet")
+def test_on_mysql_a_sample_sent_alone_with_a_host_to_record_costs_one_round_trip():
+    store("cpu.percent", 1.0, host="web-1", timestamp=T0)  # creates the series (its own statements)
+    forget_hosts()  # the host is due again
+    with CaptureQueriesContext(connection) as queries:
+        Sample.objects.store([point("cpu.percent", 2.0, host="web-1", timestamp=T0 + timedelta(seconds=10))])
+    assert len(queries.captured_queries) == 1
+    assert Host.objects.get(name="web-1").last_seen == T0 + timedelta(seconds=10)
 
 
 @pytest.mark.skipif("connection.vendor != 'mysql'", reason="one round trip is MySQL's multi-statement packet")

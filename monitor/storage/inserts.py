@@ -5,8 +5,8 @@ collection tasks and the other ingest protocols all call `store`. One batch
 costs one INSERT of its samples, one upsert per rollup tier, one upsert of the
 latest values and, at most once a second per host, one upsert of the host;
 series the process has not seen yet cost one more INSERT and SELECT. On MySQL
-a single sample (the notes' curl POST) goes as one packet of statements, its
-transaction included: one round trip instead of four.
+a single sample (the notes' curl POST, an agent's one reading) goes as one
+packet of statements, its transaction and host included: one round trip.
 
 A sample whose series already has a sample at that instant is a repeat: the
 same value is skipped (an agent resending a batch after a timeout stores
@@ -113,8 +113,8 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
 def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point]) -> None:
     """One transaction on the fast path; again on the careful path when it met samples already stored."""
     try:
-        if _one_trip(rows, points):
-            _write_in_one_trip(rows)
+        if _one_trip(rows):
+            _write_in_one_trip(rows, points)
         else:
             with _transaction():
                 _write(rows, points, careful=False)
@@ -123,24 +123,26 @@ def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point]) -> 
             _write(rows, points, careful=True)
 
 
-def _one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[Point]) -> bool:
-    """A single sample on MySQL, outside a caller's transaction, with no host to record: one round trip will do."""
-    return len(rows) == 1 and connection.vendor == "mysql" and not connection.in_atomic_block and not _hosts_due(points)
+def _one_trip(rows: Sequence[tuple[int, int, float]]) -> bool:
+    """A single sample on MySQL, outside a caller's transaction: one round trip will do."""
+    return len(rows) == 1 and connection.vendor == "mysql" and not connection.in_atomic_block
 
 
-def _write_in_one_trip(rows: Sequence[tuple[int, int, float]]) -> None:
-    """The fast path as one packet of statements: the transaction, the sample, its fold, the commit.
+def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[Point]) -> None:
+    """The fast path as one packet of statements: the transaction, the sample, its fold, its host, the commit.
 
-    Four round trips cost a single POST more than its sample did (BENCHMARKS.md).
-    The sample goes in by a plain INSERT: one already stored fails it with a
-    duplicate key, MySQL runs nothing of the packet after a failed statement,
-    and the write is rolled back and redone on the careful path.
+    Four or five round trips cost a single POST more than its sample did
+    (BENCHMARKS.md). The sample goes in by a plain INSERT: one already stored
+    fails it with a duplicate key, MySQL runs nothing of the packet after a
+    failed statement, and the write is rolled back and redone on the careful path.
     """
     insert = numbers_statement(
         _statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, None, (), ()), rows, SAMPLE_FORMAT
     )
-    packet = ";".join(["START TRANSACTION", insert, fold_sql(rows), "COMMIT"])
+    due = _hosts_due(points)
     with connection.cursor() as cursor:
+        hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
+        packet = ";".join(["START TRANSACTION", insert, fold_sql(rows), *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
                 cursor.execute(packet)  # no parameters: nothing in it is a placeholder
@@ -154,6 +156,7 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]]) -> None:
             if isinstance(exc, IntegrityError) and exc.args[:1] == (DUPLICATE_KEY,):
                 raise _Repeats from None
             raise
+    _host_written.update(due)
 
 
 @contextmanager
@@ -246,13 +249,15 @@ def _hosts_seen(points: Iterable[Point]) -> None:
     due = _hosts_due(points)
     if not due:
         return
-    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.executemany(
-            _hosts_sql(connection.vendor),
-            [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in sorted(due.items())],
-        )
+        cursor.executemany(_hosts_sql(connection.vendor), _host_rows(due))
     _host_written.update(due)
+
+
+def _host_rows(due: Mapping[str, int]) -> list[tuple]:
+    """(name, first_seen, last_seen) parameters of the hosts upsert, in name order (locks taken alike)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return [(host, adapt(from_us(ts)), adapt(from_us(ts))) for host, ts in sorted(due.items())]
 
 
 def _hosts_due(points: Iterable[Point]) -> dict[str, int]:
