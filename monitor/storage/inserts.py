@@ -267,8 +267,9 @@ def _hosts_due(points: Iterable[Point]) -> dict[str, int]:
     for point in points:
         if point.host and point.ts > newest.get(point.host, -(2**62)):
             newest[point.host] = min(point.ts, arrived)
-    written = _host_written
-    return {host: ts for host, ts in newest.items() if ts - written.get(host, -(2**62)) >= HOST_SEEN_RESOLUTION_US}
+    return {
+        host: ts for host, ts in newest.items() if ts - _host_written.get(host, -(2**62)) >= HOST_SEEN_RESOLUTION_US
+    }
 
 
 def forget_hosts() -> None:
