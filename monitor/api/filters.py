@@ -65,14 +65,14 @@ class SampleFilters:
     def too_many() -> ValidationError:
         return over_the_bound("series", "host, name or name_prefix")
 
+    def as_dict(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
 
 def over_the_bound(what: str, filters: str) -> ValidationError:
     """The 400 for a read selecting more than API_MAX_SERIES rows: it names the bound and the filters to narrow by."""
     limit = settings.API_MAX_SERIES
     return ValidationError({"detail": [f"More than {limit} {what} match (API_MAX_SERIES): filter by {filters}."]})
-
-    def as_dict(self) -> dict:
-        return {key: value for key, value in self.__dict__.items() if value is not None}
 
 
 def filter_parameters(times: bool = True) -> list[OpenApiParameter]:
