@@ -149,10 +149,7 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
                 while cursor.nextset() is not None:  # a statement that failed raises here
                     pass
         except BaseException as exc:
-            try:
-                cursor.execute("ROLLBACK")  # the failed statement left the transaction open
-            except DatabaseError:
-                pass  # the connection is gone, and the transaction with it
+            _roll_back(cursor)  # the failed statement left the transaction open
             if isinstance(exc, IntegrityError) and exc.args[:1] == (DUPLICATE_KEY,):
                 raise _Repeats from None
             raise
@@ -175,12 +172,17 @@ def _transaction() -> Iterator[None]:
         try:
             yield
         except BaseException:
-            try:
-                cursor.execute("ROLLBACK")
-            except DatabaseError:
-                pass  # the connection is gone, and the transaction with it
+            _roll_back(cursor)
             raise
         cursor.execute("COMMIT")
+
+
+def _roll_back(cursor) -> None:
+    """End a failed plain-statement transaction; a connection already gone took it with it."""
+    try:
+        cursor.execute("ROLLBACK")
+    except DatabaseError:
+        pass
 
 
 def _write(rows: list[tuple[int, int, float]], points: Sequence[Point], careful: bool) -> None:
