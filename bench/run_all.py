@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("dashboard", ["all", "--days", "2", "--raw-days", "1"]),
     ("collector_cost", ["--seconds", "30", "--runs", "3"]),
     ("queue_probe_broadcast", []),
+    ("write_cost", []),
     ("load", []),
 ]
 
