@@ -58,7 +58,8 @@ def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
         description = description if "description" in data else base.description
         host = host if "host" in data else base.host
         ts = ts if data.get("timestamp") is not None else base.ts
-    return Point(name, host, ts, value, description)
+        return Point(name, host, ts, value, description)
+    return Point(name, host, ts, value, description, server_timed=data.get("timestamp") is None)
 
 
 def parse_samples(items: list, now: datetime) -> list[Point]:
@@ -115,7 +116,8 @@ class ResourceSerializer(serializers.Serializer):
         # form sent back unchanged would move the sample by the microseconds it dropped.
         style={"input_type": "text", "placeholder": "2026-11-25T10:00:00Z"},
         required=False,
-        help_text="ISO 8601; default: when the server receives it (an update keeps the sample's). Answers are in UTC.",
+        help_text="ISO 8601; default: when the server receives it, or the next microsecond its series has free "
+        "(an update keeps the sample's). Answers are in UTC.",
     )
     host = serializers.CharField(
         required=False, allow_blank=True, max_length=HOST_MAX, help_text="the machine it is about (default: empty)"

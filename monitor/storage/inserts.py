@@ -43,6 +43,11 @@ from .rollups import fold, fold_sql
 HOST_SEEN_RESOLUTION_US = 1_000_000
 DUPLICATE_KEY = 1062  # MySQL's error for an INSERT that meets a stored primary key
 LOCK_RETRIES = 3  # a write that meets a deadlock or a lock wait timeout is tried again this many times
+# Rounds of moving server-timed samples past instants found stored (each round moves them
+# past every instant seen so far; two rounds are already rare: it takes another writer
+# storing the very microsecond a sample was just moved to).
+MAX_MOVES = 10
+NO_FREE_INSTANT = "No free instant was found for this sample: too many other samples of its series arrived at once."
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,10 @@ class Point:
     ts: int
     value: float
     description: str = ""
+    # The server chose `ts` (the sample came without a timestamp). Such a sample never
+    # clashes: where its series already holds that instant, in the batch or stored, it
+    # moves to the next free microsecond instead of being a repeat or a conflict.
+    server_timed: bool = False
 
 
 class Conflict(Exception):
@@ -80,28 +89,56 @@ class _Repeats(Exception):
     """The fast path met samples already stored: redo the batch on the careful path."""
 
 
+class _Taken(Exception):
+    """Instants chosen by the server for some samples are stored already: move those samples and write again."""
+
+    def __init__(self, keys: set[tuple[int, int]]):
+        super().__init__(keys)
+        self.keys = keys
+
+
+class _Clashes(Exception):
+    """Conflicts found on the careful path, by position in the sorted rows; `store` names them by point."""
+
+    def __init__(self, in_batch: dict[int, int], stored: dict[int, float]):
+        super().__init__(in_batch, stored)
+        self.in_batch, self.stored = in_batch, stored
+
+
 def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     """Store `points` (all, or none on Conflict); returns the (series id, ts) key of each, in order.
 
     Repeats of stored samples are skipped but still get their key. The series
     are resolved first, outside the write's transaction: creating a catalog
     row commits on its own (the ORM manages that statement), and a series
-    without samples is harmless if the write then fails.
+    without samples is harmless if the write then fails. A server-timed point
+    may be stored later than its `ts` (see Point): its key says where.
     """
     if not points:
         return []
     ids = series_ids((p.host, p.name, p.description) for p in points)
     keys = [(ids[(p.host, p.name)], p.ts) for p in points]
-    # float(): the numeric multi-row statements (storage/bulk.py) write values with repr()
-    # Key order: concurrent writes then lock shared rows (a series' latest value, its
-    # current buckets, a host) in the same order, so they wait for each other instead of
-    # deadlocking; a deadlock or lock wait that still happens is retried whole.
-    rows = sorted((series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True))
-    retries = 0
+    server_timed = [index for index, p in enumerate(points) if p.server_timed]
+    taken: set[tuple[int, int]] = set()
+    _move_server_timed(keys, server_timed, taken)
+    retries = moves = 0
     while True:
+        # float(): the numeric multi-row statements (storage/bulk.py) write values with repr()
+        # Key order: concurrent writes then lock shared rows (a series' latest value, its
+        # current buckets, a host) in the same order, so they wait for each other instead of
+        # deadlocking; a deadlock or lock wait that still happens is retried whole.
+        rows = sorted((series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True))
         try:
-            _write_once(rows, points)
+            _write_once(rows, points, {keys[index] for index in server_timed})
             return keys
+        except _Taken as exc:
+            moves += 1
+            if moves > MAX_MOVES:
+                raise Conflict({i: NO_FREE_INSTANT for i in server_timed if keys[i] in exc.keys}) from None
+            taken |= exc.keys
+            _move_server_timed(keys, server_timed, taken)
+        except _Clashes as exc:
+            raise _conflict(exc, rows, keys, points) from None
         except OperationalError as exc:
             if exc.args[:1] not in ((1213,), (1205,)) or retries == LOCK_RETRIES or connection.in_atomic_block:
                 raise
@@ -110,7 +147,46 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
             time.sleep(random.uniform(0.005, 0.05) * retries)
 
 
-def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point]) -> None:
+def _move_server_timed(keys: list[tuple[int, int]], server_timed: list[int], taken: set[tuple[int, int]]) -> None:
+    """Give each server-timed point an instant of its series that no other point of the batch and
+    nothing in `taken` (found stored) holds, moving it forward by whole microseconds in batch order."""
+    if not server_timed:
+        return
+    chosen = set(server_timed)
+    used = {key for index, key in enumerate(keys) if index not in chosen} | taken
+    for index in server_timed:
+        series_id, ts = keys[index]
+        while (series_id, ts) in used:
+            ts += 1
+        keys[index] = (series_id, ts)
+        used.add((series_id, ts))
+
+
+def _conflict(
+    clashes: _Clashes, rows: list[tuple[int, int, float]], keys: list[tuple[int, int]], points: Sequence[Point]
+) -> Conflict:
+    """The careful path's clashes (positions in the sorted rows) as a Conflict naming the points by their index."""
+    where: dict[tuple[int, float], list[int]] = {}
+    for index, (key, point) in enumerate(zip(keys, points, strict=True)):
+        where.setdefault((key, float(point.value)), []).append(index)
+
+    def point_index(position: int) -> int:
+        series_id, ts, value = rows[position]
+        return where[((series_id, ts), value)][0]
+
+    items = {
+        point_index(position): f"Another value for this series and timestamp is in the same batch "
+        f"(item {point_index(first)})."
+        for position, first in clashes.in_batch.items()
+    }
+    for position, value in clashes.stored.items():
+        items[point_index(position)] = (
+            f"A different value ({value!r}) is already stored for this series at this timestamp."
+        )
+    return Conflict(dict(sorted(items.items())))
+
+
+def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point], must_be_new: set[tuple[int, int]]) -> None:
     """One transaction on the fast path; again on the careful path when it met samples already stored."""
     try:
         if _one_trip(rows):
@@ -120,7 +196,7 @@ def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point]) -> 
                 _write(rows, points, careful=False)
     except _Repeats:
         with _transaction():
-            _write(rows, points, careful=True)
+            _write(rows, points, careful=True, must_be_new=must_be_new)
 
 
 def _one_trip(rows: Sequence[tuple[int, int, float]]) -> bool:
@@ -185,9 +261,14 @@ def _roll_back(cursor) -> None:
         pass
 
 
-def _write(rows: list[tuple[int, int, float]], points: Sequence[Point], careful: bool) -> None:
+def _write(
+    rows: list[tuple[int, int, float]],
+    points: Sequence[Point],
+    careful: bool,
+    must_be_new: set[tuple[int, int]] = frozenset(),
+) -> None:
     if careful:
-        rows = _new_only(rows)
+        rows = _new_only(rows, must_be_new)
     inserted = _insert_samples(rows)
     if inserted != len(rows):
         if careful:  # another writer stored some of them meanwhile: try again from the start
@@ -202,25 +283,30 @@ def _insert_samples(rows: Sequence[tuple[int, int, float]]) -> int:
     return insert_numbers(sql, rows, SAMPLE_FORMAT)
 
 
-def _new_only(rows: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
-    """The rows not stored yet; raises Conflict for an instant that holds another value."""
+def _new_only(
+    rows: list[tuple[int, int, float]], must_be_new: set[tuple[int, int]] = frozenset()
+) -> list[tuple[int, int, float]]:
+    """The rows not stored yet. Raises _Taken when a key of `must_be_new` is stored, and _Clashes
+    for an instant that holds another value, in the batch or stored."""
     first: dict[tuple[int, int], tuple[int, float]] = {}
-    conflicts: dict[int, str] = {}
-    for index, (series_id, ts, value) in enumerate(rows):
-        seen = first.setdefault((series_id, ts), (index, value))
+    in_batch: dict[int, int] = {}
+    for position, (series_id, ts, value) in enumerate(rows):
+        seen = first.setdefault((series_id, ts), (position, value))
         if seen[1] != value:
-            conflicts[index] = f"Another value for this series and timestamp is in the same batch (item {seen[0]})."
+            in_batch[position] = seen[0]
     stored = _stored_values(list(first))
+    taken = must_be_new & stored.keys()
+    if taken:
+        raise _Taken(taken)
     fresh = []
-    for (series_id, ts), (index, value) in first.items():
+    stored_clashes: dict[int, float] = {}
+    for (series_id, ts), (position, value) in first.items():
         if (series_id, ts) not in stored:
             fresh.append((series_id, ts, value))
         elif stored[(series_id, ts)] != value:
-            conflicts[index] = (
-                f"A different value ({stored[(series_id, ts)]!r}) is already stored for this series at this timestamp."
-            )
-    if conflicts:
-        raise Conflict(conflicts)
+            stored_clashes[position] = stored[(series_id, ts)]
+    if in_batch or stored_clashes:
+        raise _Clashes(in_batch, stored_clashes)
     return fresh
 
 
