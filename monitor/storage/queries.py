@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import NamedTuple
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 
 from monitor.gc_pause import gc_paused
 from monitor.models import Rollup, Sample, Series
@@ -374,7 +374,7 @@ def resource_rows(
         else:
             low = after[0] if low is None else max(low, after[0])
     if low is None and not descending:
-        low = _oldest(list(latest))
+        low = _nearest(list(latest), None, False) or 0
     want = page_size + 1
     found: list[tuple[int, int, float]] = []
     window = min(MAX_WINDOW_US, max(US, 10 * US * want // len(latest)))
@@ -382,7 +382,7 @@ def resource_rows(
     while len(found) < want:
         if descending:
             if low is None and not first_window:
-                low = _oldest(list(latest))  # a second window is needed: find where the data ends
+                low = _nearest(list(latest), None, False) or 0  # a second window is needed: find where the data ends
             if low is not None and high < low:
                 break
             lo, hi = (high - window + 1) if low is None else max(low, high - window + 1), high
@@ -401,9 +401,25 @@ def resource_rows(
                 break
             high = max(older)  # jump over the time no selected series has data for
             continue
-        found = _merge_rows(found, _window(ids, lo, hi, after, descending, want), descending, want)
-        window = min(MAX_WINDOW_US, window * 2)
+        more = _window(ids, lo, hi, after, descending, want)
         first_window = False
+        if not more:
+            # An empty window: resume at the nearest sample beyond it rather than a window
+            # further on, or one sample dated a year away costs a query per hour between.
+            if descending:
+                below = [_nearest(ids, lo, True), *(ts for ts in latest.values() if ts < lo)]
+                below = [ts for ts in below if ts is not None]
+                if not below:
+                    break
+                high = max(below)
+            else:
+                resume = _nearest(ids, hi, False)
+                if resume is None:
+                    break
+                low = resume
+            continue
+        found = _merge_rows(found, more, descending, want)
+        window = min(MAX_WINDOW_US, window * 2)
     return _with_names(found)
 
 
@@ -428,19 +444,20 @@ def _window(
     return rows
 
 
-def _oldest(ids: list[int]) -> int:
-    """The oldest sample of these series: one index lookup each, grouped (a loose index scan on MySQL)."""
-    oldest = None
+def _nearest(ids: list[int], past: int | None, descending: bool) -> int | None:
+    """The sample instant of these series nearest beyond `past`: the newest before it (descending) or
+    the oldest after it; with `past` None, the oldest of all. None when there is none.
+
+    One index lookup per series, grouped (a loose index scan on MySQL)."""
+    pick, edge = (max, Max) if descending else (min, Min)
+    nearest = None
     for start in range(0, len(ids), IDS_PER_QUERY):
-        first = (
-            Sample.objects.filter(series_id__in=ids[start : start + IDS_PER_QUERY])
-            .values("series_id")
-            .annotate(first=Min("ts"))
-            .values_list("first", flat=True)
-        )
-        for ts in first:
-            oldest = ts if oldest is None else min(oldest, ts)
-    return oldest if oldest is not None else 0
+        picked = Sample.objects.filter(series_id__in=ids[start : start + IDS_PER_QUERY])
+        if past is not None:
+            picked = picked.filter(ts__lt=past) if descending else picked.filter(ts__gt=past)
+        for ts in picked.values("series_id").annotate(edge=edge("ts")).values_list("edge", flat=True):
+            nearest = ts if nearest is None else pick(nearest, ts)
+    return nearest
 
 
 def _with_names(found: Iterable[tuple[int, int, float]]) -> list[Row]:
