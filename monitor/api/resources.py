@@ -249,17 +249,20 @@ class ResourceViewSet(viewsets.GenericViewSet):
         serializer = ResourceSerializer(row, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         try:
-            series_id, ts = replace_sample(row.series_id, row.ts, serializer.validated_data)
+            key = replace_sample(row.series_id, row.ts, serializer.validated_data)
         except Conflict as exc:
             return Response({"timestamp": [exc.items[0]]}, status=status.HTTP_409_CONFLICT)
-        return Response(ResourceSerializer(resource_row(series_id, ts)).data)
+        if key is None:  # another request removed or moved it meanwhile
+            raise Http404
+        return Response(ResourceSerializer(resource_row(*key)).data)
 
     def partial_update(self, request: Request, id: str) -> Response:
         return self.update(request, id, partial=True)
 
     def destroy(self, request: Request, id: str) -> Response:
         row = self._row(id)
-        delete_sample(row.series_id, row.ts)
+        if not delete_sample(row.series_id, row.ts):  # another request removed or moved it meanwhile
+            raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_object(self) -> Row:

@@ -10,30 +10,41 @@ from django.db import transaction
 from monitor.models import Rollup, Sample, Series
 
 from .catalog import forget
-from .inserts import Point, store
+from .inserts import Point, retrying, store
 from .rollups import recompute
 
 
 def delete_sample(series_id: int, ts: int) -> bool:
-    """Remove one sample; False when there was none."""
-    with transaction.atomic():
-        deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
-        if not deleted:
-            return False
-        recompute(series_id, [ts])
-    return True
+    """Remove one sample; False when there was none (another request may just have removed or moved it)."""
+
+    def once() -> bool:
+        with transaction.atomic():
+            deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
+            if not deleted:
+                return False
+            recompute(series_id, [ts])
+        return True
+
+    return retrying(once)
 
 
-def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int]:
-    """Replace one sample by `point` (which may name another series or instant); returns the new key.
+def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | None:
+    """Replace one sample by `point` (which may name another series or instant); returns the new key,
+    or None when the sample is gone (another request removed or moved it first: the edit is not made).
 
     Raises inserts.Conflict when the new place already holds another value.
     """
-    with transaction.atomic():
-        Sample.objects.filter(series_id=series_id, ts=ts).delete()
-        recompute(series_id, [ts])
-        (key,) = store([point])
-    return key
+
+    def once() -> tuple[int, int] | None:
+        with transaction.atomic():
+            deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
+            if not deleted:
+                return None
+            recompute(series_id, [ts])
+            (key,) = store([point])
+        return key
+
+    return retrying(once)
 
 
 def delete_series(series_id: int) -> None:

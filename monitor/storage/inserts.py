@@ -17,11 +17,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
+from typing import TypeVar
 
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
@@ -43,6 +44,7 @@ from .rollups import fold, fold_sql
 HOST_SEEN_RESOLUTION_US = 1_000_000
 DUPLICATE_KEY = 1062  # MySQL's error for an INSERT that meets a stored primary key
 LOCK_RETRIES = 3  # a write that meets a deadlock or a lock wait timeout is tried again this many times
+DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
 # Rounds of moving server-timed samples past instants found stored (each round moves them
 # past every instant seen so far; two rounds are already rare: it takes another writer
 # storing the very microsecond a sample was just moved to).
@@ -50,6 +52,7 @@ MAX_MOVES = 10
 NO_FREE_INSTANT = "No free instant was found for this sample: too many other samples of its series arrived at once."
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Keys checked per statement when a batch holds repeats (bound parameters stay well under SQLite's limit).
 LOOKUP_CHUNK = 400
@@ -89,6 +92,15 @@ class _Repeats(Exception):
     """The fast path met samples already stored: redo the batch on the careful path."""
 
 
+class _Raced(OperationalError):
+    """Another writer stored some of the same samples between the careful path's check and its INSERT.
+
+    Retried like a deadlock (the same error number): the next try finds them stored."""
+
+    def __init__(self):
+        super().__init__(DEADLOCK, "samples stored concurrently")
+
+
 class _Taken(Exception):
     """Instants chosen by the server for some samples are stored already: move those samples and write again."""
 
@@ -121,7 +133,7 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
     server_timed = [index for index, p in enumerate(points) if p.server_timed]
     taken: set[tuple[int, int]] = set()
     _move_server_timed(keys, server_timed, taken)
-    retries = moves = 0
+    moves = 0
     while True:
         # float(): the numeric multi-row statements (storage/bulk.py) write values with repr()
         # Key order: concurrent writes then lock shared rows (a series' latest value, its
@@ -129,7 +141,7 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
         # deadlocking; a deadlock or lock wait that still happens is retried whole.
         rows = sorted((series_id, ts, float(p.value)) for (series_id, ts), p in zip(keys, points, strict=True))
         try:
-            _write_once(rows, points, {keys[index] for index in server_timed})
+            retrying(partial(_write_once, rows, points, {keys[index] for index in server_timed}))
             return keys
         except _Taken as exc:
             moves += 1
@@ -139,8 +151,22 @@ def store(points: Sequence[Point]) -> list[tuple[int, int]]:
             _move_server_timed(keys, server_timed, taken)
         except _Clashes as exc:
             raise _conflict(exc, rows, keys, points) from None
+
+
+def retrying(write: Callable[[], T]) -> T:
+    """`write()` (a whole transaction), again after a deadlock or a lock wait timeout, at most LOCK_RETRIES times.
+
+    Not inside a caller's transaction: that one was rolled back with the error,
+    and only its owner can run it again.
+    """
+    retries = 0
+    while True:
+        try:
+            return write()
         except OperationalError as exc:
-            if exc.args[:1] not in ((1213,), (1205,)) or retries == LOCK_RETRIES or connection.in_atomic_block:
+            if exc.args[:1] not in ((DEADLOCK,), (LOCK_WAIT_TIMEOUT,)) or retries == LOCK_RETRIES:
+                raise
+            if connection.in_atomic_block:
                 raise
             retries += 1
             logger.info("write retried after %s (retry %d)", exc.args[1] if len(exc.args) > 1 else exc, retries)
@@ -272,7 +298,7 @@ def _write(
     inserted = _insert_samples(rows)
     if inserted != len(rows):
         if careful:  # another writer stored some of them meanwhile: try again from the start
-            raise IntegrityError("samples stored concurrently; retry")
+            raise _Raced
         raise _Repeats
     fold(rows)
     _hosts_seen(points)

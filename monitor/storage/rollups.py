@@ -66,8 +66,15 @@ def fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
 
 
 def recompute(series_id: int, ts_values: Iterable[int]) -> None:
-    """Rebuild the minute and hour buckets holding these instants, and the latest value, after an edit or delete."""
+    """Rebuild the latest value and the minute and hour buckets holding these instants, after an edit or delete.
+
+    In the order a write's fold locks them (latest value, minutes, hours: `_buckets`), so an
+    edit and a write of the same series wait for each other instead of deadlocking.
+    """
     instants = set(ts_values)
+    newest = Sample.objects.filter(series_id=series_id).order_by("-ts").values_list("series_id", "ts", "value")[:1]
+    _delete(series_id, Rollup.LATEST, 0)
+    _write(aggregate(newest, Rollup.LATEST))
     rows: list[tuple] = []
     for bucket in sorted({ts // (60 * US) * 60 for ts in instants}):
         raw = Sample.objects.filter(series_id=series_id, ts__gte=bucket * US, ts__lt=(bucket + 60) * US)
@@ -81,9 +88,6 @@ def recompute(series_id: int, ts_values: Iterable[int]) -> None:
         ).values_list(*COLUMNS[3:])
         _delete(series_id, Rollup.HOUR, bucket)
         rows += merge(minutes, series_id, Rollup.HOUR, bucket)
-    newest = Sample.objects.filter(series_id=series_id).order_by("-ts").values_list("series_id", "ts", "value")[:1]
-    _delete(series_id, Rollup.LATEST, 0)
-    rows += aggregate(newest, Rollup.LATEST)
     _write(rows)
 
 
