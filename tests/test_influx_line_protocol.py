@@ -105,6 +105,11 @@ def test_escapes_in_measurement_tags_and_fields(client):
         ("cpu value=1e400", "out of range"),
         ("cpu value=-1u", "invalid integer"),
         ("cpu value=1 1 2", "too many spaces"),
+        ("cpu,host=h 1795600800000000000", "missing fields"),
+        ("cpu,a=1,a=2 value=1", "duplicate tag 'a'"),
+        ("cpu value=9223372036854775808i", "out of range"),
+        ("cpu value=18446744073709551616u", "out of range"),
+        ("cpu value=1 100000000000000000000", "out of range"),
     ],
 )
 def test_a_malformed_line_refuses_the_batch_naming_its_line_as_influxdb_does(client, line, reason):
@@ -161,4 +166,51 @@ def test_without_a_write_token_nothing_is_stored(client, settings):
     assert write(client, "m v=1").status_code == 401
     assert write(client, "m v=1", HTTP_AUTHORIZATION=f"Token {read_key}").status_code == 403
     assert write(client, "m v=1", url=V1, p="wrong").status_code == 401
+    assert not Sample.objects.exists()
+
+
+def test_the_widest_integers_influxdb_takes_are_stored(client):
+    body = f"m,host=h low=-9223372036854775808i,high=18446744073709551615u {T0_S}000000000"
+    assert write(client, body).status_code == 204
+    values = dict(Sample.objects.values_list("series__name", "value"))
+    assert values == {"m.low": -9223372036854775808.0, "m.high": 18446744073709551615.0}
+
+
+def test_lines_of_one_series_without_timestamps_are_both_stored_a_microsecond_apart(client):
+    assert write(client, "m,host=h v=1\nm,host=h v=2\nother,host=h v=3").status_code == 204
+    samples = stored()
+    (first, one), (second, two) = samples[("m.v", "h")]
+    assert (one, two, second - first) == (1.0, 2.0, 1)
+    assert [value for _, value in samples[("other.v", "h")]] == [3.0]
+
+
+def test_a_reserved_tag_name_becomes_a_label_prometheus_takes(client):
+    assert write(client, "evil,host=h,__name__=x,__meta=y v=1").status_code == 204
+    assert list(Series.objects.values_list("name", flat=True)) == ['evil.v{tag__meta="y",tag__name__="x"}']
+    body = client.get("/monitor/metrics", {"host": "h"}).content.decode()
+    assert 'db_django_evil_v{host="h",tag__meta="y",tag__name__="x"} 1.0' in body
+
+
+def test_a_field_with_colons_and_no_tags_keeps_its_whole_name(client):
+    # Telegraf's Prometheus input sends recording rules' names as fields: `job:requests:rate5m`.
+    assert write(client, "prometheus,host=h job:requests:rate5m=5").status_code == 204
+    series = Series.objects.get()
+    assert (series.metric, series.labels) == ("prometheus.job:requests:rate5m", {})
+    body = client.get("/monitor/metrics", {"host": "h"}).content.decode()
+    assert 'db_django_prometheus_job:requests:rate5m{host="h"} 5.0' in body
+
+
+def test_every_member_of_a_gzip_body_is_read(client):
+    body = gzip.compress(f"a,host=h v=1 {T0_S}000000000\n".encode()) + gzip.compress(
+        f"b,host=h v=2 {T0_S}000000000\n".encode()
+    )
+    assert write(client, body, HTTP_CONTENT_ENCODING="gzip").status_code == 204
+    assert sorted(name for name, _ in stored()) == ["a.v", "b.v"]
+    answer = write(client, body + b"not gzip", HTTP_CONTENT_ENCODING="gzip")
+    assert answer.status_code == 400
+
+
+def test_a_timestamp_past_influxdb_range_in_its_precision_is_refused(client):
+    answer = write(client, "m,host=h v=1 300000000000", precision="s")  # year 11476
+    assert answer.status_code == 400 and "out of range" in answer.json()["message"]
     assert not Sample.objects.exists()

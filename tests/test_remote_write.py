@@ -164,3 +164,31 @@ def test_it_refuses_anonymous_and_read_only_writers_when_auth_is_required(client
     assert post(client, raw, HTTP_AUTHORIZATION=f"Bearer {read_key}").status_code == 403
     assert post(client, raw, HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert not Sample.objects.exists()
+
+
+def test_a_timestamp_past_year_9999_is_refused_and_stores_nothing(client):
+    answer = post(client, write_request((NODE_CPU, [(1.0, T0), (2.0, 300_000_000_000_000)])))
+    assert answer.status_code == 400
+    assert "out of range" in answer.json()["detail"]
+    assert not Sample.objects.exists()
+
+
+def test_a_label_with_an_empty_value_is_no_label(client):
+    # Prometheus' data model: `up{}` and `up{foo=""}` are one series.
+    bare = {"__name__": "up", "instance": "db-1:9100"}
+    answer = post(client, write_request((bare, [(1.0, T0)]), ({**bare, "foo": ""}, [(1.0, T0 + 15000)])))
+    assert answer.status_code == 204, answer.content
+    assert list(Series.objects.values_list("name", flat=True)) == ['up{instance="db-1:9100"}']
+    assert Sample.objects.count() == 2
+
+
+def test_a_series_pushed_under_one_of_our_own_names_does_not_repeat_that_family(client):
+    # A Prometheus that scrapes us and remote-writes what it scraped sends our own figures back.
+    from django.utils import timezone
+
+    now = int(timezone.now().timestamp() * 1000)
+    ours = {"__name__": "db_django_series", "host": "db-1", "instance": "monitor:443", "job": "db_django"}
+    assert post(client, write_request((ours, [(5.0, now)]))).status_code == 204
+    body = client.get("/monitor/metrics").content.decode()
+    assert body.count("# TYPE db_django_series ") == 1
+    assert 'job="db_django"' not in body

@@ -13,7 +13,7 @@ lines are the same in the Prometheus text format 0.0.4 and OpenMetrics 1.0
 of a remote-written series: `untyped` there, `unknown` here.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
@@ -48,16 +48,23 @@ def live(hosts: Sequence[str], since_us: int) -> list[Latest]:
 
 
 def exposition(
-    rows: Iterable[Latest], names: Sequence[str] = (), selectors: Sequence[Selector] = (), openmetrics: bool = False
+    rows: Iterable[Latest],
+    names: Sequence[str] = (),
+    selectors: Sequence[Selector] = (),
+    openmetrics: bool = False,
+    reserved: Set[str] = frozenset(),
 ) -> str:
     """The families of `rows`, sorted by name and labels; `names`/`selectors` narrow them (any may match).
 
-    `names` match the exposed name or the stored metric (`cpu.percent`).
+    `names` match the exposed name or the stored metric (`cpu.percent`); series
+    whose exposed name is in `reserved` (the app's own families) are left out.
     """
     wanted = set(names)
     picked: dict[tuple, tuple] = {}
     for row in rows:
         name, scale, native = rule(row.metric)
+        if name in reserved:
+            continue
         labels = row.labels or {}
         if row.host and "host" not in labels and "instance" not in labels:
             labels = {**labels, "host": row.host}

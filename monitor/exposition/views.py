@@ -34,6 +34,10 @@ class FirstRenderer(BaseContentNegotiation):
         return None
 
 
+# The sample names a family of prometheus-client may write besides its own.
+FAMILY_SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count", "_info")
+
+
 class _Families(Collector):
     def __init__(self, found: list[Metric]):
         self.found = found
@@ -73,9 +77,12 @@ class MetricsView(APIView):
         since = to_us(timezone.now()) - settings.HOST_STALE_AFTER * 1_000_000
         encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
         openmetrics = content_type.startswith("application/openmetrics-text")
-        series = exposition(live(hosts, since), names, selectors, openmetrics).encode()
         app: list[Metric] = []
         if not (hosts or names or selectors):
             app = [*DatabaseFigures().collect(), *process_figures()]
+        # A series pushed to us under one of our own names (a Prometheus that scrapes us and
+        # remote-writes what it scraped) is left out: one family must not appear twice.
+        ours = {m.name + suffix for m in app for suffix in FAMILY_SUFFIXES}
+        series = exposition(live(hosts, since), names, selectors, openmetrics, reserved=ours).encode()
         # The app's part comes last: OpenMetrics' encoder ends it with the `# EOF` the whole answer needs.
         return HttpResponse(series + encoder(_Families(app)), content_type=content_type)

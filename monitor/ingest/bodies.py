@@ -42,17 +42,26 @@ def _announced_size(data: bytes) -> int:
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
-    """A gzip body (Telegraf's default content_encoding), read up to `limit` bytes."""
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise BodyError(400, f"Body is not valid gzip: {exc}") from None
-    if len(out) > limit:
-        raise BodyError(413, f"Body unpacks to more than {limit} bytes (INGEST_MAX_BYTES).")
-    if not inflater.eof:
-        raise BodyError(400, "Body is not valid gzip: it ends before the compressed stream does.")
-    return out
+    """A gzip body (Telegraf's default content_encoding), read up to `limit` bytes.
+
+    Every member of it: a gzip file may be several compressed streams one after
+    the other (RFC 1952, 2.2), and readers such as InfluxDB's read them all.
+    """
+    out = b""
+    rest = data
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise BodyError(400, f"Body is not valid gzip: {exc}") from None
+        if len(out) > limit:
+            raise BodyError(413, f"Body unpacks to more than {limit} bytes (INGEST_MAX_BYTES).")
+        if not inflater.eof:
+            raise BodyError(400, "Body is not valid gzip: it ends before the compressed stream does.")
+        rest = inflater.unused_data
+        if not rest:
+            return out
 
 
 def opened(data: bytes, encoding: str, limit: int) -> bytes:

@@ -6,10 +6,13 @@ Each numeric field is one series: metric `<measurement>.<field>` (`cpu.usage_idl
 labels = the tags except `host`, which becomes the series' host (Telegraf tags
 every point with it; Glances says `hostname`, taken when there is no `host`).
 Tag keys are made Prometheus label names (characters other than letters,
-digits and `_` become `_`; a leading digit gets a `_` before it). Integers (`12i`,
-`12u`), floats and booleans (1/0) are stored; string fields are skipped (a
-sample is a number). The timestamp is in `precision` units (ns by default),
-stored to the microsecond; a line without one gets the time the request arrived.
+digits and `_` become `_`; a leading digit gets a `_` before it; a leading `__`,
+which Prometheus reserves, gets `tag` before it). Integers (`12i`, `12u`, in
+InfluxDB's int64 and uint64 ranges), floats and booleans (1/0) are stored; string
+fields are skipped (a sample is a number). The timestamp is in `precision` units
+(ns by default), within InfluxDB's range (int64 nanoseconds: 1677 to 2262),
+stored to the microsecond; a line without one gets the time the request arrived
+(two of one series in a request a microsecond apart, as the JSON API does).
 
 A malformed line refuses the whole batch, as InfluxDB 1.x does: `Malformed`
 names its line number (from 1) and the reason, and nothing is stored.
@@ -44,7 +47,9 @@ _LABEL_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _NAME_LIMIT = Series._meta.get_field("name").max_length
 _METRIC_LIMIT = Series._meta.get_field("metric").max_length
 _HOST_LIMIT = Series._meta.get_field("host").max_length
-_BIGINT = 2**63 - 1
+_INT64 = 2**63 - 1
+_UINT64 = 2**64 - 1
+_NS_RANGE_US = _INT64 // 1000  # InfluxDB's timestamps are int64 nanoseconds
 
 
 @dataclass
@@ -88,6 +93,8 @@ def _line(line: str, factor: int | None, now_us: int) -> list[Point]:
         parts = line.split(" ")
         if len(parts) == 2:
             (key, fields), stamp = parts, ""
+            if "=" not in fields:
+                raise ValueError("missing fields")
         elif len(parts) == 3:
             key, fields, stamp = parts
         else:
@@ -101,7 +108,10 @@ def _line(line: str, factor: int | None, now_us: int) -> list[Point]:
     for tag in tags:
         if len(tag) != 2 or not tag[0] or not tag[1]:
             raise ValueError(f"invalid tag {'='.join(tag)!r}: expected key=value")
-        labels[_label(tag[0])] = tag[1]
+        label = _label(tag[0])
+        if label in labels:
+            raise ValueError(f"duplicate tag {tag[0]!r}" if label == tag[0] else f"tag {tag[0]!r} repeats {label!r}")
+        labels[label] = tag[1]
     host = labels.pop("host", None) or labels.pop("hostname", "")
     if len(host) > _HOST_LIMIT:
         raise ValueError(f"host tag longer than {_HOST_LIMIT} characters")
@@ -120,12 +130,14 @@ def _line(line: str, factor: int | None, now_us: int) -> list[Point]:
         name = render(metric, labels)
         if len(name) > _NAME_LIMIT:
             raise ValueError(f"measurement, field and tags longer than {_NAME_LIMIT} characters")
-        found.append(Point(name, host, ts, value))
+        found.append(Point(name, host, ts, value, server_timed=not stamp))
     return found
 
 
 def _label(key: str) -> str:
     name = _LABEL_CHARS.sub("_", key)
+    if name.startswith("__"):  # reserved by Prometheus (`__name__`): a scrape of it would fail whole
+        return "tag" + name
     return "_" + name if name[0].isdigit() else name
 
 
@@ -138,7 +150,7 @@ def _value(key: str, raw: str) -> float | None:
         if not _INTEGER.match(raw) or (raw[-1] == "u" and raw[0] == "-"):
             raise ValueError(f"invalid integer value for field {key!r}: {raw!r}")
         number = int(raw[:-1])
-        if abs(number) > MAX_ABS_VALUE:
+        if not (-_INT64 - 1 <= number <= _INT64 if raw[-1] == "i" else number <= _UINT64):
             raise ValueError(f"value of field {key!r} out of range: {raw!r}")
         return float(number)
     if not _FLOAT.match(raw):
@@ -156,8 +168,8 @@ def _timestamp(stamp: str, factor: int | None, now_us: int) -> int:
         raise ValueError(f"invalid timestamp {stamp!r}")
     units = int(stamp)
     ts = units // 1000 if factor is None else units * factor
-    if not -_BIGINT <= ts <= _BIGINT:
-        raise ValueError(f"timestamp {stamp} out of range")
+    if not -_NS_RANGE_US <= ts <= _NS_RANGE_US:
+        raise ValueError(f"timestamp {stamp} out of range (InfluxDB's: int64 nanoseconds, 1677 to 2262)")
     return ts
 
 

@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError
 
 from monitor.models import Series
 from monitor.storage.inserts import MAX_ABS_VALUE, Point
+from monitor.storage.instants import MAX_US, MIN_US
 from monitor.storage.names import render
 
 from .bodies import BodyError, snappy_block
@@ -35,7 +36,7 @@ _METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _NAME_LIMIT = Series._meta.get_field("name").max_length
 _METRIC_LIMIT = Series._meta.get_field("metric").max_length
 _HOST_LIMIT = Series._meta.get_field("host").max_length
-_BIGINT_MS = (2**63 - 1) // 1000  # microseconds in a BIGINT column
+_MIN_MS, _MAX_MS = -(-MIN_US // 1000), MAX_US // 1000  # what the API can show (storage/instants.py)
 # Label sets this process has already turned into (host, name); a remote-writing
 # Prometheus repeats the same series every scrape.
 _series: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
@@ -78,8 +79,8 @@ def points(request: WriteRequest) -> tuple[list[Point], Counter]:
                 dropped[_why(value)] += 1
                 continue
             ms = sample.timestamp
-            if not -_BIGINT_MS <= ms <= _BIGINT_MS:
-                raise Refused(400, f"Series {index} ({name}): timestamp {ms} ms is out of range.")
+            if not _MIN_MS <= ms <= _MAX_MS:
+                raise Refused(400, f"Series {index} ({name}): timestamp {ms} ms is out of range (years 1 to 9999).")
             found.append(Point(name, host, ms * 1000, value))
     return found, dropped
 
@@ -104,7 +105,8 @@ def _name(labels: tuple[tuple[str, str], ...], index: int) -> tuple[str, str]:
             raise Refused(400, f"Series {index}: invalid label name {key!r}.")
         if key in rest:
             raise Refused(400, f"Series {index}: label {key!r} appears twice.")
-        rest[key] = value
+        if value:  # an empty value is no label at all (Prometheus' data model)
+            rest[key] = value
     if not metric:
         raise Refused(400, f"Series {index}: no __name__ label (every series needs a metric name).")
     if not _METRIC_NAME.match(metric) or len(metric) > _METRIC_LIMIT:

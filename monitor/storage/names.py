@@ -34,7 +34,7 @@ def parse(name: str) -> tuple[str, dict[str, str]]:
     """`disk.used_percent:/` -> ("disk.used_percent", {"mount": "/"}); `m{a="1"}` -> ("m", {"a": "1"})."""
     if name.endswith("}") and "{" in name:
         metric, _, body = name[:-1].partition("{")
-        labels = _parse_braces(body)
+        labels = _parse_braces(body) if body else {}
         if labels is not None and metric and render(metric, labels) == name:
             return metric, labels
     metric, colon, dimension = name.partition(":")
@@ -44,9 +44,15 @@ def parse(name: str) -> tuple[str, dict[str, str]]:
 
 
 def render(metric: str, labels: dict[str, str]) -> str:
-    """The API name of a metric and its labels (the inverse of `parse`)."""
+    """The API name of a metric and its labels (the inverse of `parse`).
+
+    A metric without labels whose name would read as a colon dimension (line protocol's
+    `prometheus.job:requests:rate5m`, a field of Telegraf's Prometheus input) is written
+    with empty braces, so that it reads back as itself.
+    """
     if not labels:
-        return metric
+        head, colon, tail = metric.partition(":")
+        return f"{metric}{{}}" if colon and "." in head and tail else metric
     if len(labels) == 1:
         ((key, value),) = labels.items()
         if key == dimension_label(metric) and value and "." in metric:
