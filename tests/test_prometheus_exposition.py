@@ -146,3 +146,27 @@ def test_reads_follow_the_api_policy(client, settings):
     assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
     settings.API_PUBLIC_READS = True
     assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("selector", "selected"),
+    [
+        ('node_load1{job="node"}', True),
+        ("node_load1{job='node'}", True),
+        ("{job=`node`}", True),
+        ('{__name__=~"node_.+",job!="other"}', True),
+        ("{job='other'}", False),
+    ],
+)
+def test_selectors_take_every_way_promql_writes_a_string(selector, selected):
+    from monitor.exposition.selectors import parse_selector
+
+    assert parse_selector(selector)("node_load1", {"job": "node"}) is selected
+
+
+@pytest.mark.parametrize("selector", ['{job=""}', '{job=~".*"}', '{job!="x"}', "{}"])
+def test_a_selector_that_would_match_every_series_is_refused_as_prometheus_does(selector):
+    from monitor.exposition.selectors import parse_selector
+
+    with pytest.raises(ValueError):
+        parse_selector(selector)

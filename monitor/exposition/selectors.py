@@ -1,15 +1,20 @@
 """`match[]` selectors as Prometheus' federation endpoint takes them: `name{label="v",other=~"re"}`.
 
 Operators =, !=, =~, !~ (regular expressions anchored at both ends, as in
-PromQL). `{__name__=~"node_.*"}` selects by name. A selector that does not
-parse raises ValueError with the reason.
+PromQL); values in double or single quotes or backticks (raw), as PromQL
+writes strings. `{__name__=~"node_.*"}` selects by name. As in Prometheus, a
+selector needs a name or one matcher that does not match the empty string. A
+selector that does not parse raises ValueError with the reason.
 """
 
 import re
 from collections.abc import Callable, Mapping
 
 _NAME = r"[A-Za-z_:][A-Za-z0-9_:]*"
-_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+_MATCHER = re.compile(
+    r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"""
+    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|`([^`]*)`)\s*(?:,|$)"""
+)
 
 Selector = Callable[[str, Mapping[str, str]], bool]
 
@@ -29,7 +34,9 @@ def parse_selector(text: str) -> Selector:
         pair = _MATCHER.match(body, position)
         if pair is None:
             raise ValueError(f"invalid selector {text!r}: cannot read the label matchers from {body[position:]!r}")
-        label, op, value = pair.group(1), pair.group(2), _unescape(pair.group(3))
+        label, op = pair.group(1), pair.group(2)
+        quoted = pair.group(3) if pair.group(3) is not None else pair.group(4)
+        value = _unescape(quoted) if quoted is not None else pair.group(5)
         if op in ("=~", "!~"):
             try:
                 tests.append((label, op, re.compile(value)))
@@ -38,6 +45,8 @@ def parse_selector(text: str) -> Selector:
         else:
             tests.append((label, op, value))
         position = pair.end()
+    if not any(_needs_a_value(op, want) for _, op, want in tests):
+        raise ValueError(f"invalid selector {text!r}: it needs a name or a matcher that does not match empty values")
 
     def matches(name: str, labels: Mapping[str, str]) -> bool:
         for label, op, want in tests:
@@ -53,6 +62,13 @@ def parse_selector(text: str) -> Selector:
         return True
 
     return matches
+
+
+def _needs_a_value(op: str, want: str | re.Pattern) -> bool:
+    """Whether a matcher refuses a series without the label (Prometheus asks a selector for one such)."""
+    if op in ("=~", "!~"):
+        return (want.fullmatch("") is None) == (op == "=~")
+    return (want == "") == (op == "!=")
 
 
 def _unescape(value: str) -> str:
