@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from celery import shared_task
 from celery.signals import task_prerun
@@ -21,7 +22,7 @@ from django.utils import timezone
 from db_django.celery import app as celery_app
 from monitor.models import QueueReport
 from monitor.storage.counters import SourceKey, locked_counters, read_counters
-from monitor.storage.inserts import resource_bulk_create
+from monitor.storage.inserts import resource_bulk_create, retrying
 from monitor.storage.instants import to_us
 
 from .collectors import Collected, Counters, Sample
@@ -79,7 +80,15 @@ def store_cycle(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | N
     in two pool processes) reads after this one is stored: each rate spans
     exactly the previous stored cycle. The cycle's timestamp is taken once the
     lock is held and is the time the host's counters count as read.
+
+    Two cycles locking sources of which some have no row yet can deadlock (each
+    holds the gap the other's new row goes in): the loser is collected and
+    stored again, whole, once the winner is done (`retrying`).
     """
+    return retrying(partial(_store_cycle_once, collectors, cycle_id, kind))
+
+
+def _store_cycle_once(collectors: list[tuple[SourceKey, Collector]], cycle_id: str | None, kind: str) -> int:
     with locked_counters([source for source, _ in collectors]) as previous:
         at = timezone.now()
         started = time.monotonic()
