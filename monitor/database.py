@@ -69,9 +69,15 @@ def classify(exc: BaseException, statement_timeout: float = 0) -> Fault | None:
         )
     if not isinstance(exc, OperationalError | InterfaceError):
         return None
-    reason = UNAVAILABLE_REASONS.get(code) if code is not None else text or type(exc).__name__
-    reason = reason or f"error {code}"
-    return Fault(UNAVAILABLE, f"Database unavailable: {reason}.")
+    return Fault(UNAVAILABLE, f"Database unavailable: {unavailable_reason(exc)}.")
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why a database error means the server is unavailable, in the words answers use: `cannot connect`."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if code is None:
+        return (str(exc.args[-1]) if exc.args else "") or type(exc).__name__
+    return UNAVAILABLE_REASONS.get(code) or f"error {code}"
 
 
 @dataclass(frozen=True)
@@ -79,11 +85,16 @@ class DatabaseState:
     """One answer of the probe: `ok`, `read_only` or `down` (with why)."""
 
     state: str
-    error: str = ""
+    error: str = ""  # the details, for health and the logs
+    reason: str = ""  # what a client's 503 says (default: `error`)
 
     @property
     def down(self) -> bool:
         return self.state == "down"
+
+    @property
+    def answer(self) -> str:
+        return self.reason or self.error
 
 
 class Probe:
@@ -147,7 +158,7 @@ class Probe:
         try:
             answer = self.ask()
         except Exception as exc:  # any failure to answer is the answer
-            answer = DatabaseState("down", describe(exc))
+            answer = DatabaseState("down", describe(exc), unavailable_reason(exc))
         with self._lock:
             self._answer, self._answered_at = answer, time.monotonic()
             if self._running is not None and self._running[0] is answered:

@@ -108,3 +108,17 @@ def test_migrate_waits_as_long_as_a_schema_change_takes_then_serving_timeouts_re
     assert raised.value.args[0] == 2013  # lost connection: the client gave up at read_timeout
     assert time.monotonic() - started < 6
     connection.close()
+
+
+def test_a_probe_that_cannot_connect_answers_clients_in_plain_words_and_keeps_the_details():
+    # Outside testing saw two bodies for one outage: "cannot connect" from a failed query and the
+    # driver's raw text from the probe. Clients now get the first; health and logs keep the second.
+    from monitor.database import Probe
+
+    def unreachable():
+        raise OperationalError(2002, "Can't connect to server on '127.0.0.1' (115)")
+
+    state = Probe(1.0, unreachable).check()
+    assert state.down
+    assert state.answer == "cannot connect"
+    assert "2002" in state.error and "127.0.0.1" in state.error

@@ -50,7 +50,7 @@ class DatabaseSlots:
             return self.get_response(request)
         known = probe.recent()
         if known is not None and known.down:
-            return fault_response(request, Fault(UNAVAILABLE, f"Database unavailable: {known.error}."))
+            return fault_response(request, Fault(UNAVAILABLE, f"Database unavailable: {known.answer}."))
         refusal = self._take_slot()
         if refusal is not None:
             return fault_response(request, refusal)
@@ -67,7 +67,7 @@ class DatabaseSlots:
         while time.monotonic() < deadline:
             state = probe.check()
             if state.down:
-                return Fault(UNAVAILABLE, f"Database unavailable: {state.error}.")
+                return Fault(UNAVAILABLE, f"Database unavailable: {state.answer}.")
             if self.slots.acquire(timeout=SLOT_POLL):
                 return None
         return Fault(UNAVAILABLE, f"Database busy: {self.count} requests of this process are waiting on it.")
