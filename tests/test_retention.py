@@ -225,7 +225,9 @@ def test_on_mysql_partitions_are_made_ahead_and_a_day_is_dropped_whole():
 def test_on_mysql_a_partly_expired_partition_keeps_its_rows_and_no_row_is_deleted():
     now = timezone.now()
     partitions.ensure_partitions(now + 10 * DAY)
-    at = now + 13 * DAY
+    # Noon: the "partly" sample an hour before the cutoff must fall on the cutoff's day (run
+    # between 00:00 and 01:00 UTC, an hour before the cutoff was the day before, and it went).
+    at = (now + 13 * DAY).replace(hour=12, minute=0, second=0, microsecond=0)
     cutoff = at - 7 * DAY
     day_of_cutoff = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
     _history(day_of_cutoff, [0.5])  # the day before the cutoff's: all of it past the cutoff, goes
