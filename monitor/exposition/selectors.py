@@ -45,30 +45,26 @@ def parse_selector(text: str) -> Selector:
         else:
             tests.append((label, op, value))
         position = pair.end()
-    if not any(_needs_a_value(op, want) for _, op, want in tests):
+    # Prometheus asks a selector for one matcher that refuses a series without the label.
+    if all(_passes(op, want, "") for _, op, want in tests):
         raise ValueError(f"invalid selector {text!r}: it needs a name or a matcher that does not match empty values")
 
     def matches(name: str, labels: Mapping[str, str]) -> bool:
-        for label, op, want in tests:
-            have = name if label == "__name__" else labels.get(label, "")
-            if op == "=" and have != want:
-                return False
-            if op == "!=" and have == want:
-                return False
-            if op == "=~" and not want.fullmatch(have):
-                return False
-            if op == "!~" and want.fullmatch(have):
-                return False
-        return True
+        return all(
+            _passes(op, want, name if label == "__name__" else labels.get(label, "")) for label, op, want in tests
+        )
 
     return matches
 
 
-def _needs_a_value(op: str, want: str | re.Pattern) -> bool:
-    """Whether a matcher refuses a series without the label (Prometheus asks a selector for one such)."""
-    if op in ("=~", "!~"):
-        return (want.fullmatch("") is None) == (op == "=~")
-    return (want == "") == (op == "!=")
+def _passes(op: str, want: str | re.Pattern, have: str) -> bool:
+    """Whether a label value `have` (empty: the label is absent) passes one matcher."""
+    if op == "=":
+        return have == want
+    if op == "!=":
+        return have != want
+    found = want.fullmatch(have) is not None
+    return found if op == "=~" else not found
 
 
 def _unescape(value: str) -> str:
