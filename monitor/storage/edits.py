@@ -19,11 +19,7 @@ def delete_sample(series_id: int, ts: int) -> bool:
 
     def once() -> bool:
         with transaction.atomic():
-            deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
-            if not deleted:
-                return False
-            recompute(series_id, [ts])
-        return True
+            return _remove(series_id, ts)
 
     return retrying(once)
 
@@ -37,14 +33,20 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | N
 
     def once() -> tuple[int, int] | None:
         with transaction.atomic():
-            deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
-            if not deleted:
+            if not _remove(series_id, ts):
                 return None
-            recompute(series_id, [ts])
             (key,) = store([point])
         return key
 
     return retrying(once)
+
+
+def _remove(series_id: int, ts: int) -> bool:
+    """Delete one sample and rebuild the rollups it was part of (in the caller's transaction); False if it was gone."""
+    deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
+    if deleted:
+        recompute(series_id, [ts])
+    return bool(deleted)
 
 
 def delete_series(series_id: int) -> None:
