@@ -137,30 +137,37 @@ def _check_broker(app: Celery, timeout: float) -> dict:
 
 
 def _check_workers(stale_after: float) -> dict:
-    """`ok` when every known host reported within `stale_after` s, `warn` when some did, `down` when none did."""
+    """`down` when no worker stored a collection cycle within `stale_after` s (hosts that push their samples
+    do not count: they say nothing of the workers), `warn` when some known host went silent, else `ok`."""
     from django.db import connection
 
-    from .models import Host
+    from .models import CollectionCycle, Host
 
-    try:
-        hosts = list(Host.objects.order_by("name").values_list("name", "last_seen"))
-    finally:
-        connection.close()
     now = timezone.now()
     cutoff = now - timedelta(seconds=stale_after)
+    try:
+        hosts = list(Host.objects.order_by("name").values_list("name", "last_seen"))
+        workers = CollectionCycle.objects.worker_hosts(cutoff)
+    finally:
+        connection.close()
     stale = [
         {"name": name, "last_seen": seen, "seconds_since_last_seen": round((now - seen).total_seconds(), 3)}
         for name, seen in hosts
         if seen < cutoff
     ]
-    fresh = len(hosts) - len(stale)
     result = {
-        "hosts_reporting": fresh,
+        "workers_reporting": len(workers),
+        "worker_hosts": workers,
+        "hosts_reporting": len(hosts) - len(stale),
         "last_seen": max((seen for _, seen in hosts), default=None),
         "stale_hosts": stale,
     }
-    if fresh == 0:
-        return {"state": "down", "error": f"no worker has reported within {stale_after:.0f}s", **result}
+    if not workers:
+        return {
+            "state": "down",
+            "error": f"no worker has stored a collection cycle within {stale_after:.0f}s",
+            **result,
+        }
     if stale:
         return {"state": "warn", "error": f"{len(stale)} host(s) silent for over {stale_after:.0f}s", **result}
     return result

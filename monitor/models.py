@@ -217,6 +217,17 @@ class ApiToken(models.Model):
         return self.is_active and self.scope == self.WRITE
 
 
+class CollectionCycleQuerySet(models.QuerySet):
+    def worker_hosts(self, since) -> list[str]:
+        """The hosts whose worker stored a collection cycle at or after `since`.
+
+        Only workers write cycles: a host that pushes its samples through the API
+        (or remote_write, line protocol) is seen in Host.last_seen but never here,
+        so this says whether workers run, which Host alone cannot.
+        """
+        return sorted(set(self.filter(stored_at__gte=since).values_list("host", flat=True)))
+
+
 class CollectionCycle(models.Model):
     """One stored collection cycle, keyed by the task that produced it.
 
@@ -229,6 +240,8 @@ class CollectionCycle(models.Model):
     host = models.CharField(max_length=255, blank=True, default="")
     stored_at = models.DateTimeField(default=timezone.now)
     rows = models.PositiveIntegerField(default=0)
+
+    objects = CollectionCycleQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task_id", "host"], name="cycle_once_per_host")]

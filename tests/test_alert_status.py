@@ -8,7 +8,7 @@ from django.utils import timezone
 from monitor.alerts.models import Alert, AlertRule, Channel, Notification
 from monitor.alerts.status import alert_counts
 from monitor.api.auth import issue_token
-from monitor.models import Host
+from monitor.models import CollectionCycle, Host
 from procs import broker_at
 
 
@@ -65,6 +65,7 @@ def test_application_status_shows_the_notification_outbox_waiting_and_given_up(c
 def test_a_critical_alert_makes_health_warn_with_details_only_for_a_token(client, redis_url, settings):
     settings.ALERTS_HEALTH_LIST = 2
     Host.objects.create(name="worker-host", last_seen=timezone.now())
+    CollectionCycle.objects.create(task_id="cycle-1", host="worker-host", stored_at=timezone.now())
     make_alerts("critical", "nodata", "critical", "warning")
     key = issue_token("health reader", "read")[1]
     with broker_at(redis_url):
@@ -83,6 +84,7 @@ def test_a_critical_alert_makes_health_warn_with_details_only_for_a_token(client
 @pytest.mark.django_db(transaction=True)
 def test_a_warning_alert_leaves_health_ok(client, redis_url):
     Host.objects.create(name="worker-host", last_seen=timezone.now())
+    CollectionCycle.objects.create(task_id="cycle-1", host="worker-host", stored_at=timezone.now())
     make_alerts("warning", "pending")
     with broker_at(redis_url):
         body = client.get("/monitor/health/").json()

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from monitor.api.auth import issue_token
-from monitor.models import Host
+from monitor.models import CollectionCycle, Host
 from procs import broker_at, child_env, closed_port, frozen_server, running, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +36,9 @@ def token(scope: str = "read") -> dict:
 
 @pytest.fixture
 def fresh_worker():
+    """A worker that just stored a collection cycle, as a real one leaves it: its host and its cycle marker."""
     Host.objects.create(name="worker-host", last_seen=timezone.now())
+    CollectionCycle.objects.create(task_id="cycle-1", host="worker-host", stored_at=timezone.now())
 
 
 @pytest.mark.redis
@@ -125,6 +127,22 @@ def test_a_bad_token_gets_the_anonymous_answer_not_a_401(client, fresh_worker):
         response = client.get(URL, HTTP_AUTHORIZATION="Token dbm_not-a-key")
     assert response.status_code == 503
     assert response.json() == {"status": "fail", "failed": ["broker"], "warnings": []}
+
+
+@pytest.mark.redis
+def test_hosts_that_push_samples_do_not_count_as_workers(client, redis_url):
+    # An agent posting through the API keeps its host fresh, but no worker collects: health says so.
+    client.post(
+        "/monitor/resources/", {"name": "cpu.percent", "value": 5, "host": "agent-1"}, content_type="application/json"
+    )
+    CollectionCycle.objects.create(task_id="old", host="worker-host", stored_at=timezone.now() - timedelta(hours=1))
+    with broker_at(redis_url):
+        response = client.get(URL, **token())
+    assert response.status_code == 503
+    workers = response.json()["checks"]["workers"]
+    assert workers["state"] == "down" and "collection cycle" in workers["error"]
+    assert workers["workers_reporting"] == 0 and workers["worker_hosts"] == []
+    assert workers["hosts_reporting"] == 1 and workers["stale_hosts"] == []
 
 
 # --- Stale hosts --------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Keys:
 
 
 def seed(db: MariaDBServer) -> Keys:
-    """A read and a write token, a staff user, and a host that has just reported (health's worker check is ok)."""
+    """Read and write tokens, a staff user, and a host whose worker just stored a cycle (health: workers ok)."""
     from django.contrib.auth.hashers import make_password
 
     from monitor.api.auth import KEY_PREFIX, hash_key
@@ -89,6 +89,10 @@ def seed(db: MariaDBServer) -> Keys:
         cursor.execute(
             "INSERT INTO monitor_host (name, first_seen, last_seen)"
             " VALUES ('faults-host', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
+        )
+        cursor.execute(
+            "INSERT INTO monitor_collectioncycle (task_id, host, stored_at, `rows`)"
+            " VALUES ('faults-cycle', 'faults-host', UTC_TIMESTAMP(6), 0)"
         )
         conn.commit()
     return keys

@@ -52,7 +52,7 @@ def workers_reporting() -> bool:
     from monitor.models import CollectionCycle
 
     cutoff = timezone.now() - timedelta(seconds=settings.HOST_STALE_AFTER)
-    return CollectionCycle.objects.filter(stored_at__gte=cutoff).exists()
+    return bool(CollectionCycle.objects.worker_hosts(cutoff))
 
 
 def run_here(name: str, run: Callable[[], object]) -> bool:

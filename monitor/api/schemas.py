@@ -214,6 +214,10 @@ class StaleHostSerializer(serializers.Serializer):
 
 
 class WorkersCheckSerializer(CheckSerializer):
+    workers_reporting = serializers.IntegerField(
+        required=False, help_text="hosts whose worker stored a collection cycle within HOST_STALE_AFTER"
+    )
+    worker_hosts = serializers.ListField(child=serializers.CharField(), required=False, help_text="those hosts")
     hosts_reporting = serializers.IntegerField(required=False, help_text="hosts heard from within HOST_STALE_AFTER")
     last_seen = serializers.DateTimeField(required=False, allow_null=True, help_text="the newest report of any host")
     stale_hosts = StaleHostSerializer(many=True, required=False)
