@@ -214,3 +214,20 @@ def test_a_timestamp_past_influxdb_range_in_its_precision_is_refused(client):
     answer = write(client, "m,host=h v=1 300000000000", precision="s")  # year 11476
     assert answer.status_code == 400 and "out of range" in answer.json()["message"]
     assert not Sample.objects.exists()
+
+
+def test_refusals_before_the_parse_answer_in_influxdb_form(client, settings):
+    # influxdb-client and Telegraf show `code` and `message`; DRF's `detail` would come out blank.
+    settings.API_REQUIRE_AUTH = True
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    _, read_key = issue_token("grafana", "read")
+    _, write_key = issue_token("telegraf", "write")
+    unauthorized = write(client, "m v=1")
+    forbidden = write(client, "m v=1", HTTP_AUTHORIZATION=f"Token {read_key}")
+    too_large = write(client, "m v=1 1\n" * 200, HTTP_AUTHORIZATION=f"Token {write_key}")
+    assert (unauthorized.status_code, unauthorized.json()["code"]) == (401, "unauthorized")
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "forbidden")
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "request too large")
+    for answer in (unauthorized, forbidden, too_large):
+        assert set(answer.json()) == {"code", "message"} and answer.json()["message"]
+    assert not Sample.objects.exists()

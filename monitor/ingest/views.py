@@ -34,7 +34,7 @@ from .bodies import BodyError, opened
 class InfluxErrorSerializer(serializers.Serializer):
     """A refused line protocol batch, in InfluxDB's own form."""
 
-    code = serializers.CharField(help_text='"invalid", "request too large" or "unsupported"')
+    code = serializers.CharField(help_text='InfluxDB\'s code: "invalid", "request too large", "unauthorized", ...')
     message = serializers.CharField(help_text="what is wrong, naming the line")
     line = serializers.IntegerField(required=False, help_text="the first line that is wrong (1-based)")
 
@@ -43,8 +43,21 @@ class InfluxErrorSerializer(serializers.Serializer):
 INGEST_ERRORS = (400, 401, 403, 409, 413, 415, 429, 503)
 INGEST_RESPONSES = {204: None, **errors(INGEST_ERRORS, {409: ERRORS[409]})}
 LINE_PROTOCOL_RESPONSES = {
-    **INGEST_RESPONSES,
+    204: None,
+    **{code: OpenApiResponse(InfluxErrorSerializer, ERRORS[code].description) for code in INGEST_ERRORS},
     400: OpenApiResponse(InfluxErrorSerializer, "A malformed line: nothing of the batch was stored."),
+}
+# InfluxDB's names for the statuses this endpoint answers (its clients show `code` and `message`).
+INFLUX_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    405: "method not allowed",
+    409: "conflict",
+    413: "request too large",
+    415: "unsupported",
+    429: "too many requests",
+    503: "unavailable",
 }
 
 
@@ -118,6 +131,16 @@ class LineProtocolView(IngestView):
 
     protocol = "line_protocol"
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """Refusals raised before or around the body's parse (token, throttle, a body over
+        DATA_UPLOAD_MAX_MEMORY_SIZE, a database down) in InfluxDB's form too, not DRF's `detail`."""
+        response = super().handle_exception(exc)
+        detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        if detail is not None:
+            code = INFLUX_CODES.get(response.status_code, "internal error")
+            response.data = {"code": code, "message": str(detail)}
+        return response
+
     @extend_schema(
         request={"text/plain": {"type": "string", "example": "cpu,host=web-1 usage_idle=97.5 1764064800"}},
         parameters=[
@@ -135,8 +158,7 @@ class LineProtocolView(IngestView):
             text = body.decode()
             points = line_protocol.points(text, precision, to_us(timezone.now()))
         except BodyError as exc:
-            code = "invalid" if exc.status == 400 else "request too large" if exc.status == 413 else "unsupported"
-            return self.refuse(exc.status, {"code": code, "message": str(exc)})
+            return self.refuse(exc.status, {"code": INFLUX_CODES[exc.status], "message": str(exc)})
         except UnicodeDecodeError as exc:
             return self.refuse(400, {"code": "invalid", "message": f"body is not UTF-8: {exc}"})
         except line_protocol.Malformed as exc:
