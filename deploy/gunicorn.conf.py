@@ -27,6 +27,10 @@ threads = 8
 timeout = 30
 # On SIGTERM or HUP, running requests get this long to finish.
 graceful_timeout = 20
+# The request line may be as long as nginx lets through (large_client_header_buffers: 8 KB), not
+# gunicorn's default 4 KB: a next link repeats the query's filters and its cursor carries them too, so
+# a long name in CJK characters (9 bytes each, percent-encoded) outgrew 4 KB and met gunicorn's HTML 414.
+limit_request_line = 8190
 # X-Forwarded-* are believed only from nginx on this machine.
 forwarded_allow_ips = "127.0.0.1,::1"
 # nginx logs each request; gunicorn's errors go to stderr (the journal).
