@@ -54,32 +54,45 @@ def _text_parameter(name: str, description: str, value: str) -> OpenApiParameter
     return OpenApiParameter(name, str, description=description, examples=example(value))
 
 
+def crud_schema(serializer: type, examples: dict[str, tuple[str, dict]]) -> dict:
+    """extend_schema_view arguments of a ModelViewSet whose answers are `serializer`;
+    `examples` names a request example (title, body) for create, update and partial_update."""
+
+    def body(action: str) -> list[OpenApiExample]:
+        title, value = examples[action]
+        return [OpenApiExample(title, value=value, request_only=True)]
+
+    one = {200: serializer, 404: NOT_FOUND}
+    return {
+        "list": extend_schema(responses={200: serializer(many=True), **errors(READ_ERRORS)}, parameters=RETRY_AFTER),
+        "retrieve": extend_schema(responses={**one, **errors(READ_ERRORS)}, parameters=RETRY_AFTER),
+        "create": extend_schema(
+            responses={201: serializer, **errors(WRITE_ERRORS)}, parameters=RETRY_AFTER, examples=body("create")
+        ),
+        "update": extend_schema(
+            responses={**one, **errors(WRITE_ERRORS)}, parameters=RETRY_AFTER, examples=body("update")
+        ),
+        "partial_update": extend_schema(
+            responses={**one, **errors(WRITE_ERRORS)}, parameters=RETRY_AFTER, examples=body("partial_update")
+        ),
+        "destroy": extend_schema(
+            responses={204: None, 404: NOT_FOUND, **errors((401, 403, 429, 503))}, parameters=RETRY_AFTER
+        ),
+    }
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: AlertRuleSerializer(many=True), **errors(READ_ERRORS)}, parameters=RETRY_AFTER),
-    retrieve=extend_schema(
-        responses={200: AlertRuleSerializer, 404: NOT_FOUND, **errors(READ_ERRORS)}, parameters=RETRY_AFTER
-    ),
-    create=extend_schema(
-        responses={201: AlertRuleSerializer, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("Disk nearly full on web hosts", value=EXAMPLE_RULE, request_only=True)],
-    ),
-    update=extend_schema(
-        responses={200: AlertRuleSerializer, 404: NOT_FOUND, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("Replace the rule", value=EXAMPLE_RULE, request_only=True)],
-    ),
-    partial_update=extend_schema(
-        responses={200: AlertRuleSerializer, 404: NOT_FOUND, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("Raise the warning", value={"warning": 88}, request_only=True)],
-    ),
-    destroy=extend_schema(
-        responses={204: None, 404: NOT_FOUND, **errors((401, 403, 429, 503))}, parameters=RETRY_AFTER
-    ),
+    **crud_schema(
+        AlertRuleSerializer,
+        {
+            "create": ("Disk nearly full on web hosts", EXAMPLE_RULE),
+            "update": ("Replace the rule", EXAMPLE_RULE),
+            "partial_update": ("Raise the warning", {"warning": 88}),
+        },
+    )
 )
 @extend_schema(
     parameters=[
@@ -244,28 +257,14 @@ SILENCE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="the
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: SilenceSerializer(many=True), **errors(READ_ERRORS)}, parameters=RETRY_AFTER),
-    retrieve=extend_schema(
-        responses={200: SilenceSerializer, 404: NOT_FOUND, **errors(READ_ERRORS)}, parameters=RETRY_AFTER
-    ),
-    create=extend_schema(
-        responses={201: SilenceSerializer, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("Silence web-1", value=EXAMPLE_SILENCE, request_only=True)],
-    ),
-    update=extend_schema(
-        responses={200: SilenceSerializer, 404: NOT_FOUND, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("Replace the silence", value=EXAMPLE_SILENCE, request_only=True)],
-    ),
-    partial_update=extend_schema(
-        responses={200: SilenceSerializer, 404: NOT_FOUND, **errors(WRITE_ERRORS)},
-        parameters=RETRY_AFTER,
-        examples=[OpenApiExample("End it later", value={"ends_at": "2036-11-26T12:00:00Z"}, request_only=True)],
-    ),
-    destroy=extend_schema(
-        responses={204: None, 404: NOT_FOUND, **errors((401, 403, 429, 503))}, parameters=RETRY_AFTER
-    ),
+    **crud_schema(
+        SilenceSerializer,
+        {
+            "create": ("Silence web-1", EXAMPLE_SILENCE),
+            "update": ("Replace the silence", EXAMPLE_SILENCE),
+            "partial_update": ("End it later", {"ends_at": "2036-11-26T12:00:00Z"}),
+        },
+    )
 )
 @extend_schema(parameters=[SILENCE_ID])
 class SilenceViewSet(viewsets.ModelViewSet):
