@@ -1,5 +1,6 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 # A source's counter readings: counter name -> (value, at), `at` in seconds since
 # the epoch on the clock of whoever read the counter (the host itself, the
@@ -71,4 +72,26 @@ def rate_samples(tracker: RateTracker, at: float, counters: Sequence[tuple[str, 
         value = tracker.rate(name, float(counter), at)
         if value is not None:
             samples.append(Sample(name, value, f"{description}, per second"))
+    return samples
+
+
+def number(value: Any) -> float | None:
+    """A status variable as a float, or None when the source did not report a number."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def gauge_samples(
+    family: str, server: str, gauges: Sequence[tuple[str, str, str]], readings: Mapping[str, Any]
+) -> list[Sample]:
+    """`family.metric:server` for each (metric, variable, meaning) whose variable the server reported as a number."""
+    samples = []
+    for metric, variable, description in gauges:
+        value = number(readings.get(variable))
+        if value is not None:
+            samples.append(Sample(f"{family}.{metric}:{server}", value, description))
     return samples

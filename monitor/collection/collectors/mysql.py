@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import MySQLdb
 
-from .base import Collected, Counters, RateTracker, Sample, rate_samples
+from .base import Collected, Counters, RateTracker, Sample, gauge_samples, number, rate_samples
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +76,13 @@ def collect_mysql(url: str, previous: Counters | None = None, timeout: float = 2
         return Collected([_up(server, 0.0)])
     tracker = RateTracker(previous)
 
-    samples = [_up(server, 1.0)]
-    for metric, variable, description in GAUGES:
-        value = _number(status.get(variable))
-        if value is not None:
-            samples.append(Sample(f"mysql.{metric}:{server}", value, description))
+    samples = [_up(server, 1.0), *gauge_samples("mysql", server, GAUGES, status)]
     samples += _connections(status, max_connections, server)
     rates = []
     for metric, variable, description in RATE_COUNTERS:
-        counter = _number(status.get(variable))
+        counter = number(status.get(variable))
         if counter is None and variable in ROW_COUNTER_FALLBACKS:
-            counter = _number(status.get(ROW_COUNTER_FALLBACKS[variable]))
+            counter = number(status.get(ROW_COUNTER_FALLBACKS[variable]))
             description = description.replace("InnoDB rows", "rows (all engines)")
         if counter is None:
             continue
@@ -139,8 +135,8 @@ def _read_server(
         # worker, on whichever machine, read them. Same round trip as the limit.
         cursor.execute("SELECT @@GLOBAL.max_connections, @@timestamp")
         row = cursor.fetchone() or (None, None)
-        max_connections = _number(row[0])
-        read_at = _number(row[1]) or time.time()
+        max_connections = number(row[0])
+        read_at = number(row[1]) or time.time()
         replica = _replica_status(cursor, f"{options['host']}:{options['port']}")
     finally:
         connection.close()
@@ -174,7 +170,7 @@ def _connections(status: dict[str, str], max_connections: float | None, server: 
     if max_connections is None:
         return []
     samples = [Sample(f"mysql.max_connections:{server}", max_connections, "connection limit (count)")]
-    connected = _number(status.get("threads_connected"))
+    connected = number(status.get("threads_connected"))
     if connected is not None and max_connections > 0:
         samples.append(
             Sample(
@@ -188,8 +184,8 @@ def _connections(status: dict[str, str], max_connections: float | None, server: 
 
 def _buffer_pool(status: dict[str, str], tracker: RateTracker, server: str, now: float) -> list[Sample]:
     samples: list[Sample] = []
-    reads = _number(status.get("innodb_buffer_pool_reads"))
-    requests = _number(status.get("innodb_buffer_pool_read_requests"))
+    reads = number(status.get("innodb_buffer_pool_reads"))
+    requests = number(status.get("innodb_buffer_pool_read_requests"))
     if reads is not None and requests is not None:
         # Over the last interval, so a change in the workload shows at once instead of
         # being averaged away by months of uptime. The first cycle (and the one after a
@@ -208,8 +204,8 @@ def _buffer_pool(status: dict[str, str], tracker: RateTracker, server: str, now:
                     "InnoDB page reads served from the buffer pool, not disk (percent)",
                 )
             )
-    total = _number(status.get("innodb_buffer_pool_pages_total"))
-    free = _number(status.get("innodb_buffer_pool_pages_free"))
+    total = number(status.get("innodb_buffer_pool_pages_total"))
+    free = number(status.get("innodb_buffer_pool_pages_free"))
     if total and free is not None:
         samples.append(
             Sample(
@@ -226,7 +222,7 @@ def _replication(row: dict[str, Any], server: str) -> list[Sample]:
     samples: list[Sample] = []
     lag = _first(row, "Seconds_Behind_Master", "Seconds_Behind_Source")
     # NULL means the SQL thread is not running, so the lag is unknown, not zero.
-    lag_seconds = _number(lag)
+    lag_seconds = number(lag)
     if lag_seconds is not None:
         samples.append(
             Sample(f"mysql.replication_lag_seconds:{server}", lag_seconds, "replica delay behind its primary (seconds)")
@@ -256,15 +252,6 @@ def _first(row: dict[str, Any], *columns: str) -> Any:
 def _yes(value: Any) -> float:
     # "Connecting" (retrying the primary) counts as not running: no events flow.
     return 1.0 if str(value).strip().lower() == "yes" else 0.0
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _clamp_percent(value: float) -> float:

@@ -10,7 +10,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .base import Collected, Counters, RateTracker, Sample, rate_samples
+from .base import Collected, Counters, RateTracker, Sample, gauge_samples, number, rate_samples
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +55,21 @@ def collect_redis(url: str, previous: Counters | None = None, timeout: float = 2
     except (redis.RedisError, OSError) as exc:
         logger.warning("redis %s: down or INFO failed: %s", server, " ".join(str(exc).split()) or type(exc).__name__)
         return Collected([_up(server, 0.0)])
-    server_time = _number(info.get("server_time_usec"))
+    server_time = number(info.get("server_time_usec"))
     read_at = server_time / 1e6 if server_time else time.time()
     tracker = RateTracker(previous)
 
-    samples = [_up(server, 1.0)]
-    for metric, field, description in GAUGES:
-        value = _number(info.get(field))
-        if value is not None:
-            samples.append(Sample(f"redis.{metric}:{server}", value, description))
+    samples = [_up(server, 1.0), *gauge_samples("redis", server, GAUGES, info)]
     samples += rate_samples(
         tracker,
         read_at,
         [
             (f"redis.{metric}:{server}", counter, description)
             for metric, field, description in RATE_COUNTERS
-            if (counter := _number(info.get(field))) is not None
+            if (counter := number(info.get(field))) is not None
         ],
     )
-    used, limit = _number(info.get("used_memory")), _number(info.get("maxmemory"))
+    used, limit = number(info.get("used_memory")), number(info.get("maxmemory"))
     if used is not None and limit:  # maxmemory 0: no limit, nothing to be near
         samples.append(
             Sample(f"redis.used_memory_percent:{server}", 100.0 * used / limit, "memory used of maxmemory (percent)")
@@ -115,8 +111,8 @@ def _client(url: str, timeout: float) -> redis.Redis:
 
 
 def _keyspace_hit_ratio(info: dict[str, Any], tracker: RateTracker, server: str, read_at: float) -> float | None:
-    hits = _number(info.get("keyspace_hits"))
-    misses = _number(info.get("keyspace_misses"))
+    hits = number(info.get("keyspace_hits"))
+    misses = number(info.get("keyspace_misses"))
     if hits is None or misses is None:
         return None
     # Over the last interval, so a change in the workload shows at once; the first
@@ -143,12 +139,3 @@ def server_label(url: str) -> str:
 
 def _up(server: str, value: float) -> Sample:
     return Sample(f"redis.up:{server}", value, "server answered INFO (1) or not (0)")
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
