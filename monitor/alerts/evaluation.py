@@ -58,6 +58,17 @@ _READ = (
     "series_name",
     "labels",
 )
+# What a change of state writes (with changed_at and evaluated_at).
+_CHANGED = (
+    "state",
+    "pending_severity",
+    "pending_since",
+    "firing_since",
+    "cleared_since",
+    "value",
+    "summary",
+    "labels",
+)
 _REFRESHED = (
     "series",
     "pending_severity",
@@ -300,17 +311,7 @@ def _write(rows: list[_Row], now: datetime, report: EvaluationReport) -> None:
         for row, alert in changed:
             kept = {"series_id": alert.series_id} if row.series is not None else {}
             updated = Alert.objects.filter(id=row.id, state=row.before.state, changed_at=row.changed_at).update(
-                **kept,
-                state=alert.state,
-                pending_severity=alert.pending_severity,
-                pending_since=alert.pending_since,
-                firing_since=alert.firing_since,
-                cleared_since=alert.cleared_since,
-                value=alert.value,
-                summary=alert.summary,
-                labels=alert.labels,
-                changed_at=now,
-                evaluated_at=now,
+                **kept, **{name: getattr(alert, name) for name in _CHANGED}, changed_at=now, evaluated_at=now
             )
             if updated != 1:
                 raise Conflict(row.id)
