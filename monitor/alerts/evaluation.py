@@ -41,34 +41,12 @@ logger = logging.getLogger(__name__)
 US = 1_000_000
 # State changes logged one per line per run; a fleet-wide outage logs a count beyond.
 LOGGED_TRANSITIONS = 20
+# An alert's status: its state, what it is on the way to and since when, the value it saw.
+_STATUS = ("state", "pending_severity", "pending_since", "firing_since", "cleared_since", "value")
 # The fields of an Alert the evaluator reads back each run (not labels or summary: rewritten when written).
-_READ = (
-    "id",
-    "fingerprint",
-    "rule_id",
-    "series_id",
-    "state",
-    "pending_severity",
-    "pending_since",
-    "firing_since",
-    "cleared_since",
-    "value",
-    "changed_at",
-    "host",
-    "series_name",
-    "labels",
-)
+_READ = ("id", "fingerprint", "rule_id", "series_id", *_STATUS, "changed_at", "host", "series_name", "labels")
 # What a change of state writes (with changed_at and evaluated_at).
-_CHANGED = (
-    "state",
-    "pending_severity",
-    "pending_since",
-    "firing_since",
-    "cleared_since",
-    "value",
-    "summary",
-    "labels",
-)
+_CHANGED = (*_STATUS, "summary", "labels")
 _REFRESHED = (
     "series",
     "pending_severity",

@@ -117,6 +117,12 @@ def _write(rows: list[tuple]) -> None:
 
 @cache
 def _upsert_sql(vendor: str) -> str:
+    """The fold's upsert: count and sum add up, min and max compare, the newest `last` wins.
+
+    The latest value (step 0) takes the newest write's figures instead of adding up
+    forever. On MySQL the assignments run left to right and see the columns already
+    assigned: `last` must be decided before `last_ts` moves.
+    """
     quote = connection.ops.quote_name
     c = {name: quote(name) for name in COLUMNS}
     insert = (
@@ -124,28 +130,28 @@ def _upsert_sql(vendor: str) -> str:
         f" VALUES ({', '.join(['%s'] * len(COLUMNS))})"
     )
     if vendor == "mysql":
-        # Assignments run left to right and see the columns already assigned:
-        # `last` must be decided before `last_ts` moves. The latest value (step 0)
-        # takes the newest write's figures instead of adding up forever.
+        head = f"{insert} ON DUPLICATE KEY UPDATE"
         new = {name: f"VALUES({c[name]})" for name in COLUMNS}
-        latest = f"{c['step']} = 0"
-        return (
-            f"{insert} ON DUPLICATE KEY UPDATE"
-            f" {c['count']} = IF({latest}, {new['count']}, {c['count']} + {new['count']}),"
-            f" {c['sum']} = IF({latest}, {new['sum']}, {c['sum']} + {new['sum']}),"
-            f" {c['min']} = IF({latest}, {new['min']}, LEAST({c['min']}, {new['min']})),"
-            f" {c['max']} = IF({latest}, {new['max']}, GREATEST({c['max']}, {new['max']})),"
-            f" {c['last']} = IF({new['last_ts']} >= {c['last_ts']}, {new['last']}, {c['last']}),"
-            f" {c['last_ts']} = GREATEST({c['last_ts']}, {new['last_ts']})"
-        )
-    new = {name: f"excluded.{c[name]}" for name in COLUMNS}
+        least, greatest = "LEAST", "GREATEST"
+
+        def when(test: str, then: str, otherwise: str) -> str:
+            return f"IF({test}, {then}, {otherwise})"
+
+    else:
+        head = f"{insert} ON CONFLICT ({c['series_id']}, {c['step']}, {c['bucket']}) DO UPDATE SET"
+        new = {name: f"excluded.{c[name]}" for name in COLUMNS}
+        least, greatest = "MIN", "MAX"
+
+        def when(test: str, then: str, otherwise: str) -> str:
+            return f"CASE WHEN {test} THEN {then} ELSE {otherwise} END"
+
     latest = f"{c['step']} = 0"
-    return (
-        f"{insert} ON CONFLICT ({c['series_id']}, {c['step']}, {c['bucket']}) DO UPDATE SET"
-        f" {c['count']} = CASE WHEN {latest} THEN {new['count']} ELSE {c['count']} + {new['count']} END,"
-        f" {c['sum']} = CASE WHEN {latest} THEN {new['sum']} ELSE {c['sum']} + {new['sum']} END,"
-        f" {c['min']} = CASE WHEN {latest} THEN {new['min']} ELSE MIN({c['min']}, {new['min']}) END,"
-        f" {c['max']} = CASE WHEN {latest} THEN {new['max']} ELSE MAX({c['max']}, {new['max']}) END,"
-        f" {c['last']} = CASE WHEN {new['last_ts']} >= {c['last_ts']} THEN {new['last']} ELSE {c['last']} END,"
-        f" {c['last_ts']} = MAX({c['last_ts']}, {new['last_ts']})"
-    )
+    assignments = [
+        (c["count"], when(latest, new["count"], f"{c['count']} + {new['count']}")),
+        (c["sum"], when(latest, new["sum"], f"{c['sum']} + {new['sum']}")),
+        (c["min"], when(latest, new["min"], f"{least}({c['min']}, {new['min']})")),
+        (c["max"], when(latest, new["max"], f"{greatest}({c['max']}, {new['max']})")),
+        (c["last"], when(f"{new['last_ts']} >= {c['last_ts']}", new["last"], c["last"])),
+        (c["last_ts"], f"{greatest}({c['last_ts']}, {new['last_ts']})"),
+    ]
+    return head + ",".join(f" {column} = {value}" for column, value in assignments)
