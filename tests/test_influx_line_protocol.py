@@ -231,3 +231,13 @@ def test_refusals_before_the_parse_answer_in_influxdb_form(client, settings):
     for answer in (unauthorized, forbidden, too_large):
         assert set(answer.json()) == {"code", "message"} and answer.json()["message"]
     assert not Sample.objects.exists()
+
+
+def test_refusals_before_the_view_answer_in_influxdb_form_too(client):
+    # A body the development server cannot read (chunked) is refused by a middleware, before the view.
+    answer = client.post(V2, b"m v=1", content_type="text/plain", HTTP_TRANSFER_ENCODING="chunked")
+    assert answer.status_code == 411
+    assert answer.json() == {
+        "code": "invalid",
+        "message": "Length required: send the body with a Content-Length header.",
+    }

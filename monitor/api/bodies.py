@@ -17,8 +17,10 @@ from collections.abc import Callable
 from io import BytesIO
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.translation import gettext as _
+
+from .errors import refusal
 
 
 def too_large_detail() -> str:
@@ -34,10 +36,10 @@ class RequestBodyGuard:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            refusal = _read_chunked(request)
+            refused = _read_chunked(request)
         else:
-            refusal = _read_declared(request)
-        return refusal or self.get_response(request)
+            refused = _read_declared(request)
+        return refused or self.get_response(request)
 
 
 def _read_declared(request: HttpRequest) -> HttpResponse | None:
@@ -51,10 +53,12 @@ def _read_declared(request: HttpRequest) -> HttpResponse | None:
     try:
         got = len(request.body)  # Django keeps it: parsers read it from memory
     except UnreadablePostError:  # the connection failed mid-body (reset)
-        return _refuse(400, _("Request body truncated: the connection failed before the body was complete."))
+        return refusal(request, 400, _("Request body truncated: the connection failed before the body was complete."))
     if got < declared:
-        return _refuse(
-            400, _("Request body truncated: got %(got)d of %(declared)d bytes.") % {"got": got, "declared": declared}
+        return refusal(
+            request,
+            400,
+            _("Request body truncated: got %(got)d of %(declared)d bytes.") % {"got": got, "declared": declared},
         )
     return None
 
@@ -63,21 +67,19 @@ def _read_chunked(request: HttpRequest) -> HttpResponse | None:
     # A server that decodes Transfer-Encoding says so (gunicorn, mod_wsgi); the
     # development server does not, and reading its raw stream would block.
     if not request.META.get("wsgi.input_terminated"):
-        return _refuse(411, _("Length required: send the body with a Content-Length header."))
+        return refusal(request, 411, _("Length required: send the body with a Content-Length header."))
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     stream = request.META["wsgi.input"]
     try:
         data = stream.read() if limit is None else stream.read(limit + 1)
     except Exception:  # noqa: BLE001 - the server's own chunk-parse errors, which the app cannot name
-        return _refuse(400, _("Request body truncated or malformed: the chunked encoding did not end properly."))
+        return refusal(
+            request, 400, _("Request body truncated or malformed: the chunked encoding did not end properly.")
+        )
     if limit is not None and len(data) > limit:
-        return _refuse(413, too_large_detail())
+        return refusal(request, 413, too_large_detail())
     # From here on the request looks as if it had come with a Content-Length:
     # Django and DRF read CONTENT_LENGTH bytes from the request's stream.
     request._stream = BytesIO(data)
     request.META["CONTENT_LENGTH"] = str(len(data))
     return None
-
-
-def _refuse(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)

@@ -6,6 +6,7 @@ import sys
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import status
@@ -14,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from monitor.database import Fault, classify
 from monitor.deadline import describe
+from monitor.ingest import influx
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +47,28 @@ def database_fault(exc: BaseException, request=None) -> Fault | None:
 
 
 def fault_response(request: HttpRequest, fault: Fault) -> HttpResponse:
-    """503 with Retry-After: JSON under /monitor/, plain text elsewhere (the admin)."""
-    if request.path.startswith("/monitor/"):
-        response = JsonResponse({"detail": fault.message}, status=503)
-    else:
-        response = HttpResponse(fault.message, status=503, content_type="text/plain; charset=utf-8")
+    """503 with Retry-After, in the form `request`'s endpoint answers (`refusal`)."""
+    response = refusal(request, 503, fault.message)
     response["Retry-After"] = str(fault.retry_after)
     return response
+
+
+def refusal(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """An answer given before the view runs (a middleware's), in the form the endpoint's own answers take:
+    InfluxDB's `{code, message}` for line protocol, JSON `{"detail"}` for the rest of the API (under
+    /monitor/ and /api/), plain text elsewhere (the admin)."""
+    if _url_name(request) in influx.URL_NAMES:
+        return JsonResponse(influx.error(status, message), status=status)
+    if request.path.startswith(("/monitor/", "/api/")):
+        return JsonResponse({"detail": message}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _url_name(request: HttpRequest) -> str | None:
+    try:
+        return resolve(request.path_info).url_name
+    except Resolver404:
+        return None
 
 
 def not_found(request, exception=None):

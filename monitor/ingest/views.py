@@ -24,7 +24,7 @@ from monitor.models import Sample
 from monitor.storage.inserts import Conflict
 from monitor.storage.instants import to_us
 
-from . import line_protocol, remote_write
+from . import influx, line_protocol, remote_write
 from .auth import AgentTokenAuthentication
 from .bodies import BodyError, opened
 
@@ -46,18 +46,6 @@ LINE_PROTOCOL_RESPONSES = {
     204: None,
     **{code: OpenApiResponse(InfluxErrorSerializer, ERRORS[code].description) for code in INGEST_ERRORS},
     400: OpenApiResponse(InfluxErrorSerializer, "A malformed line: nothing of the batch was stored."),
-}
-# InfluxDB's names for the statuses this endpoint answers (its clients show `code` and `message`).
-INFLUX_CODES = {
-    400: "invalid",
-    401: "unauthorized",
-    403: "forbidden",
-    405: "method not allowed",
-    409: "conflict",
-    413: "request too large",
-    415: "unsupported",
-    429: "too many requests",
-    503: "unavailable",
 }
 
 
@@ -137,8 +125,7 @@ class LineProtocolView(IngestView):
         response = super().handle_exception(exc)
         detail = response.data.get("detail") if isinstance(response.data, dict) else None
         if detail is not None:
-            code = INFLUX_CODES.get(response.status_code, "internal error")
-            response.data = {"code": code, "message": str(detail)}
+            response.data = influx.error(response.status_code, str(detail))
         return response
 
     @extend_schema(
@@ -158,7 +145,7 @@ class LineProtocolView(IngestView):
             text = body.decode()
             points = line_protocol.points(text, precision, to_us(timezone.now()))
         except BodyError as exc:
-            return self.refuse(exc.status, {"code": INFLUX_CODES[exc.status], "message": str(exc)})
+            return self.refuse(exc.status, influx.error(exc.status, str(exc)))
         except UnicodeDecodeError as exc:
             return self.refuse(400, {"code": "invalid", "message": f"body is not UTF-8: {exc}"})
         except line_protocol.Malformed as exc:
