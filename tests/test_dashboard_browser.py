@@ -282,3 +282,48 @@ def test_in_production_an_anonymous_visitor_is_sent_to_log_in(live_server, fresh
     parts = urlsplit(fresh.current_url)
     assert parts.path == "/admin/login/" and parse_qs(parts.query)["next"] == ["/hosts/web-1/"]
     assert fresh.find_element("name", "username")
+
+
+def test_the_language_switch_keeps_the_range_chosen_on_the_page(live_server, fresh, fleet):
+    from selenium.webdriver.support.ui import Select
+
+    fresh.get(f"{live_server.url}/hosts/web-1/?range=1h")
+    wait_loaded(fresh)
+    fresh.find_element("css selector", "[data-range='24h']").click()  # the URL changes without a new page
+    wait_loaded(fresh, 2)
+    Select(fresh.find_element("id", "language")).select_by_value("zh-hans")
+    deadline = time.monotonic() + 10
+    while fresh.find_element("tag name", "html").get_attribute("lang") != "zh-hans" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert urlsplit(fresh.current_url).path == "/hosts/web-1/"
+    assert parse_qs(urlsplit(fresh.current_url).query)["range"] == ["24h"]
+
+
+def test_a_lone_sample_is_drawn_as_a_dot(live_server, fresh):
+    Sample.objects.store([point("cpu.percent", 50, "lone-1", timezone.now() - timedelta(minutes=20))])
+    fresh.get(f"{live_server.url}/hosts/lone-1/?range=1h")
+    wait_loaded(fresh)
+    (busy,) = [c for c in charts(fresh) if c["id"] == "cpu.busy"]
+    assert busy["values"] == 1 and busy["coloured"] > 0, busy
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_the_session_ends_the_fleet_refresh_asks_to_log_in_instead_of_showing_the_login_page_inside(
+    live_server, fresh, fleet, settings
+):
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.models import Session
+
+    settings.API_REQUIRE_AUTH = True
+    User.objects.create_user("ops", password="a-long-password-1", is_staff=True)
+    fresh.get(f"{live_server.url}/admin/login/?next=/%3Frefresh%3D2s")
+    fresh.find_element("name", "username").send_keys("ops")
+    fresh.find_element("name", "password").send_keys("a-long-password-1")
+    fresh.find_element("css selector", "[type=submit]").click()
+    wait_loaded(fresh)
+    assert urlsplit(fresh.current_url).path == "/"
+    Session.objects.all().delete()  # logged out elsewhere, or expired
+    deadline = time.monotonic() + 15
+    while urlsplit(fresh.current_url).path == "/" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert urlsplit(fresh.current_url).path == "/admin/login/"

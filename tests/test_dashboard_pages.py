@@ -214,3 +214,30 @@ def test_the_page_never_holds_a_token(client, fleet, settings):
     for path in PAGES[:4]:
         html = client.get(path).content.decode()
         assert KEY_PREFIX not in html and "Authorization" not in html
+
+
+def test_a_host_named_with_a_newline_is_listed_and_its_page_opens(client, fleet):
+    Sample.objects.store([point("cpu.percent", 5, "rack1\nweb-9", timezone.now())])
+    fleet_page = client.get("/")
+    assert fleet_page.status_code == 200
+    assert "/hosts/rack1%0Aweb-9/" in fleet_page.content.decode()
+    assert client.get("/hosts/rack1%0Aweb-9/").status_code == 200
+
+
+def test_a_server_sample_without_a_server_name_links_to_its_kind(client, fleet):
+    Sample.objects.store([point("mysql.up", 1, "db-7", timezone.now())])
+    response = client.get("/")
+    assert response.status_code == 200
+    assert 'href="/servers/mysql/"' in response.content.decode()
+
+
+def test_the_fleet_figures_are_the_hosts_own_series_not_a_labelled_one(client, fleet):
+    Sample.objects.store([point("cpu.percent:</script><b>x</b>", 0, "busy-1", timezone.now())])
+    (busy,) = [host for host in panels.fleet_hosts() if host.name == "busy-1"]
+    assert (busy.cpu.name, busy.cpu.value) == ("cpu.percent", 60)
+
+
+def test_a_metric_family_named_like_the_page_config_leaves_the_config_alone(client, fleet):
+    Sample.objects.store([point("dash-config_total", 1, "calm-1", timezone.now())])
+    html = client.get("/hosts/calm-1/").content.decode()
+    assert html.count('id="dash-config"') == 1 and 'id="family-dash-config"' in html

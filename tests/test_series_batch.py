@@ -208,3 +208,23 @@ def test_it_is_not_counted_as_a_write(client, production, settings, samples):
             URL, json.dumps({"items": [{"name": "cpu.percent"}]}), "application/json", HTTP_AUTHORIZATION=f"Token {key}"
         )
         assert response.status_code == 200
+
+
+def test_an_empty_host_means_the_series_without_a_host_as_the_series_endpoint_reads_it(client, samples):
+    Sample.objects.store([point("cpu.percent", 1000, "", T0 + timedelta(seconds=30))])
+    response = batch(client, [{"name": "cpu.percent", "host": ""}, {"name": "cpu.percent"}], fill=True)
+    assert response.status_code == 200, response.json()
+    hostless, everywhere = response.json()["results"]
+    assert hostless["host"] == "" and hostless["values"][0] == 1000.0
+    alone = client.get(
+        SERIES_URL,
+        {
+            "name": "cpu.percent",
+            "host": "",
+            "since": T0.isoformat(),
+            "until": (T0 + timedelta(minutes=1)).isoformat(),
+            "step": "1m",
+        },
+    ).json()
+    assert alone["points"][0][1] == 1000.0
+    assert everywhere["host"] is None and everywhere["values"][0] != 1000.0  # every host's samples together

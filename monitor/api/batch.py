@@ -229,11 +229,11 @@ def answer(query: dict) -> dict:
     rollup tier (and aggregate) for all of them (`series_points_many`), each item as `series_points` answers it."""
     since, until = to_us(query["since"]), to_us(query["until"])
     step = query["step"]
-    ids = series_ids([(item["name"], item.get("host") or None) for item in query["items"]])
+    ids = series_ids([(item["name"], item.get("host")) for item in query["items"]])
     first = since // (step * US) * step  # the bucket `since` falls in (buckets start at multiples of step)
     times = list(range(first, -(-until // US), step)) if query["fill"] else None
     items = [
-        (item["name"], item.get("host") or None, item.get("aggregate") or query["aggregate"]) for item in query["items"]
+        (item["name"], item.get("host"), item.get("aggregate") or query["aggregate"]) for item in query["items"]
     ]
     answers: dict[int, list] = {}
     for aggregate in {aggregate for _name, _host, aggregate in items}:  # one pass over the tiers per aggregate

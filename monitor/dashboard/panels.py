@@ -563,7 +563,7 @@ def fleet_hosts(now: datetime | None = None) -> list[FleetHost]:
         metric, labels = parse(row.name)
         if metric == "disk.used_percent":
             disks[row.host].append((row.value, labels.get("mount", ""), row.name))
-        else:
+        elif not labels:  # the host's own figure, not some labelled series of the same metric
             latest[row.host][metric] = (row.name, row.value)
     found = []
     for host in hosts:

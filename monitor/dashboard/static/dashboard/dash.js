@@ -29,6 +29,10 @@
   }
 
   function number(v, digits) {
+    const a = Math.abs(v);
+    // Past what grouped digits can show in a legend (the API takes values up to 1e300), or too small
+    // to show as a decimal: 1.23e+20, 4.5e-7.
+    if (a >= 1e15 || (a > 0 && a < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, "e");
     return new Intl.NumberFormat(locale, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v);
   }
 
@@ -45,6 +49,15 @@
       i += 1;
     }
     return number(x, digitsFor(x)) + (units[i] ? " " + units[i] : "");
+  }
+
+  /** Indexes of the values with no value on either side. */
+  function isolated(values) {
+    const found = [];
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] != null && values[i - 1] == null && values[i + 1] == null) found.push(i);
+    }
+    return found;
   }
 
   const SI = ["", "k", "M", "G", "T", "P"];
@@ -232,7 +245,7 @@
   }
 
   function itemKey(item) {
-    return JSON.stringify([item.name, item.host || null, item.aggregate || "avg"]);
+    return JSON.stringify([item.name, item.host == null ? null : item.host, item.aggregate || "avg"]);
   }
 
   // ---- gaps ----------------------------------------------------------------------------------
@@ -337,7 +350,8 @@
           width: mini ? 1 : 1.5,
           fill: chart.stacked || chart.lines.length === 1 || mini ? alpha(color, chart.stacked ? 0.35 : 0.12) : undefined,
           spanGaps: false,
-          points: { show: false },
+          // No dots on lines; a sample with no neighbour draws no line, so it gets a dot.
+          points: { show: true, size: mini ? 3 : 5, filter: (u, si) => isolated(u.data[si]) },
           value: (u, v, si, di) => {
             const raw = record.raw[si - 1];
             return show(di == null || !raw ? v : raw[di]);
@@ -369,7 +383,8 @@
             const lo = Math.min(0, min);
             if (chart.percent && max <= 100) return [lo, 100];
             if (chart.unit === "up") return [0, 1.05];
-            const hi = max === lo ? lo + 1 : max + (max - lo) * 0.08;
+            // A flat line gets room around it in proportion to its size (lo + 1 is lo itself at 1e20).
+            const hi = max === lo ? lo + Math.max(1, Math.abs(lo) * 0.1) : max + (max - lo) * 0.08;
             return [lo, hi];
           },
         },
@@ -653,7 +668,9 @@
       });
     }
     const language = document.getElementById("language");
-    if (language) language.addEventListener("change", () => language.form.submit());
+    // requestSubmit, not submit: only it fires the form's submit event, where data-keep-url puts
+    // the page's current URL (range, zoom, explorer state) in `next`.
+    if (language) language.addEventListener("change", () => language.form.requestSubmit());
     const hostPicker = document.getElementById("host-picker");
     if (hostPicker) {
       hostPicker.addEventListener("change", () => {

@@ -72,10 +72,10 @@
     }
     return drawn.map((line, i) => ({
       id: "line-" + i,
-      title: `${line.name} @ ${line.host == null ? S.allHosts : line.host}`,
+      title: `${line.name} @ ${line.host == null ? S.allHosts : line.host || "∅"}`,
       unit: line.unit,
       percent: line.unit === "%",
-      lines: [{ ...line, label: line.host == null ? S.allHosts : line.host }],
+      lines: [{ ...line, label: line.host == null ? S.allHosts : line.host || "∅" }],
     }));
   }
 

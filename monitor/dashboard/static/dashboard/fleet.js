@@ -53,6 +53,12 @@
   async function load() {
     if (!first) {
       const response = await fetch(location.pathname + "?part=rows", { credentials: "same-origin" });
+      if (response.redirected) {
+        // The session ended (logout, expiry): the answer is the login page, not the table. Reload the
+        // page itself, which then asks to log in, rather than show old figures as "Updated".
+        location.reload();
+        return { step: Dash.config.minStep };
+      }
       if (!response.ok) throw new Error(response.status + " " + response.statusText);
       document.getElementById("fleet").innerHTML = await response.text();
       Dash.keepTimeInLinks();
