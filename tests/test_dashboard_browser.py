@@ -327,3 +327,25 @@ def test_when_the_session_ends_the_fleet_refresh_asks_to_log_in_instead_of_showi
     while urlsplit(fresh.current_url).path == "/" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert urlsplit(fresh.current_url).path == "/admin/login/"
+
+
+def test_the_bare_explorer_asks_to_pick_a_metric(live_server, fresh, fleet):
+    fresh.get(f"{live_server.url}/explore/")
+    deadline = time.monotonic() + 10
+    status = ""
+    while time.monotonic() < deadline and "Pick" not in status:
+        status = fresh.find_element("id", "status").text
+        time.sleep(0.1)
+    assert "Pick one or more metrics" in status, status
+
+
+def test_a_link_to_a_metric_beyond_the_names_the_explorer_was_sent_draws_it(live_server, fresh, fleet, monkeypatch):
+    from monitor.dashboard import panels
+
+    monkeypatch.setattr(panels, "EXPLORER_NAMES", 2)  # the page gets the first two names only
+    fresh.get(f"{live_server.url}/explore/?metric=net.rx_bytes_per_second:eth0&range=1h")
+    wait_loaded(fresh)
+    drawn = fresh.execute_script(
+        "return [...Dash.charts].map((c) => c.u.data.slice(1).flat().filter((v) => v != null).length)"
+    )
+    assert drawn and all(count > 50 for count in drawn), drawn

@@ -125,6 +125,18 @@
     }, 250);
   }
 
+  /** Metrics the URL names beyond the names the page was sent (a link into a large catalog): ask for them. */
+  async function learnChosen() {
+    const unknown = state().metrics.filter((name) => !catalog.has(name));
+    if (!Dash.config.truncated || !unknown.length) return;
+    await Promise.all(
+      unknown.map(async (name) => {
+        const response = await fetch(Dash.config.namesUrl + "?q=" + encodeURIComponent(name), { credentials: "same-origin" });
+        if (response.ok) remember((await response.json()).names.filter((entry) => entry.name === name));
+      })
+    );
+  }
+
   function toggleMetric(name) {
     const st = state();
     const metrics = st.metrics.includes(name) ? st.metrics.filter((m) => m !== name) : [...st.metrics, name];
@@ -266,8 +278,14 @@
       rebuild();
     });
     window.addEventListener("popstate", rebuild);
-    rebuild();
-    const runner = Dash.run(async () => (records.length ? load() : null));
-    reload = runner.refresh;
+    learnChosen().finally(() => {
+      rebuild();
+      const runner = Dash.run(async () => {
+        if (records.length) return load();
+        Dash.say(S.pickMetric, ""); // nothing chosen: say what to do, not "Loading…"
+        return null;
+      });
+      reload = runner.refresh;
+    });
   });
 })();
