@@ -85,3 +85,28 @@ def test_it_hides_the_legacy_user_admin_when_its_table_does_not_exist(admin_clie
     assert b"Resources" in response.content
     assert b"Legacy users" not in response.content
     assert reverse("admin:monitor_legacyuser_changelist").encode() not in response.content
+
+
+def test_the_series_changelist_lists_each_series_with_its_latest_value(admin_client, resources):
+    from monitor.models import Series
+
+    page = admin_client.get(reverse("admin:monitor_series_changelist"), {"q": "cpu"})
+    assert page.status_code == 200
+    (series,) = page.context["cl"].result_list
+    assert series.name == "cpu.percent" and page.context["cl"].model_admin.latest_value(series) == 12.5
+    assert (
+        admin_client.get(
+            reverse("admin:monitor_series_change", args=[Series.objects.get(name="cpu.percent").pk])
+        ).status_code
+        == 200
+    )
+
+
+def test_a_series_cannot_be_deleted_from_the_admin_leaving_its_samples_behind(admin_client, resources):
+    from monitor.models import Sample, Series
+
+    series = Series.objects.get(name="cpu.percent")
+    assert (
+        admin_client.post(reverse("admin:monitor_series_delete", args=[series.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert Series.objects.filter(pk=series.pk).exists() and Sample.objects.filter(series_id=series.pk).exists()

@@ -77,3 +77,72 @@ def test_a_silence_made_in_the_admin_is_signed_by_its_user(admin_client, admin_u
     )
     assert response.status_code == 302, response.content[:2000]
     assert Silence.objects.get().created_by == admin_user.username
+
+
+def silence_form(matchers: str, starts, ends) -> dict:
+    return {
+        "matchers": matchers,
+        "starts_at_0": starts.strftime("%Y-%m-%d"),
+        "starts_at_1": starts.strftime("%H:%M:%S"),
+        "ends_at_0": ends.strftime("%Y-%m-%d"),
+        "ends_at_1": ends.strftime("%H:%M:%S"),
+        "comment": "maintenance",
+    }
+
+
+def test_a_silence_the_api_would_refuse_is_refused_in_the_admin_too(admin_client):
+    now = timezone.now()
+    later = now + timedelta(hours=1)
+    as_object = admin_client.post("/admin/monitor/silence/add/", silence_form('{"host": "web-1"}', now, later))
+    assert as_object.status_code == 200 and b"A non-empty list of {name, value, regex} objects." in as_object.content
+    bad_regex = admin_client.post(
+        "/admin/monitor/silence/add/", silence_form('[{"name": "host", "value": "(", "regex": true}]', now, later)
+    )
+    assert bad_regex.status_code == 200 and b"not a regular expression" in bad_regex.content
+    backwards = admin_client.post(
+        "/admin/monitor/silence/add/", silence_form('[{"name": "host", "value": "web-1"}]', later, now)
+    )
+    assert backwards.status_code == 200 and b"Must be after starts_at." in backwards.content
+    assert not Silence.objects.exists()
+
+
+def channel_form(**changes) -> dict:
+    form = {
+        "name": "ops",
+        "kind": "webhook",
+        "enabled": "on",
+        "target": "http://127.0.0.1:9/hook",
+        "secret": "",
+        "send_resolved": "on",
+        "min_severity": "warning",
+        "matchers": "[]",
+        "group_wait": "30",
+        "group_interval": "300",
+        "repeat_interval": "14400",
+        "timeout": "10",
+    }
+    return {**form, **changes}
+
+
+def test_a_channel_needs_a_target_it_can_send_to_and_matchers_as_silences_take_them(admin_client):
+    from monitor.alerts.models import Channel
+
+    for changes, problem in (
+        ({"target": "not a url"}, b"an http(s) URL"),
+        ({"kind": "email", "target": "ops@example.com, nobody"}, b"addresses separated by commas"),
+        ({"matchers": '{"host": "web-1"}'}, b"A non-empty list"),
+    ):
+        response = admin_client.post("/admin/monitor/channel/add/", channel_form(**changes))
+        assert response.status_code == 200 and problem in response.content, changes
+    assert not Channel.objects.exists()
+    assert admin_client.post("/admin/monitor/channel/add/", channel_form()).status_code == 302
+    email = channel_form(name="mail", kind="email", target="ops@example.com, dba@example.com")
+    assert admin_client.post("/admin/monitor/channel/add/", email).status_code == 302
+
+
+def test_a_silence_stored_around_the_checks_mutes_nothing_and_breaks_nothing():
+    from monitor.alerts.matchers import is_silenced
+
+    now = timezone.now()
+    bad = Silence.objects.create(matchers={"host": "web-1"}, starts_at=now, ends_at=now + timedelta(hours=1))
+    assert is_silenced({"host": "web-1", "alertname": "disk_x"}, [bad]) is False

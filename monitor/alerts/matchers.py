@@ -37,7 +37,10 @@ def _compiled(pattern: str) -> re.Pattern | None:
 
 
 def matcher_matches(matcher: Mapping, labels: Mapping[str, str]) -> bool:
-    """One {name, value, regex} matcher against an alert's labels."""
+    """One {name, value, regex} matcher against an alert's labels; anything else (a row written around the
+    API's checks) matches nothing, rather than stopping every notification with an error."""
+    if not isinstance(matcher, Mapping):
+        return False
     value = str(labels.get(str(matcher.get("name", "")), ""))
     wanted = str(matcher.get("value", ""))
     if matcher.get("regex"):

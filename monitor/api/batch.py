@@ -232,9 +232,7 @@ def answer(query: dict) -> dict:
     ids = series_ids([(item["name"], item.get("host")) for item in query["items"]])
     first = since // (step * US) * step  # the bucket `since` falls in (buckets start at multiples of step)
     times = list(range(first, -(-until // US), step)) if query["fill"] else None
-    items = [
-        (item["name"], item.get("host"), item.get("aggregate") or query["aggregate"]) for item in query["items"]
-    ]
+    items = [(item["name"], item.get("host"), item.get("aggregate") or query["aggregate"]) for item in query["items"]]
     answers: dict[int, list] = {}
     for aggregate in {aggregate for _name, _host, aggregate in items}:  # one pass over the tiers per aggregate
         picked = [index for index, item in enumerate(items) if item[2] == aggregate]
