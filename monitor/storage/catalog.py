@@ -1,9 +1,9 @@
 """The series catalog: from (host, name) to the small integer every sample row carries.
 
 Each process keeps the ids it has seen, so a write that names known series
-costs no catalog query at all; a new series costs one INSERT IGNORE and one
-SELECT for the whole batch, and concurrent writers creating the same series
-agree on one row (the unique key).
+costs no catalog query at all; series it has not seen cost one SELECT for the
+whole batch, and those not stored yet one INSERT IGNORE and one more SELECT;
+concurrent writers creating the same series agree on one row (the unique key).
 """
 
 import time
@@ -69,32 +69,49 @@ def series_ids(wanted: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], 
 
 
 def _create(missing: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
-    now = timezone.now()
-    rows = []
-    for (host, name), description in missing.items():
-        metric, labels = parse(name)
-        rows.append(
-            Series(
-                key=series_key(host, name),
-                name=name,
-                metric=metric[:255],
-                host=host,
-                labels=labels,
-                description=description,
-                unit=unit_of(metric),
-                first_seen=now,
-            )
-        )
-    Series.objects.bulk_create(rows, ignore_conflicts=True)
-    by_key = {row.key: (row.host, row.name) for row in rows}
-    found: dict[tuple[str, str], int] = {}
-    if len(_cache) + len(rows) > CACHE_LIMIT:
+    """Ids of the series this process has not cached: looked up first, the ones not stored yet created.
+
+    Looking up before inserting matters: each INSERT IGNORE of a row that exists
+    still takes an id from the table's AUTO_INCREMENT (InnoDB), and every process
+    asks again for all of its series each time its cache starts over. Series ids
+    are 32-bit (they are in every sample row), so at fleet scale those lost ids
+    would run the counter out within months.
+    """
+    by_key = {series_key(host, name): (host, name) for host, name in missing}
+    if len(_cache) + len(by_key) > CACHE_LIMIT:
         _cache.clear()
+    found = _look_up(by_key, missing)
+    absent = {key: pair for key, pair in by_key.items() if pair not in found}
+    if absent:
+        now = timezone.now()
+        rows = []
+        for key, (host, name) in absent.items():
+            metric, labels = parse(name)
+            rows.append(
+                Series(
+                    key=key,
+                    name=name,
+                    metric=metric[:255],
+                    host=host,
+                    labels=labels,
+                    description=missing[(host, name)],
+                    unit=unit_of(metric),
+                    first_seen=now,
+                )
+            )
+        Series.objects.bulk_create(rows, ignore_conflicts=True)  # another writer may create some meanwhile
+        found.update(_look_up(absent, missing))
+    return found
+
+
+def _look_up(by_key: dict[str, tuple[str, str]], missing: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    """The stored series of `by_key`, cached; a wanted description that differs from the stored one replaces it."""
+    found: dict[tuple[str, str], int] = {}
     for series_id, key, description in Series.objects.filter(key__in=by_key).values_list("id", "key", "description"):
         pair = by_key[key]
         found[pair] = series_id
         wanted = missing[pair]
-        if wanted and wanted != description:  # created by another writer with another description
+        if wanted and wanted != description:
             Series.objects.filter(id=series_id).update(description=wanted)
             description = wanted
         _cache[pair] = Known(series_id, description)
