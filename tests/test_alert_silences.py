@@ -72,3 +72,27 @@ def test_a_host_that_stopped_reporting_mutes_its_other_alerts_but_not_itself():
     fire(down, now, AlertState.CRITICAL, None)
     alerts = list(Alert.objects.select_related("rule"))
     assert muted_alerts(alerts, now) == {disk.fingerprint: INHIBITED}
+
+
+def test_a_pattern_with_catastrophic_backtracking_matches_in_linear_time():
+    import time
+
+    from monitor.alerts.matchers import matcher_matches
+
+    started = time.monotonic()
+    assert not matcher_matches({"name": "host", "value": "(a|aa)+b", "regex": True}, {"host": "a" * 5000})
+    assert time.monotonic() - started < 0.5  # Python's re takes minutes from ~40 characters on
+
+
+def test_a_pattern_re2_cannot_run_is_refused_as_alertmanager_refuses_it(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    silence = {
+        "matchers": [{"name": "host", "value": r"(a)\1", "regex": True}],
+        "ends_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+        "comment": "backreference",
+    }
+    response = client.post("/monitor/alerts/silences/", silence, content_type="application/json")
+    assert response.status_code == 400 and "not a regular expression" in str(response.json())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import re2
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitor.alerts.labels import alert_labels, severity_of
+from monitor.alerts.matchers import compile_matcher
 from monitor.alerts.models import Alert, AlertEvent, AlertRule, Silence
 from monitor.alerts.validation import MIN_WINDOW, rule_problems
 
@@ -212,8 +214,8 @@ def _matcher_problem(matcher: object) -> str:
         return _("regex must be true or false")
     if regex:
         try:
-            re.compile(value)
-        except re.error as exc:
+            compile_matcher(value)
+        except re2.error as exc:
             return _("not a regular expression: %s") % exc
     return ""
 
