@@ -166,3 +166,9 @@ def test_the_api_root_lists_the_alert_endpoints(client):
     assert body["alert_rules"].endswith("/monitor/alerts/rules/")
     assert body["alert_events"].endswith("/monitor/alerts/events/")
     assert body["silences"].endswith("/monitor/alerts/silences/")
+
+
+def test_a_summary_asking_for_a_huge_width_is_refused(client):
+    rule = {"name": "wide", "metric": "cpu.percent", "warning": 90, "summary": "{value:>4611686018427387904}"}
+    response = client.post("/monitor/alerts/rules/", rule, content_type="application/json")
+    assert response.status_code == 400 and "summary" in response.json()

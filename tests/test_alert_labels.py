@@ -51,6 +51,9 @@ def test_a_series_label_cannot_override_the_identity_labels():
         ("{0} {a.b} {host} {", "{0} {a.b} web-1 {"),
         ("}{", "}{"),
         ("", "disk_full: disk.used_percent:/ on web-1 is 91.23"),
+        ("{value:>4611686018427387904} on {host:>999999999}", "91.23 on web-1"),
+        ("{value:.{mount}f}", "{value:./f}"),  # a spec never comes from a label
+        ("{value:>8.1f}|", "    91.2|"),
     ],
 )
 def test_the_summary_fills_what_it_knows_and_never_raises(template, expected):

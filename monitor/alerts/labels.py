@@ -56,6 +56,9 @@ class _Value(float):
 
 
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
+_NESTED = re.compile(r"\{[^{}]*:[^{}]*\{")
+# The largest width or precision a summary's format spec may ask for (a summary is cut at 1,000 characters).
+MAX_SPEC = 100
 
 
 def _substitute(template: str, values: dict) -> str:
@@ -89,12 +92,32 @@ def render_summary(rule, alert) -> str:
         state=str(alert.state),
         window=rule.window,
     )
-    template = rule.summary or default_summary(rule)
+    template = bounded(rule.summary or default_summary(rule))
     try:
+        if _NESTED.search(template):  # {value:{x}}: a width taken from a label an agent sent
+            raise ValueError(template)
         text = template.format_map(_Keep(values))
-    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError, OverflowError, MemoryError):
         text = _substitute(template, values)
     return text[:1000]
+
+
+def bounded(template: str) -> str:
+    """`template` with every format spec asking for a width or precision above MAX_SPEC dropped:
+    {value:>4611686018427387904} asked for exabytes, and its MemoryError stopped every rule's evaluation."""
+
+    def one(match: re.Match) -> str:
+        spec = match.group(2)
+        if spec and any(int(n) > MAX_SPEC for n in re.findall(r"\d+", spec)):
+            return "{" + match.group(1) + "}"
+        return match.group(0)
+
+    return _FIELD.sub(one, template)
+
+
+def oversized_specs(template: str) -> bool:
+    """Whether `bounded` would change `template`, or it takes a spec from another field (for validation)."""
+    return bounded(template) != template or _NESTED.search(template) is not None
 
 
 def default_summary(rule) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from .labels import MAX_SPEC, oversized_specs
 from .models import AlertRule
 
 
@@ -43,6 +44,10 @@ def rule_problems(values: dict) -> dict[str, list[str]]:
     window = get("window")
     if window is not None and window < MIN_WINDOW:
         errors.setdefault("window", []).append(_("At least %d seconds (one minute bucket).") % MIN_WINDOW)
+    if oversized_specs(get("summary") or ""):
+        errors.setdefault("summary", []).append(
+            _("Format widths and precisions go up to %d, written in the field itself ({value:.1f}).") % MAX_SPEC
+        )
     return errors
 
 
