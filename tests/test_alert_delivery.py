@@ -41,8 +41,8 @@ def tick(start: float, end: float, step: float = 10) -> None:
 
 
 def channel(kind: str, target: str, **fields) -> Channel:
-    defaults = {"group_wait": 30, "group_interval": 300, "repeat_interval": 3600, "timeout": 5}
-    return Channel.objects.create(name=f"{kind}-test", kind=kind, target=target, **{**defaults, **fields})
+    defaults = {"name": f"{kind}-test", "group_wait": 30, "group_interval": 300, "repeat_interval": 3600, "timeout": 5}
+    return Channel.objects.create(kind=kind, target=target, **{**defaults, **fields})
 
 
 @pytest.fixture
@@ -295,3 +295,32 @@ def test_of_two_senders_claiming_one_message_only_one_gets_it(disk):
     assert claim(row.id, at(62), lease) == at(122), "an expired lease can be taken over"
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("sending", 2)
+
+
+def test_a_dead_channel_costs_one_try_per_run_and_never_keeps_another_channels_message_out():
+    from procs import closed_port
+
+    dead = channel("webhook", f"http://127.0.0.1:{closed_port()}/", timeout=1)
+    now = timezone.now()
+    for group in range(101):  # each group: a firing message being retried and one waiting behind it
+        for step in ("firing", "resolved"):
+            Notification.objects.create(
+                channel=dead, group_key=f"g{group}", dedup_key=f"g{group}-{step}", payload={"status": step}
+            )
+    with http_receiver() as receiver:
+        alive = channel("webhook", receiver.url, timeout=5, name="alive")
+        Notification.objects.create(channel=alive, group_key="h", dedup_key="h-1", payload={"status": "firing"})
+        report = send_due(now + timedelta(seconds=1))
+        assert report.sent == 1 and [r.json() for r in receiver.received] == [{"status": "firing"}]
+    assert report.retried == 1  # the dead channel was tried once, not once per group
+    assert Notification.objects.filter(channel=dead, attempts__gt=0).count() == 1
+
+
+def test_an_email_subject_stays_one_line_whatever_the_host_is_named():
+    from django.core.mail import EmailMessage
+
+    from monitor.alerts.channels import GroupMessage, email
+
+    payload = email.render(GroupMessage(receiver="ops", rule_name="disk_nearly_full", host="db-7\r\nX-Injected: yes"))
+    assert payload["subject"] == "[RESOLVED] disk_nearly_full db-7 X-Injected: yes"
+    EmailMessage(payload["subject"], payload["body"], "a@example.com", ["b@example.com"]).message()  # no BadHeaderError

@@ -78,3 +78,39 @@ def test_with_the_broker_down_plan_queues_and_the_next_send_delivers(tmp_path, c
         assert Notification.objects.get().status == "pending"
         assert send_notifications.apply().get() == 1
     assert len(receiver.received) == 1
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_at_the_channels_timeout():
+    import socket
+    import time
+
+    from monitor.alerts.channels import DeliveryError
+    from monitor.alerts.channels.http import post_json
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        while not stop.is_set():  # a byte every 0.3 s: each read is quick, the answer never ends
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.3)
+        conn.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeliveryError, match="no complete answer within 1.5 s"):
+            post_json(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", {"a": 1}, timeout=1.5)
+        assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        listener.close()

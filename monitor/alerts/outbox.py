@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Min, Q
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from .channels import DeliveryError, kinds
@@ -72,26 +72,46 @@ def claim(notification_id: int, now: datetime, lease: timedelta) -> datetime | N
 
 
 def send_due(now: datetime | None = None, limit: int = 100) -> SendReport:
-    """Deliver what is due now, oldest first; returns what happened."""
+    """Deliver what is due now, oldest first; returns what happened.
+
+    Only the oldest unfinished message of each group is taken (the rest wait their
+    turn), chosen in the query: rows waiting behind a retrying one used to fill the
+    `limit` window, keeping other channels' messages out for as long as a dead
+    channel kept retrying. A channel whose delivery fails is not tried again in the
+    same run: each further try would wait out its timeout before the others' turn.
+    """
     now = now or timezone.now()
     report = SendReport()
-    rows = list(Notification.objects.filter(_due(now)).select_related("channel").order_by("id")[:limit])
-    for row in rows:
-        if Notification.objects.filter(
-            channel_id=row.channel_id,
-            group_key=row.group_key,
-            id__lt=row.id,
-            status__in=(Status.PENDING, Status.SENDING),
-        ).exists():
-            continue  # an older message of this group goes first
-        token = claim(row.id, now, lease_for(row.channel.timeout))
-        if token is None:
-            continue  # another sender has it
-        _deliver(row, token, now, report)
+    older = Notification.objects.filter(
+        channel_id=OuterRef("channel_id"),
+        group_key=OuterRef("group_key"),
+        id__lt=OuterRef("id"),
+        status__in=(Status.PENDING, Status.SENDING),
+    )
+    due = Notification.objects.filter(_due(now)).exclude(Exists(older)).select_related("channel").order_by("id")
+    failing: set[int] = set()
+    seen: set[int] = set()
+    tried = 0
+    while tried < limit:
+        # Again after each pass: the next message of each group it served is now the oldest of its group.
+        rows = list(due.exclude(id__in=seen).exclude(channel_id__in=failing)[: limit - tried])
+        if not rows:
+            break
+        for row in rows:
+            seen.add(row.id)
+            if row.channel_id in failing:
+                continue
+            token = claim(row.id, now, lease_for(row.channel.timeout))
+            if token is None:
+                continue  # another sender has it
+            tried += 1
+            if not _deliver(row, token, now, report):
+                failing.add(row.channel_id)
     return report
 
 
-def _deliver(row: Notification, token: datetime, now: datetime, report: SendReport) -> None:
+def _deliver(row: Notification, token: datetime, now: datetime, report: SendReport) -> bool:
+    """Deliver one claimed row and record the outcome; whether it was delivered."""
     channel = row.channel
     attempts = row.attempts + 1
     try:
@@ -116,7 +136,7 @@ def _deliver(row: Notification, token: datetime, now: datetime, report: SendRepo
         else:
             report.retried += 1
             logger.warning("notification %s to %s failed (attempt %d), retrying: %s", row.id, channel, attempts, error)
-        return
+        return False
     # Right after the receiver's answer: the duplicate window is this one statement.
     marked = Notification.objects.filter(pk=row.id, status=Status.SENDING, claimed_until=token).update(
         status=Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
@@ -124,6 +144,7 @@ def _deliver(row: Notification, token: datetime, now: datetime, report: SendRepo
     if not marked:
         logger.warning("notification %s was delivered after its lease ran out; another sender may repeat it", row.id)
     report.sent += 1
+    return True
 
 
 def prune_outbox(now: datetime | None = None, batch: int = 1000) -> int:

@@ -15,7 +15,10 @@ def render(message: GroupMessage) -> dict[str, Any]:
     lines = [message.title(), "", *text_lines(message)]
     if message.external_url:
         lines += ["", message.external_url]
-    return {"subject": message.title(), "body": "\n".join(lines).rstrip() + "\n"}
+    # One line: a host or rule name an agent sent may hold a newline, which the mail library refuses in a
+    # header (BadHeaderError), so the message could never be sent.
+    subject = " ".join(message.title().split())
+    return {"subject": subject, "body": "\n".join(lines).rstrip() + "\n"}
 
 
 def recipients(target: str) -> list[str]:
