@@ -133,6 +133,34 @@ def test_a_million_old_rows_move_over_in_batches_and_a_killed_copy_resumes(scrat
     )
 
 
+@pytest.mark.mysql
+@pytest.mark.slow
+def test_rows_from_1970_and_values_the_api_refuses_do_not_stop_the_upgrade(scratch_mysql):
+    env, admin, database = scratch_mysql
+    assert manage(env, "migrate", "monitor", OLD).returncode == 0
+    cursor = admin.cursor()
+    cursor.execute(f"USE `{database}`")
+    cursor.execute(
+        "INSERT INTO monitor_resource (name, value, description, timestamp, host) VALUES"
+        " ('clock.reset', 1, '', TIMESTAMP '1970-01-01 00:00:01', 'h'),"
+        " ('cpu.percent', 5, '', UTC_TIMESTAMP(6), 'h'),"
+        " ('huge', 1e308, '', TIMESTAMP '2026-11-20 00:00:10', 'h'),"
+        " ('huge', 1e308, '', TIMESTAMP '2026-11-20 00:00:20', 'h')"
+    )
+    upgrade = manage(env, "migrate", "--noinput")
+    assert upgrade.returncode == 0, upgrade.stdout[-3000:] + upgrade.stderr[-3000:]
+    assert "2 samples beyond +-1e300 (or not finite) left out" in upgrade.stdout
+    assert count(admin, database, "SELECT COUNT(*) FROM monitor_sample") == 2
+    assert count(admin, database, "SELECT COUNT(*) FROM monitor_resource WHERE name = 'clock.reset'") == 1
+    partitions = count(
+        admin,
+        database,
+        "SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE()"
+        " AND TABLE_NAME = 'monitor_sample'",
+    )
+    assert partitions <= 1010  # HISTORY's 1,001 days and a few ahead, not one a day since 1970
+
+
 @pytest.mark.slow
 def test_on_sqlite_the_old_rows_move_over_too(tmp_path):
     database = tmp_path / "old.sqlite3"

@@ -9,6 +9,7 @@ as if the samples had arrived one by one. Two old rows of one series at the
 same instant keep the first; the count of such repeats is printed.
 """
 
+import math
 import sys
 import time
 
@@ -19,7 +20,7 @@ PROGRESS = "monitor_storagecopy"
 
 
 def copy_samples(apps, schema_editor) -> None:
-    from monitor.storage.inserts import Conflict, Point, store
+    from monitor.storage.inserts import MAX_ABS_VALUE, Conflict, Point, store
     from monitor.storage.instants import to_us
     from monitor.storage import catalog
 
@@ -44,6 +45,7 @@ def copy_samples(apps, schema_editor) -> None:
     total = copied + remaining
     started = time.monotonic()
     out = sys.stdout
+    left_out = 0
     out.write(f"\n  copying {remaining:,} samples to the new storage ({copied:,} copied before)\n")
     while True:
         with connection.cursor() as cursor:
@@ -55,10 +57,13 @@ def copy_samples(apps, schema_editor) -> None:
             batch = cursor.fetchall()
         if not batch:
             break
+        # The old API took any double; the new storage refuses what its rollups could not add up.
         points = [
             Point(name, host, to_us(_aware(connection, at)), value, description)
             for _, name, value, description, at, host in batch
+            if math.isfinite(value) and abs(value) <= MAX_ABS_VALUE
         ]
+        left_out += len(batch) - len(points)
         with transaction.atomic(using=connection.alias):
             stored, skipped = _store_keeping_first(points, store, Conflict)
             last_id = batch[-1][0]
@@ -70,10 +75,12 @@ def copy_samples(apps, schema_editor) -> None:
                     [last_id, copied, repeats],
                 )
         elapsed = max(time.monotonic() - started, 1e-6)
-        done = copied + repeats
+        done = copied + repeats + left_out
         out.write(f"  {done:,}/{total:,} rows ({100 * done // max(total, 1)}%), {done / elapsed:,.0f} rows/s\n")
         out.flush()
     out.write(f"  copied {copied:,} samples; {repeats:,} repeats of a series at one instant kept once\n")
+    if left_out:
+        out.write(f"  {left_out:,} samples beyond +-1e300 (or not finite) left out: the API refuses such values\n")
 
 
 def _store_keeping_first(points, store, conflict) -> tuple[int, int]:

@@ -24,6 +24,8 @@ from monitor.models import Rollup, Sample
 
 US = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How far back partition_tables makes one partition per period (1,001 daily ones at most for the samples).
+HISTORY = timedelta(days=1000)
 
 
 def _next_day(at: datetime) -> datetime:
@@ -95,7 +97,13 @@ def supported() -> bool:
 
 
 def partition_tables(since: datetime, now: datetime) -> None:
-    """Partition the (empty or small) tables: one partition per period from `since`, a few ahead, and the tops."""
+    """Partition the (empty or small) tables: one partition per period from `since`, a few ahead, and the tops.
+
+    At most HISTORY back: the first partition also holds anything older. One old row
+    dated 1970 would otherwise ask for 20,000 daily partitions, past MySQL's 8,192,
+    and the upgrade from the one-table layout failed half done.
+    """
+    since = max(since, now - HISTORY)
     sample = _definitions(RAW, _bounds(RAW, since, now))
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE `{RAW.table}` PARTITION BY RANGE (ts) ({', '.join(sample)})")
