@@ -324,3 +324,20 @@ def test_an_email_subject_stays_one_line_whatever_the_host_is_named():
     payload = email.render(GroupMessage(receiver="ops", rule_name="disk_nearly_full", host="db-7\r\nX-Injected: yes"))
     assert payload["subject"] == "[RESOLVED] disk_nearly_full db-7 X-Injected: yes"
     EmailMessage(payload["subject"], payload["body"], "a@example.com", ["b@example.com"]).message()  # no BadHeaderError
+
+
+def test_a_firing_alert_forwarded_late_to_alertmanager_still_ends_in_the_future():
+    from datetime import UTC, datetime
+
+    from monitor.alerts.channels import FIRING, AlertItem, GroupMessage, alertmanager
+
+    planned = timezone.now() - timedelta(hours=1)  # retried for an hour: 4 x repeat_interval is long past
+    item = AlertItem("f1", FIRING, {"alertname": "disk_x", "host": "db-1"}, {}, planned - timedelta(minutes=5))
+    message = GroupMessage("am", "disk_x", "db-1", [item], planned_at=planned, repeat_interval=60)
+    with http_receiver() as receiver:
+        am = channel("alertmanager", receiver.url, repeat_interval=60)
+        Notification.objects.create(channel=am, group_key="g", dedup_key="g-1", payload=alertmanager.render(message))
+        assert send_due().sent == 1
+        (sent,) = receiver.received[0].json()
+    ends = datetime.fromisoformat(sent["endsAt"].replace("Z", "+00:00"))
+    assert ends > datetime.now(UTC) + timedelta(minutes=3)

@@ -18,19 +18,22 @@ from .http import post_json
 # repeat_interval well under Alertmanager's resolve_timeout (5 min by default).
 
 
-def render(message: GroupMessage) -> list[dict[str, Any]]:
-    now = message.planned_at or datetime.now(UTC)
-    lifetime = timedelta(seconds=4 * max(float(message.repeat_interval), 60.0))
-    return [
+def render(message: GroupMessage) -> dict[str, Any]:
+    """The alerts as Alertmanager takes them, and which of them fire: their endsAt is set when sent."""
+    planned = message.planned_at or datetime.now(UTC)
+    until = planned + _lifetime(message.repeat_interval)
+    alerts = [
         {
             "labels": item.labels,
             "annotations": item.annotations,
             "startsAt": rfc3339(item.starts_at),
-            "endsAt": rfc3339(item.ends_at if item.ends_at is not None else now + lifetime),
+            "endsAt": rfc3339(item.ends_at if item.ends_at is not None else until),
             "generatorURL": item.generator_url,
         }
         for item in message.alerts
     ]
+    firing = [index for index, item in enumerate(message.alerts) if item.ends_at is None]
+    return {"alerts": alerts, "firing": firing}
 
 
 def alerts_url(target: str) -> str:
@@ -38,5 +41,20 @@ def alerts_url(target: str) -> str:
     return base if base.endswith("/api/v2/alerts") else base + "/api/v2/alerts"
 
 
-def deliver(channel, payload: list[dict[str, Any]]) -> None:
-    post_json(alerts_url(channel.target), payload, channel.timeout)
+def deliver(channel, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """POST the alerts, firing ones ending `lifetime` after now: a message delivered after retries
+    (up to an hour) carried the endsAt of when it was planned, already past, and Alertmanager took
+    the alert for resolved before any receiver heard it fire."""
+    if isinstance(payload, list):  # queued by an earlier version
+        post_json(alerts_url(channel.target), payload, channel.timeout)
+        return
+    ends = rfc3339(datetime.now(UTC) + _lifetime(channel.repeat_interval))
+    alerts = [
+        {**alert, "endsAt": ends} if index in payload["firing"] else alert
+        for index, alert in enumerate(payload["alerts"])
+    ]
+    post_json(alerts_url(channel.target), alerts, channel.timeout)
+
+
+def _lifetime(repeat_interval: float) -> timedelta:
+    return timedelta(seconds=4 * max(float(repeat_interval), 60.0))
