@@ -84,6 +84,12 @@ def test_no_data_keep_leaves_the_state_as_it_was():
     assert run(rule(nodata="keep"), [96, None, None]) == ["critical", "critical", "critical"]
 
 
+def test_a_gap_in_the_data_starts_a_pending_alert_over_even_when_no_data_keeps_the_state():
+    # One sample past the line, an hour of nothing, one more: never `for` 120 s in a row.
+    states = run(rule(nodata="keep", for_seconds=120), [86] + [None] * 240 + [86, 86])
+    assert states[0] == "pending" and set(states[1:241]) == {"ok"} and states[-2:] == ["pending", "pending"]
+
+
 def test_no_data_ok_clears_a_firing_alert():
     assert run(rule(nodata="ok"), [96, None]) == ["critical", "ok"]
 

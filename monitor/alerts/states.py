@@ -103,6 +103,11 @@ def step(rule: AlertRule, status: Status, value: float | None, now: datetime) ->
     """The alert's next status given the lookup's value (None: no data in the window)."""
     if value is None:
         if rule.nodata == AlertRule.NoData.KEEP:
+            if status.state == PENDING:
+                # A pending alert needs its condition `for` seconds without a break: a gap in the data
+                # is a break (Prometheus drops a pending alert whose series is absent), or one sample
+                # past the line, an hour of nothing and one more would fire at once.
+                return Status(OK, pending_severity=status.pending_severity, value=status.value)
             return status
         if rule.nodata == AlertRule.NoData.ALERT:
             if status.state == NODATA:
