@@ -16,6 +16,11 @@ class ConfigError(ValueError):
     """An environment variable holds a value the settings cannot use."""
 
 
+# The query options a DATABASE_URL may carry (mysqlclient's connect() keywords that take these values).
+TIMEOUT_OPTIONS = frozenset({"connect_timeout", "read_timeout", "write_timeout"})
+TEXT_OPTIONS = frozenset({"ssl_mode", "unix_socket", "read_default_file", "read_default_group", "auth_plugin"})
+
+
 # Strict mode; and on MariaDB (the /*M! comment is read by MariaDB only, MySQL skips it)
 # no rewriting of long IN lists into a join: reads name their series as
 # `series_id IN (...)`, and from 1,000 ids on MariaDB's default turned each
@@ -136,6 +141,20 @@ def database_from_url(url: str, sqlite_default: Path, variable: str = "DATABASE_
     if not name:
         raise ConfigError(f"{variable} has no database name (mysql://user:pass@host:3306/NAME)")
     query = dict(parse_qsl(parts.query))
+    unknown = sorted(set(query) - TIMEOUT_OPTIONS - TEXT_OPTIONS)
+    if unknown:
+        known = ", ".join(sorted(TIMEOUT_OPTIONS | TEXT_OPTIONS))
+        raise ConfigError(f"{variable} option {unknown[0]!r} is not one this app passes on (it takes: {known})")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{variable} port is not a number from 1 to 65535: {exc}") from None
+    timeouts = {}
+    for option, default in (("connect_timeout", 2), ("read_timeout", 5), ("write_timeout", 5)):
+        text = query.pop(option, str(default))
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{variable} {option}={text!r}: give whole seconds, at least 1")
+        timeouts[option] = int(text)
     from MySQLdb.constants import CLIENT  # here: a SQLite-only setup never imports the MySQL driver
 
     options = {
@@ -146,9 +165,7 @@ def database_from_url(url: str, sqlite_default: Path, variable: str = "DATABASE_
         # parameterized by Django or made of numbers it formats itself.
         "client_flag": CLIENT.FOUND_ROWS | CLIENT.MULTI_STATEMENTS,
         "init_command": MYSQL_INIT_COMMAND,
-        "connect_timeout": int(query.pop("connect_timeout", 2)),
-        "read_timeout": int(query.pop("read_timeout", 5)),
-        "write_timeout": int(query.pop("write_timeout", 5)),
+        **timeouts,
     }
     options.update(query)
     return {
@@ -157,7 +174,7 @@ def database_from_url(url: str, sqlite_default: Path, variable: str = "DATABASE_
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
-        "PORT": str(parts.port or 3306),
+        "PORT": str(port or 3306),
         "OPTIONS": options,
         "CONN_MAX_AGE": 60,
         # A connection that went away (server restart) is dropped before reuse.

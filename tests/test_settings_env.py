@@ -31,10 +31,35 @@ def test_an_absolute_sqlite_url_keeps_its_path(tmp_path):
     assert database_from_url(f"sqlite:///{tmp_path}/a.db", Path("unused"))["NAME"] == tmp_path / "a.db"
 
 
-@pytest.mark.parametrize("url", ["postgres://x@h/db", "mysql://root@127.0.0.1:3306/"])
-def test_an_unusable_database_url_is_a_clear_error(url, tmp_path):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://x@h/db",
+        "mysql://root@127.0.0.1:3306/",
+        "mysql://root@127.0.0.1:abc/db",
+        "mysql://root@127.0.0.1:99999/db",
+        "mysql://root@127.0.0.1:3306/db?connect_timeout=x",
+        "mysql://root@127.0.0.1:3306/db?read_timeout=0",
+        "mysql://root@127.0.0.1:3306/db?foo=bar",
+    ],
+)
+def test_an_unusable_database_url_is_a_clear_error_naming_it(url, tmp_path):
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
         database_from_url(url, tmp_path / "x")
+
+
+def test_manage_py_says_what_is_wrong_in_one_line_without_a_traceback():
+    import os
+    import subprocess
+    import sys
+
+    from procs import ROOT
+
+    env = {**os.environ, "DATABASE_URL": "mysql://root@127.0.0.1:3306/db?foo=bar"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("configuration error: DATABASE_URL option 'foo'") and "Traceback" not in done.stderr
 
 
 def test_a_malformed_boolean_or_integer_raises(monkeypatch):
