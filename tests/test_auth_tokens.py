@@ -138,6 +138,21 @@ def test_the_tokens_command_creates_lists_and_revokes(capsys):
     assert token.revoked_at is not None
 
 
+def test_a_leaked_key_revokes_its_token_as_given(capsys):
+    _, key = issue_token("agent on db-2", "write")
+    call_command("tokens", "revoke", key)
+    assert ApiToken.objects.get().revoked_at is not None
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_a_token_needs_a_name_that_fits(name):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="1 to 100 characters"):
+        call_command("tokens", "create", name)
+    assert not ApiToken.objects.exists()
+
+
 def test_the_admin_issues_a_token_and_shows_its_key_once(admin_client):
     response = admin_client.post("/admin/monitor/apitoken/add/", {"name": "frontend", "scope": "read"}, follow=True)
     assert response.status_code == 200

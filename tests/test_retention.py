@@ -142,7 +142,16 @@ def test_the_command_prints_each_tier_and_a_dry_run_changes_nothing(settings):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "args", [["--raw-days", "0"], ["--days", "-5"], ["--batch-size", "0"], ["--pause", "-1"], ["--hour-days", "0"]]
+    "args",
+    [
+        ["--raw-days", "0"],
+        ["--days", "-5"],
+        ["--batch-size", "0"],
+        ["--pause", "-1"],
+        ["--hour-days", "0"],
+        ["--raw-days", "999999999"],
+        ["--hour-days", "100000000"],
+    ],
 )
 def test_the_command_rejects_out_of_range_options(args):
     with pytest.raises(CommandError):

@@ -7,6 +7,9 @@ from monitor.models import Sample
 from monitor.storage.partitions import ensure_partitions
 from monitor.storage.retention import TIER_NAMES, retention_days
 
+# Keeping more than this is keeping everything (a cutoff before year 1 is not a date).
+MAX_DAYS = 365 * 1000
+
 
 class Command(BaseCommand):
     help = (
@@ -38,8 +41,8 @@ class Command(BaseCommand):
             if options[f"{tier}_days"] is not None:
                 keep[tier] = options[f"{tier}_days"]
         for tier, value in keep.items():
-            if value < 1:
-                raise CommandError(f"--{tier}-days must be at least 1 (got {value})")
+            if not 1 <= value <= MAX_DAYS:
+                raise CommandError(f"--{tier}-days must be from 1 to {MAX_DAYS} (got {value})")
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1 (got {batch_size})")
         if pause < 0:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from monitor.api.auth import issue_token
+from monitor.api.auth import hash_key, issue_token
 from monitor.models import ApiToken
 
 
@@ -14,12 +14,16 @@ class Command(BaseCommand):
         create.add_argument("name", help="who or what uses it, e.g. 'agent on db-1'")
         create.add_argument("--scope", choices=[ApiToken.READ, ApiToken.WRITE], default=ApiToken.READ)
         sub.add_parser("list", help="list tokens (never their keys)")
-        revoke = sub.add_parser("revoke", help="revoke a token by id or key prefix")
-        revoke.add_argument("token", help="id or key prefix as shown by 'list'")
+        revoke = sub.add_parser("revoke", help="revoke a token by id, key prefix or the whole key")
+        revoke.add_argument("token", help="id or key prefix as shown by 'list', or the whole key")
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "create":
-            token, key = issue_token(options["name"], options["scope"])
+            name = options["name"].strip()
+            limit = ApiToken._meta.get_field("name").max_length
+            if not name or len(name) > limit:
+                raise CommandError(f"give the token a name of 1 to {limit} characters (who or what uses it)")
+            token, key = issue_token(name, options["scope"])
             self.stdout.write(f"{key}")
             self.stderr.write(f"token {token.id} '{token.name}' ({token.scope}); store the key now: it is not kept")
         elif action == "list":
@@ -28,8 +32,13 @@ class Command(BaseCommand):
                 used = token.last_used_at.isoformat() if token.last_used_at else "never"
                 self.stdout.write(f"{token.id}\t{token.prefix}\t{token.scope}\t{state}\tlast used {used}\t{token.name}")
         else:
-            ref = options["token"]
-            query = ApiToken.objects.filter(id=int(ref)) if ref.isdigit() else ApiToken.objects.filter(prefix=ref)
+            ref = options["token"].strip()
+            if ref.isdigit():
+                query = ApiToken.objects.filter(id=int(ref))
+            elif len(ref) > ApiToken._meta.get_field("prefix").max_length:
+                query = ApiToken.objects.filter(key_hash=hash_key(ref))  # the whole key, as a leak shows it
+            else:
+                query = ApiToken.objects.filter(prefix=ref)
             updated = query.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
             if not updated:
                 raise CommandError(f"no active token matches {ref!r}")
