@@ -341,3 +341,14 @@ def test_a_firing_alert_forwarded_late_to_alertmanager_still_ends_in_the_future(
         (sent,) = receiver.received[0].json()
     ends = datetime.fromisoformat(sent["endsAt"].replace("Z", "+00:00"))
     assert ends > datetime.now(UTC) + timedelta(minutes=3)
+
+
+def test_a_huge_group_is_cut_to_what_one_message_can_carry():
+    from monitor.alerts.channels import FIRING, MAX_ALERTS_SHOWN, AlertItem, GroupMessage, email, webhook
+
+    items = [AlertItem(f"f{i}", FIRING, {"alertname": "x", "disk": str(i)}, {}, timezone.now()) for i in range(1500)]
+    message = GroupMessage("ops", "x", "db-1", items)
+    payload = webhook.render(message)
+    assert len(payload["alerts"]) == MAX_ALERTS_SHOWN and payload["truncatedAlerts"] == 500
+    assert "... and 500 more" in email.render(message)["body"]
+    assert len(json.dumps(payload)) < 1_000_000

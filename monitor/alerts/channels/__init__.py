@@ -136,6 +136,11 @@ def when_text(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
+# Alerts one message lists at most (webhook, email): a group of 22,000 made a 14 MB message, past the
+# database's max_allowed_packet, so its outbox row could not be written and the group never spoke again.
+MAX_ALERTS_SHOWN = 1000
+
+
 def text_lines(message: GroupMessage, limit: int | None = None) -> list[str]:
     """The message as plain lines (email, Feishu text): each alert with value, summary, since; resolved ones too."""
     lines: list[str] = []

@@ -8,11 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from . import DeliveryError, GroupMessage, text_lines
+from . import MAX_ALERTS_SHOWN, DeliveryError, GroupMessage, text_lines
 
 
 def render(message: GroupMessage) -> dict[str, Any]:
-    lines = [message.title(), "", *text_lines(message)]
+    lines = [message.title(), "", *text_lines(message, limit=MAX_ALERTS_SHOWN)]
     if message.external_url:
         lines += ["", message.external_url]
     # One line: a host or rule name an agent sent may hold a newline, which the mail library refuses in a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import GroupMessage, rfc3339
+from . import MAX_ALERTS_SHOWN, GroupMessage, rfc3339
 from .http import post_json
 
 
@@ -12,7 +12,8 @@ def render(message: GroupMessage) -> dict[str, Any]:
     return {
         "version": "4",
         "groupKey": message.group_key,
-        "truncatedAlerts": 0,
+        # Alertmanager's max_alerts: the first ones are listed, firing before resolved, the rest counted.
+        "truncatedAlerts": max(len(message.alerts) - MAX_ALERTS_SHOWN, 0),
         "status": message.status,
         "receiver": message.receiver,
         "groupLabels": message.group_labels,
@@ -29,7 +30,7 @@ def render(message: GroupMessage) -> dict[str, Any]:
                 "generatorURL": item.generator_url,
                 "fingerprint": item.fingerprint,
             }
-            for item in message.alerts
+            for item in [*message.firing, *message.resolved][:MAX_ALERTS_SHOWN]
         ],
     }
 
