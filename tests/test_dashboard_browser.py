@@ -349,3 +349,16 @@ def test_a_link_to_a_metric_beyond_the_names_the_explorer_was_sent_draws_it(live
         "return [...Dash.charts].map((c) => c.u.data.slice(1).flat().filter((v) => v != null).length)"
     )
     assert drawn and all(count > 50 for count in drawn), drawn
+
+
+def test_an_open_host_page_shows_the_host_going_stale(live_server, fresh, fleet, settings):
+    settings.HOST_STALE_AFTER = 30
+    fresh.get(f"{live_server.url}/hosts/web-2/?range=1h&refresh=1s")
+    wait_loaded(fresh)
+    assert not fresh.find_element("id", "host-stale").is_displayed()
+    Host.objects.filter(name="web-2").update(last_seen=timezone.now() - timedelta(minutes=5))  # it stopped
+    deadline = time.monotonic() + 10
+    while not fresh.find_element("id", "host-stale").is_displayed() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fresh.find_element("id", "host-stale").is_displayed()
+    assert "5 min" in fresh.find_element("css selector", ".host-state time").text

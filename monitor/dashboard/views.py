@@ -23,6 +23,7 @@ from monitor.models import Host, Series
 
 from . import panels
 from .access import dashboard_view, login_url
+from .templatetags.dashboard import ago
 
 
 def strings() -> dict[str, str]:
@@ -87,6 +88,8 @@ def fleet(request: HttpRequest) -> HttpResponse:
 @dashboard_view
 def host(request: HttpRequest, name: str) -> HttpResponse:
     """Every chart of one host, grouped by metric family."""
+    if request.GET.get("part") == "state":
+        return host_state(name)
     rows = panels.catalog(host=name)
     known = Host.objects.filter(name=name).first()
     if not rows and known is None:
@@ -108,6 +111,20 @@ def host(request: HttpRequest, name: str) -> HttpResponse:
             "nav_hosts": nav_hosts(),
             "config": page_config(request, sections=panels.as_json(found), rawHost=name),
         },
+    )
+
+
+def host_state(name: str) -> JsonResponse:
+    """When the host last reported, and whether that is stale: the open host page refreshes its badge from it."""
+    known = Host.objects.filter(name=name).first()
+    if known is None:
+        raise Http404(_("No host named %(name)s has reported."))
+    return JsonResponse(
+        {
+            "last_seen": known.last_seen.timestamp(),
+            "stale": timezone.now() - known.last_seen > stale_after(),
+            "text": _("last report %(ago)s ago") % {"ago": ago(known.last_seen)},
+        }
     )
 
 

@@ -13,6 +13,22 @@
       if (chart) records.push(Dash.makeChart(figure.querySelector(".plot"), chart));
     });
     const set = new Dash.ChartSet(records);
-    Dash.run(() => set.load());
+    Dash.run(async () => {
+      const [done] = await Promise.all([set.load(), refreshState()]);
+      return done;
+    });
   });
+
+  /** The host's "last report … ago" and stale badge, as they are now (the page shows them as they were). */
+  async function refreshState() {
+    const badge = document.getElementById("host-stale");
+    if (!badge) return; // a server's page has none
+    const response = await fetch(location.pathname + "?part=state", { credentials: "same-origin" });
+    if (!response.ok || response.redirected) return;
+    const state = await response.json();
+    badge.hidden = !state.stale;
+    badge.dataset.lastSeen = String(Math.floor(state.last_seen));
+    const time = badge.parentElement.querySelector("time");
+    if (time) time.textContent = state.text;
+  }
 })();
