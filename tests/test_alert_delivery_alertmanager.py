@@ -94,3 +94,26 @@ def test_forwarded_alerts_appear_in_alertmanager_and_resolve_there(alertmanager)
     assert send_due(later + timedelta(seconds=1)).sent == 1
     assert get(alertmanager + "/api/v2/alerts?active=true") == []
     assert Notification.objects.filter(status="sent").count() == 2
+
+
+def test_after_a_change_of_severity_no_old_label_set_stays_active_in_alertmanager(alertmanager):
+    Channel.objects.create(
+        name="am", kind="alertmanager", target=alertmanager, group_wait=0, group_interval=0, repeat_interval=60
+    )
+    disk = rule("disk_nearly_full", metric="disk.used_percent")
+    root = alert(disk, "db-1", "disk.used_percent:/", mount="/")
+    start = timezone.now() - timedelta(seconds=30)  # every instant in the past: an endsAt ahead keeps an alert active
+    fire(root, start, AlertState.WARNING, 88.0)
+    plan(start)
+    send_due(start)
+    critical = start + timedelta(seconds=10)
+    fire(root, critical, AlertState.CRITICAL, 97.0)
+    plan(critical)
+    send_due(critical)
+    active = get(alertmanager + "/api/v2/alerts?active=true")
+    assert [a["labels"]["severity"] for a in active] == ["critical"]  # the warning was ended, not left to expire
+    done = critical + timedelta(seconds=10)
+    resolve(root, done)
+    plan(done)
+    send_due(done)
+    assert get(alertmanager + "/api/v2/alerts?active=true") == []

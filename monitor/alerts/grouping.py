@@ -162,8 +162,14 @@ def _plan_group(
 
         # Alerts of the last message that still fire but are muted now (silenced, inhibited) are
         # neither shown nor called resolved; they stay remembered, so the end of a silence is no news.
-        kept = {fp: data for fp, data in previous.items() if fp not in now_firing and fp in firing}
-        resolved = [fp for fp in previous if fp not in now_firing and fp not in firing]
+        # One that no longer reaches this channel (a critical-only channel's alert back to warning)
+        # is over as far as the channel knows: resolved.
+        def muted_here(fp: str) -> bool:
+            item = firing.get(fp)
+            return item is not None and bool(item.muted) and reaches(channel, item)
+
+        kept = {fp: data for fp, data in previous.items() if fp not in now_firing and muted_here(fp)}
+        resolved = [fp for fp in previous if fp not in now_firing and not muted_here(fp)]
         # New, or escalated/de-escalated (a warning that became critical is news, as in Alertmanager
         # where the severity label makes it another alert).
         joined = [fp for fp in now_firing if _severity(previous.get(fp)) != now_firing[fp].labels.get("severity")]
@@ -181,6 +187,11 @@ def _plan_group(
             group.delete()
             return written
         shown = resolved_items if channel.send_resolved else []
+        if channel.kind == Channel.Kind.ALERTMANAGER:
+            # Alertmanager tells alerts apart by all their labels: after a change of severity the old
+            # label set would stay active there until its endsAt (4 x repeat_interval). End it now.
+            changed = [fp for fp in joined if _severity(previous.get(fp)) is not None]
+            shown = [*shown, *(AlertItem.from_json(previous[fp], RESOLVED, ends_at=now) for fp in changed)]
         return _write(channel, group, now_firing, shown, kept, now)
 
 
