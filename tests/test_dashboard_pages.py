@@ -205,6 +205,15 @@ def test_members_of_the_dashboard_group_see_it_and_log_in_on_its_own_page(client
     assert client.get("/").status_code == 200
 
 
+def test_a_user_who_may_not_see_the_dashboard_is_not_logged_in_by_its_page(client, fleet, settings):
+    settings.API_REQUIRE_AUTH = True
+    settings.DASHBOARD_GROUP = "viewers"
+    User.objects.create_user("someone", password="a-long-password-4711")  # active, neither staff nor a viewer
+    response = client.post("/login/?next=/", {"username": "someone", "password": "a-long-password-4711", "next": "/"})
+    assert response.status_code == 200 and b"may not see the dashboard" in response.content
+    assert "_auth_user_id" not in client.session
+
+
 def test_the_page_never_holds_a_token(client, fleet, settings):
     from monitor.api.auth import KEY_PREFIX, issue_token
 

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_GET
 from monitor.models import Host, Series
 
 from . import panels
-from .access import dashboard_view, login_url
+from .access import dashboard_view, login_url, may_view
 from .templatetags.dashboard import ago
 
 
@@ -212,9 +214,19 @@ def _is_server(row: panels.CatalogRow) -> bool:
     return family in panels.SERVER_KINDS and bool(row.labels.get("server") or family == "celery")
 
 
+class DashboardLoginForm(AuthenticationForm):
+    """Only users who may see the dashboard log in here: anyone else got a session and then a bare 403."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not may_view(user):
+            raise ValidationError(_("This user may not see the dashboard."), code="no_dashboard")
+
+
 class LoginView(auth_views.LoginView):
     """Sign-in for DASHBOARD_GROUP members who are not staff (the admin's login refuses them)."""
 
+    form_class = DashboardLoginForm
     template_name = "dashboard/login.html"
     redirect_authenticated_user = False
 
