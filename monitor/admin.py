@@ -15,7 +15,7 @@ from .alerts.validation import rule_problems
 from .api.alert_serializers import MatchersField
 from .api.auth import hash_key, issue_token
 from .models import ApiToken, Host, LegacyUser, Resource, Rollup, Sample, Series
-from .storage.edits import delete_sample
+from .storage.edits import delete_sample, delete_samples
 from .storage.instants import from_us
 
 
@@ -58,8 +58,8 @@ class ResourceAdmin(admin.ModelAdmin):
         delete_sample(int(series_id), int(ts))
 
     def delete_queryset(self, request, queryset) -> None:
-        for sample_id in queryset.values_list("id", flat=True):
-            self.delete_model(request, Resource(id=sample_id))
+        keys = (sample_id.split("-", 1) for sample_id in queryset.values_list("id", flat=True))
+        delete_samples((int(series_id), int(ts)) for series_id, ts in keys)
 
 
 @admin.register(Series)

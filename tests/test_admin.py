@@ -110,3 +110,31 @@ def test_a_series_cannot_be_deleted_from_the_admin_leaving_its_samples_behind(ad
         admin_client.post(reverse("admin:monitor_series_delete", args=[series.pk]), {"post": "yes"}).status_code == 403
     )
     assert Series.objects.filter(pk=series.pk).exists() and Sample.objects.filter(series_id=series.pk).exists()
+
+
+def test_deleting_a_selection_removes_those_samples_and_rebuilds_what_they_were_part_of(admin_client):
+    from datetime import UTC, datetime, timedelta
+
+    from django.db.models import Sum
+
+    from monitor.models import Resource, Rollup, Sample
+
+    t0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store_many(
+        [
+            point("cpu.percent", i, host=host, timestamp=t0 + timedelta(seconds=20 * i))
+            for host in ("a", "b")
+            for i in range(9)
+        ]
+    )
+    doomed = list(
+        Resource.objects.filter(host="a", timestamp__gte=t0 + timedelta(minutes=2)).values_list("id", flat=True)
+    )
+    assert len(doomed) == 3
+    response = admin_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": doomed, "post": "yes"})
+    assert response.status_code == 302
+    assert Sample.objects.count() == 15
+    minutes = Rollup.objects.filter(step=Rollup.MINUTE)
+    assert minutes.aggregate(n=Sum("count"))["n"] == 15
+    latest_a = Rollup.objects.get(step=Rollup.LATEST, series__host="a")
+    assert latest_a.last == 5.0  # the newest sample left on a

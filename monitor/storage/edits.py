@@ -5,11 +5,13 @@ sample was part of, instead of making the write path track what it would
 have to undo.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from django.db import transaction
 
-from monitor.models import Rollup, Sample, Series
+from monitor.models import Sample
 
-from .catalog import forget
 from .inserts import Point, retrying, store
 from .rollups import recompute
 
@@ -22,6 +24,28 @@ def delete_sample(series_id: int, ts: int) -> bool:
             return _remove(series_id, ts)
 
     return retrying(once)
+
+
+def delete_samples(keys: Iterable[tuple[int, int]], chunk: int = 1000) -> int:
+    """Remove many samples (the admin's "delete selected"): one DELETE and one rebuild of the touched
+    rollups per series and chunk, not per sample (50,000 samples took 150 s one at a time). Returns how many went."""
+    by_series: dict[int, list[int]] = defaultdict(list)
+    for series_id, ts in keys:
+        by_series[series_id].append(ts)
+    removed = 0
+    for series_id, instants in sorted(by_series.items()):
+        for start in range(0, len(instants), chunk):
+            part = instants[start : start + chunk]
+
+            def once(part: list[int] = part, series_id: int = series_id) -> int:
+                with transaction.atomic():
+                    deleted, _ = Sample.objects.filter(series_id=series_id, ts__in=part).delete()
+                    if deleted:
+                        recompute(series_id, part)
+                    return deleted
+
+            removed += retrying(once)
+    return removed
 
 
 def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | None:
@@ -47,16 +71,3 @@ def _remove(series_id: int, ts: int) -> bool:
     if deleted:
         recompute(series_id, [ts])
     return bool(deleted)
-
-
-def delete_series(series_id: int) -> None:
-    """Remove a series with all its samples and rollups (the admin's delete).
-
-    Other processes forget their cached id within catalog.CACHE_SECONDS; an
-    agent that keeps sending the series then creates it anew.
-    """
-    with transaction.atomic():
-        Sample.objects.filter(series_id=series_id).delete()
-        Rollup.objects.filter(series_id=series_id).delete()
-        Series.objects.filter(id=series_id).delete()
-    forget()
