@@ -362,3 +362,11 @@ def test_an_open_host_page_shows_the_host_going_stale(live_server, fresh, fleet,
         time.sleep(0.2)
     assert fresh.find_element("id", "host-stale").is_displayed()
     assert "5 min" in fresh.find_element("css selector", ".host-state time").text
+
+
+def test_a_step_the_range_cannot_hold_falls_back_to_one_it_can(live_server, fresh, fleet):
+    fresh.get(f"{live_server.url}/explore/?metric=cpu.percent&range=30d&step=10s")
+    wait_loaded(fresh)
+    status = fresh.find_element("id", "status").text
+    assert "Updated" in status and "Could not" not in status, status
+    assert fresh.execute_script("return Dash.stats.step") > 10

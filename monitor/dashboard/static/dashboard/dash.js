@@ -15,6 +15,7 @@
   const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
   const BATCH_ITEMS = 200; // BATCH_MAX_ITEMS: a longer list goes in several requests
   const BATCH_POINTS = 250000; // BATCH_MAX_POINTS
+  const SERIES_POINTS = 11000; // storage/queries.py MAX_POINTS: per series
   const COLORS = ["#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#f783ac",
     "#37872d", "#c4162a", "#1f60c4", "#fa6400"];
 
@@ -486,6 +487,12 @@
       const width = Math.min(...this.records.map((r) => r.width - AXIS_MAX - 8));
       const items = this.items();
       let step = fixedStep || stepFor(to - from, width, items.length);
+      const buckets = (to - from) / step + 1;
+      if (fixedStep && (buckets > SERIES_POINTS || items.length * buckets > BATCH_POINTS)) {
+        // A chosen step this range cannot hold (10 s over 30 days): the one the range can, which the
+        // status line then names, rather than the server's refusal.
+        step = Math.max(fixedStep, stepFor(to - from, width, items.length));
+      }
       const since = Math.floor(from / step) * step;
       const started = performance.now();
       const answer = await fetchSeries(items, since, to, step);
