@@ -18,6 +18,7 @@ from pathlib import Path
 
 from monitor.api.auth import issue_token
 from monitor.api.schemas import EXAMPLE_HOST, EXAMPLE_SAMPLE
+from monitor.models import CollectionCycle
 from procs import ROOT, child_env, closed_port, running, wait_for
 from servers import need_program
 
@@ -72,6 +73,8 @@ class LiveApi:
         batch.append({"name": "memory.used_percent", "value": 41.0, "host": EXAMPLE_HOST, "timestamp": now})
         status, body = self.call("POST", "/monitor/resources/", batch)
         assert status == 201, body
+        # A worker's cycle, as a running worker leaves one: health's worker check reads these.
+        CollectionCycle.objects.create(task_id="live-api-seed", host=EXAMPLE_HOST)
         # A silence the silence examples (read, replace, patch, delete by id) find: the schema names its id.
         silence = {"matchers": [{"name": "host", "value": EXAMPLE_HOST}], "ends_at": "2036-01-01T00:00:00Z"}
         status, body = self.call("POST", "/monitor/alerts/silences/", {**silence, "comment": "seeded"})
