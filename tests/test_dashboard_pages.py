@@ -250,3 +250,11 @@ def test_a_metric_family_named_like_the_page_config_leaves_the_config_alone(clie
     Sample.objects.store([point("dash-config_total", 1, "calm-1", timezone.now())])
     html = client.get("/hosts/calm-1/").content.decode()
     assert html.count('id="dash-config"') == 1 and 'id="family-dash-config"' in html
+
+
+def test_the_refresh_and_step_choices_are_in_chinese_too(client, fleet):
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
+    host = client.get("/hosts/calm-1/", **zh).content.decode()
+    assert '<option value="1m">1 分钟</option>' in host and '<option value="10s">10 秒</option>' in host
+    explore = client.get("/explore/", **zh).content.decode()
+    assert '<option value="1d">1 天</option>' in explore
