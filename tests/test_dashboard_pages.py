@@ -258,3 +258,11 @@ def test_the_refresh_and_step_choices_are_in_chinese_too(client, fleet):
     assert '<option value="1m">1 分钟</option>' in host and '<option value="10s">10 秒</option>' in host
     explore = client.get("/explore/", **zh).content.decode()
     assert '<option value="1d">1 天</option>' in explore
+
+
+def test_an_unknown_host_says_so_in_the_visitors_language_with_a_way_back(client, fleet, settings):
+    settings.DEBUG = False
+    response = client.get("/hosts/nobody/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    html = response.content.decode()
+    assert response.status_code == 404 and "未找到" in html and "返回主机总览" in html
+    assert "nobody" in html  # the view's message: no host of that name has reported

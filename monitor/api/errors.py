@@ -6,6 +6,7 @@ import sys
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -72,10 +73,13 @@ def _url_name(request: HttpRequest) -> str | None:
 
 
 def not_found(request, exception=None):
-    """JSON 404s under /monitor/ (an API client cannot read Django's HTML page)."""
+    """JSON 404s under /monitor/ (an API client cannot read Django's HTML page); elsewhere a page in the
+    visitor's language saying what was not found (a host that never reported) and the way back."""
     if request.path.startswith("/monitor/"):
         return JsonResponse({"detail": _("Not found.")}, status=404)
-    return defaults.page_not_found(request, exception)
+    said = exception.args[0] if exception is not None and exception.args else ""
+    message = said if isinstance(said, str) and not isinstance(exception, Resolver404) else ""
+    return render(request, "404.html", {"message": message}, status=404)
 
 
 def server_error(request):
