@@ -266,3 +266,9 @@ def test_an_unknown_host_says_so_in_the_visitors_language_with_a_way_back(client
     html = response.content.decode()
     assert response.status_code == 404 and "未找到" in html and "返回主机总览" in html
     assert "nobody" in html  # the view's message: no host of that name has reported
+
+
+@pytest.mark.parametrize("path", ["/", "/hosts/calm-1/", "/explore/", "/explore/names/"])
+def test_dashboard_answers_are_never_kept_by_a_shared_cache(client, fleet, path):
+    cache_control = client.get(path)["Cache-Control"]
+    assert "private" in cache_control and "no-cache" in cache_control

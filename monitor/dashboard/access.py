@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 
 def may_view(user) -> bool:
@@ -35,12 +36,16 @@ def login_url() -> str:
 
 
 def dashboard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Decorator: the view runs for those who may view; anonymous visitors go to log in, others get 403."""
+    """Decorator: the view runs for those who may view (its answer never kept by a shared cache);
+    anonymous visitors go to log in, others get 403."""
 
     @wraps(view)
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if may_view(request.user):
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
+            # Live figures of a signed-in user: no shared cache keeps them, the browser asks again each time.
+            patch_cache_control(response, private=True, no_cache=True)
+            return response
         if not request.user.is_authenticated:
             return HttpResponseRedirect(f"{login_url()}?{urlencode({'next': request.get_full_path()})}")
         raise PermissionDenied
