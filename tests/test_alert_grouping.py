@@ -171,6 +171,22 @@ def test_send_resolved_off_sends_no_resolved_message(channel, disk):
     assert [m["status"] for m in messages()] == ["firing"]
 
 
+def test_send_resolved_off_says_nothing_when_one_of_several_firing_alerts_resolves(channel, disk):
+    channel.send_resolved = False
+    channel.save()
+    root = alert(disk, "db-1", "disk.used_percent:/", mount="/")
+    data = alert(disk, "db-1", "disk.used_percent:/data", mount="/data")
+    fire(root, at(0))
+    fire(data, at(0))
+    run(0, 30)
+    resolve(data, at(40))
+    run(40, 1000)  # within repeat_interval
+    assert [len(m["alerts"]) for m in messages()] == [2]
+    fire(data, at(1010))  # fires again: news
+    run(1010, 1400)
+    assert [len(m["alerts"]) for m in messages()] == [2, 2]
+
+
 def test_severity_and_channel_matchers_choose_what_a_channel_gets(channel, disk):
     pager = Channel.objects.create(
         name="pager",

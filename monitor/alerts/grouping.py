@@ -175,6 +175,12 @@ def _plan_group(
         joined = [fp for fp in now_firing if _severity(previous.get(fp)) != now_firing[fp].labels.get("severity")]
         if not now_firing and not resolved:
             return 0  # only muted alerts left: nothing to say, and still nothing new when the silence ends
+        if resolved and not joined and now_firing and not channel.send_resolved:
+            # Fewer alerts firing is no news to a channel that hears no resolutions (Alertmanager's rule):
+            # forget them, so one that fires again is news then.
+            group.last_alerts = {fp: data for fp, data in previous.items() if fp not in resolved}
+            group.save(update_fields=["last_alerts"])
+            return 0
         since_last = now - group.last_sent_at
         if joined or resolved:
             if since_last < timedelta(seconds=channel.group_interval):
