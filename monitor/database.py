@@ -36,6 +36,11 @@ UNAVAILABLE_REASONS = {
     2006: "the server has gone away",
     2013: "lost connection or no answer in time",
 }
+# Writes that met other writers at every try: the server is up, the same rows were busy.
+CONTENDED_CODES = {
+    1213: "concurrent writes to the same series deadlocked at every try",
+    1205: "a lock on the same series was held past the lock wait timeout at every try",
+}
 # A probe's answer is reused this long by every thread of the process.
 ANSWER_REUSED = 1.0
 # Seconds a client should wait before trying again, per state.
@@ -69,6 +74,8 @@ def classify(exc: BaseException, statement_timeout: float = 0) -> Fault | None:
         )
     if not isinstance(exc, OperationalError | InterfaceError):
         return None
+    if code in CONTENDED_CODES:  # what is left after inserts.retrying tried again (LOCK_RETRIES)
+        return Fault(UNAVAILABLE, f"Database busy: {CONTENDED_CODES[code]}; nothing was stored, send it again.")
     return Fault(UNAVAILABLE, f"Database unavailable: {unavailable_reason(exc)}.")
 
 
