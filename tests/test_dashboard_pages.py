@@ -272,3 +272,17 @@ def test_an_unknown_host_says_so_in_the_visitors_language_with_a_way_back(client
 def test_dashboard_answers_are_never_kept_by_a_shared_cache(client, fleet, path):
     cache_control = client.get(path)["Cache-Control"]
     assert "private" in cache_control and "no-cache" in cache_control
+
+
+def test_the_more_link_of_a_crowded_chart_opens_the_series_it_left_out(client, fleet):
+    from urllib.parse import parse_qs
+
+    now = timezone.now()
+    Sample.objects.store(
+        [point(f'app.requests{{code="{code}"}}', 1, "calm-1", now) for code in range(100, 100 + panels.MAX_LINES + 3)]
+    )
+    html = client.get("/hosts/calm-1/").content.decode()
+    start = html.index('class="more" href="/explore/?') + len('class="more" href="/explore/?')
+    query = parse_qs(html[start : html.index('"', start)].replace("&amp;", "&"))
+    assert query["host"] == ["calm-1"]
+    assert len(query["metric"]) == 3 and all(name.startswith("app.requests{") for name in query["metric"])

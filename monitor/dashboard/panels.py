@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils import timezone
@@ -45,6 +46,7 @@ class Chart:
     stacked: bool = False
     percent: bool = False  # a 0-100 scale
     hidden_lines: int = 0  # label sets left out beyond MAX_LINES
+    more_query: str = ""  # the explorer's query string for those left out (the "+N" link)
 
 
 @dataclass
@@ -459,6 +461,8 @@ def _template_charts(template: Template, by_metric: dict[str, list[CatalogRow]],
 def _generic_chart(metric: str, rows: list[CatalogRow], host: str | None) -> Chart:
     lines = [Line(_label_text(row.labels) or metric, row.name, host) for row in rows]
     unit = unit_of(rows[0])
+    hidden = [line.name for line in lines[MAX_LINES:]][:MAX_LINES]  # as many as the explorer draws
+    more = urlencode([*(("metric", name) for name in hidden), *((("host", host),) if host else ())])
     return Chart(
         f"metric:{metric}",
         metric,
@@ -466,6 +470,7 @@ def _generic_chart(metric: str, rows: list[CatalogRow], host: str | None) -> Cha
         lines[:MAX_LINES],
         percent=unit == "%",
         hidden_lines=max(0, len(lines) - MAX_LINES),
+        more_query=more,
     )
 
 
