@@ -114,3 +114,54 @@ def test_a_receiver_that_drips_its_answer_is_cut_at_the_channels_timeout():
     finally:
         stop.set()
         listener.close()
+
+
+def test_a_mail_server_that_drips_its_last_answer_is_cut_at_the_channels_timeout(settings):
+    import socket
+    import time
+
+    from monitor.alerts.channels import DeliveryError, email
+    from monitor.alerts.models import Channel
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 drip ESMTP\r\n")
+        while not stop.is_set():
+            line = reader.readline()
+            if not line:
+                break
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 drip\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                while reader.readline() not in (b".\r\n", b""):
+                    pass
+                while not stop.is_set():  # a reply that goes on and on: one more line every 0.3 s
+                    try:
+                        conn.sendall(b"250-still writing it down\r\n")
+                    except OSError:
+                        break
+                    time.sleep(0.3)
+            else:
+                conn.sendall(b"250 ok\r\n")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", listener.getsockname()[1]
+    channel = Channel(name="mail", kind="email", target="ops@example.com", timeout=1.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DeliveryError, match="not sent within 1.5 s"):
+            email.deliver(channel, {"subject": "s", "body": "b\n"})
+        assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        listener.close()

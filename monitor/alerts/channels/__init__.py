@@ -10,6 +10,9 @@ receiver did not take it (so the row is retried). What is signed with a time
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
@@ -21,6 +24,26 @@ RESOLVED = "resolved"
 
 class DeliveryError(Exception):
     """The receiver did not take the message (network error, HTTP status, robot errcode != 0)."""
+
+
+def shut_at(sock: socket.socket, deadline: float) -> threading.Timer:
+    """Shut `sock` at `deadline` (time.monotonic()), ending whatever read or write is under way then.
+
+    A library's timeout bounds each socket operation, not a delivery: a receiver
+    that answers a byte at a time held the sender past its outbox lease, and
+    another sender delivered the same message again. Cancel the timer when done.
+    """
+
+    def cut() -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # closed already: the delivery ended in time
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), cut)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 @dataclass

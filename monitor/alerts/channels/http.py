@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from . import DeliveryError
+from . import DeliveryError, shut_at
 
 USER_AGENT = "db_django-monitor-alerts/1"
 
@@ -53,18 +51,9 @@ def _bounded(base: type[http.client.HTTPConnection], deadline: float) -> type[ht
             super().connect()
             # Our own reference: urllib drops the connection's once the headers are in, while the
             # response goes on reading the body from the same socket.
-            timer = threading.Timer(max(deadline - time.monotonic(), 0.0), _cut, (self.sock,))
-            timer.daemon = True
-            timer.start()
+            shut_at(self.sock, deadline)
 
     return Bounded
-
-
-def _cut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # closed already: the exchange ended in time
 
 
 class _BoundedHTTP(urllib.request.HTTPHandler):
