@@ -8,8 +8,11 @@ out, the next sender delivers it, and the receiver accepts it exactly once.
 
 import os
 import signal
+import socket
 import sys
 import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -80,49 +83,9 @@ def test_with_the_broker_down_plan_queues_and_the_next_send_delivers(tmp_path, c
     assert len(receiver.received) == 1
 
 
-def test_a_receiver_that_drips_its_answer_is_cut_at_the_channels_timeout():
-    import socket
-    import time
-
-    from monitor.alerts.channels import DeliveryError
-    from monitor.alerts.channels.http import post_json
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    stop = threading.Event()
-
-    def drip():
-        conn, _ = listener.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
-        while not stop.is_set():  # a byte every 0.3 s: each read is quick, the answer never ends
-            try:
-                conn.sendall(b" ")
-            except OSError:
-                break
-            time.sleep(0.3)
-        conn.close()
-
-    thread = threading.Thread(target=drip, daemon=True)
-    thread.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(DeliveryError, match="no complete answer within 1.5 s"):
-            post_json(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", {"a": 1}, timeout=1.5)
-        assert time.monotonic() - started < 3
-    finally:
-        stop.set()
-        listener.close()
-
-
-def test_a_mail_server_that_drips_its_last_answer_is_cut_at_the_channels_timeout(settings):
-    import socket
-    import time
-
-    from monitor.alerts.channels import DeliveryError, email
-    from monitor.alerts.models import Channel
-
+@contextmanager
+def slow_server(talk):
+    """A server on a spare port that runs `talk(connection, stop)` for its one client; yields the port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -130,12 +93,54 @@ def test_a_mail_server_that_drips_its_last_answer_is_cut_at_the_channels_timeout
 
     def serve():
         conn, _ = listener.accept()
+        with conn:
+            talk(conn, stop)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+
+
+def drip_lines(conn, stop, line: bytes) -> None:
+    """Send `line` every 0.3 s until stopped: each read is quick, the answer never ends."""
+    while not stop.is_set():
+        try:
+            conn.sendall(line)
+        except OSError:
+            return
+        time.sleep(0.3)
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_at_the_channels_timeout():
+    from monitor.alerts.channels import DeliveryError
+    from monitor.alerts.channels.http import post_json
+
+    def talk(conn, stop):
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        drip_lines(conn, stop, b" ")
+
+    with slow_server(talk) as port:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="no complete answer within 1.5 s"):
+            post_json(f"http://127.0.0.1:{port}/hook", {"a": 1}, timeout=1.5)
+        assert time.monotonic() - started < 3
+
+
+def test_a_mail_server_that_drips_its_last_answer_is_cut_at_the_channels_timeout(settings):
+    from monitor.alerts.channels import DeliveryError, email
+    from monitor.alerts.models import Channel
+
+    def talk(conn, stop):
         reader = conn.makefile("rb")
         conn.sendall(b"220 drip ESMTP\r\n")
         while not stop.is_set():
             line = reader.readline()
             if not line:
-                break
+                return
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
                 conn.sendall(b"250 drip\r\n")
@@ -143,25 +148,15 @@ def test_a_mail_server_that_drips_its_last_answer_is_cut_at_the_channels_timeout
                 conn.sendall(b"354 go on\r\n")
                 while reader.readline() not in (b".\r\n", b""):
                     pass
-                while not stop.is_set():  # a reply that goes on and on: one more line every 0.3 s
-                    try:
-                        conn.sendall(b"250-still writing it down\r\n")
-                    except OSError:
-                        break
-                    time.sleep(0.3)
+                drip_lines(conn, stop, b"250-still writing it down\r\n")  # a reply that goes on and on
             else:
                 conn.sendall(b"250 ok\r\n")
-        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", listener.getsockname()[1]
-    channel = Channel(name="mail", kind="email", target="ops@example.com", timeout=1.5)
-    started = time.monotonic()
-    try:
+    with slow_server(talk) as port:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        channel = Channel(name="mail", kind="email", target="ops@example.com", timeout=1.5)
+        started = time.monotonic()
         with pytest.raises(DeliveryError, match="not sent within 1.5 s"):
             email.deliver(channel, {"subject": "s", "body": "b\n"})
         assert time.monotonic() - started < 3
-    finally:
-        stop.set()
-        listener.close()

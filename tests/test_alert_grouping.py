@@ -275,21 +275,10 @@ def test_a_channel_that_cannot_be_rendered_does_not_silence_the_others(channel, 
     assert [n.channel.name for n in Notification.objects.all()] == ["ops"]
 
 
-def test_a_critical_only_channel_hears_that_its_alert_dropped_back_to_warning():
-    from alert_receivers import alert, fire, rule
-    from monitor.alerts.grouping import plan
-    from monitor.alerts.models import AlertState, Channel, Notification
-
-    Channel.objects.create(
-        name="pager",
-        kind="webhook",
-        target="http://127.0.0.1:9/",
-        min_severity="critical",
-        group_wait=0,
-        group_interval=0,
-        repeat_interval=3600,
-    )
-    root = alert(rule("disk_nearly_full", metric="disk.used_percent"), "db-1", "disk.used_percent:/")
+def test_a_critical_only_channel_hears_that_its_alert_dropped_back_to_warning(channel, disk):
+    channel.min_severity, channel.group_wait, channel.group_interval = "critical", 0, 0
+    channel.save()
+    root = alert(disk, "db-1", "disk.used_percent:/")
     now = timezone.now()
     fire(root, now, AlertState.CRITICAL, 97.0)
     assert plan(now) == 1
