@@ -21,7 +21,7 @@ def delete_sample(series_id: int, ts: int) -> bool:
 
     def once() -> bool:
         with transaction.atomic():
-            return _remove(series_id, ts)
+            return bool(_remove(series_id, [ts]))
 
     return retrying(once)
 
@@ -39,10 +39,7 @@ def delete_samples(keys: Iterable[tuple[int, int]], chunk: int = 1000) -> int:
 
             def once(part: list[int] = part, series_id: int = series_id) -> int:
                 with transaction.atomic():
-                    deleted, _ = Sample.objects.filter(series_id=series_id, ts__in=part).delete()
-                    if deleted:
-                        recompute(series_id, part)
-                    return deleted
+                    return _remove(series_id, part)
 
             removed += retrying(once)
     return removed
@@ -57,7 +54,7 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | N
 
     def once() -> tuple[int, int] | None:
         with transaction.atomic():
-            if not _remove(series_id, ts):
+            if not _remove(series_id, [ts]):
                 return None
             (key,) = store([point])
         return key
@@ -65,9 +62,10 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | N
     return retrying(once)
 
 
-def _remove(series_id: int, ts: int) -> bool:
-    """Delete one sample and rebuild the rollups it was part of (in the caller's transaction); False if it was gone."""
-    deleted, _ = Sample.objects.filter(series_id=series_id, ts=ts).delete()
+def _remove(series_id: int, instants: list[int]) -> int:
+    """Delete samples of one series and rebuild the rollups they were part of (in the caller's transaction);
+    how many there were (0: gone already)."""
+    deleted, _ = Sample.objects.filter(series_id=series_id, ts__in=instants).delete()
     if deleted:
-        recompute(series_id, [ts])
-    return bool(deleted)
+        recompute(series_id, instants)
+    return deleted
