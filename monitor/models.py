@@ -218,14 +218,18 @@ class ApiToken(models.Model):
 
 
 class CollectionCycleQuerySet(models.QuerySet):
-    def worker_hosts(self, since) -> list[str]:
-        """The hosts whose worker stored a collection cycle at or after `since`.
+    def stored_since(self, since) -> "CollectionCycleQuerySet":
+        """The cycles workers stored at or after `since`.
 
         Only workers write cycles: a host that pushes its samples through the API
         (or remote_write, line protocol) is seen in Host.last_seen but never here,
-        so this says whether workers run, which Host alone cannot.
+        so these say whether workers run, which Host alone cannot.
         """
-        return sorted(set(self.filter(stored_at__gte=since).values_list("host", flat=True)))
+        return self.filter(stored_at__gte=since)
+
+    def worker_hosts(self, since) -> list[str]:
+        """The hosts whose worker stored a collection cycle at or after `since`."""
+        return sorted(set(self.stored_since(since).values_list("host", flat=True)))
 
 
 class CollectionCycle(models.Model):
