@@ -54,12 +54,16 @@ class ResourceAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj) -> None:
-        series_id, ts = obj.id.split("-", 1)
-        delete_sample(int(series_id), int(ts))
+        delete_sample(*_sample_key(obj.id))
 
     def delete_queryset(self, request, queryset) -> None:
-        keys = (sample_id.split("-", 1) for sample_id in queryset.values_list("id", flat=True))
-        delete_samples((int(series_id), int(ts)) for series_id, ts in keys)
+        delete_samples(_sample_key(sample_id) for sample_id in queryset.values_list("id", flat=True))
+
+
+def _sample_key(sample_id: str) -> tuple[int, int]:
+    """(series id, microseconds) of a Resource id, "<series id>-<microseconds>" (the instant may be negative)."""
+    series_id, ts = sample_id.split("-", 1)
+    return int(series_id), int(ts)
 
 
 @admin.register(Series)
