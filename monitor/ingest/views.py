@@ -147,17 +147,15 @@ class LineProtocolView(IngestView):
         except BodyError as exc:
             return self.refuse(exc.status, influx.error(exc.status, str(exc)))
         except UnicodeDecodeError as exc:
-            return self.refuse(400, {"code": "invalid", "message": f"body is not UTF-8: {exc}"})
+            return self.refuse(400, influx.error(400, f"body is not UTF-8: {exc}"))
         except line_protocol.Malformed as exc:
             message = f"unable to parse points: {exc}; nothing was stored"
-            return self.refuse(400, {"code": "invalid", "message": message, "line": exc.line})
+            return self.refuse(400, {**influx.error(400, message), "line": exc.line})
         except ValueError as exc:
-            return self.refuse(400, {"code": "invalid", "message": str(exc)})
+            return self.refuse(400, influx.error(400, str(exc)))
         try:
             self.stored(points)
         except Conflict as exc:
             index, message = next(iter(exc.items.items()))
-            return self.refuse(
-                409, {"code": "conflict", "message": f"{points[index].name}: {message} Nothing was stored."}
-            )
+            return self.refuse(409, influx.error(409, f"{points[index].name}: {message} Nothing was stored."))
         return Response(status=204)
