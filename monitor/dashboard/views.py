@@ -95,7 +95,7 @@ def host(request: HttpRequest, name: str) -> HttpResponse:
     rows = panels.catalog(host=name)
     known = Host.objects.filter(name=name).first()
     if not rows and known is None:
-        raise Http404(_("No host named %(name)s has reported.") % {"name": name})
+        raise _no_such_host(name)
     found = panels.sections(rows, host=name)
     servers = sorted({(row.metric.split(".")[0], row.labels.get("server", "")) for row in rows if _is_server(row)})
     return render(
@@ -106,7 +106,7 @@ def host(request: HttpRequest, name: str) -> HttpResponse:
             "title": name,
             "subject": name,
             "known": known,
-            "stale": known is not None and timezone.now() - known.last_seen > stale_after(),
+            "stale": known is not None and _is_stale(known),
             "alerts": panels.active_alerts(host=name),
             "sections": found,
             "servers": servers,
@@ -120,14 +120,22 @@ def host_state(name: str) -> JsonResponse:
     """When the host last reported, and whether that is stale: the open host page refreshes its badge from it."""
     known = Host.objects.filter(name=name).first()
     if known is None:
-        raise Http404(_("No host named %(name)s has reported."))
+        raise _no_such_host(name)
     return JsonResponse(
         {
             "last_seen": known.last_seen.timestamp(),
-            "stale": timezone.now() - known.last_seen > stale_after(),
+            "stale": _is_stale(known),
             "text": _("last report %(ago)s ago") % {"ago": ago(known.last_seen)},
         }
     )
+
+
+def _is_stale(known: Host) -> bool:
+    return timezone.now() - known.last_seen > stale_after()
+
+
+def _no_such_host(name: str) -> Http404:
+    return Http404(_("No host named %(name)s has reported.") % {"name": name})
 
 
 @require_GET
