@@ -34,6 +34,7 @@ def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
         scrape,
         settings.ALERTS_EVALUATION_INTERVAL,
         notify_interval_seconds=settings.ALERTS_NOTIFY_INTERVAL,
+        fold_interval_seconds=settings.ROLLUP_FOLD_INTERVAL,
     )
 
 

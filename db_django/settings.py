@@ -406,6 +406,12 @@ RETENTION_RAW_DAYS = envint("RETENTION_RAW_DAYS", envint("RETENTION_DAYS", 7, mi
 RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 90, minimum=1)
 RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 730, minimum=1)
 RETENTION_BATCH_SIZE = envint("RETENTION_BATCH_SIZE", 5000, minimum=1)
+# Minute and hour rollups (monitor/storage/folding.py): on MySQL a task folds each minute of
+# samples this many seconds after it ends (agents a little late still land in it), every
+# ROLLUP_FOLD_INTERVAL seconds. ROLLUP_FOLD_INLINE=1 keeps every write folding its own samples.
+ROLLUP_FOLD_INLINE = envbool("ROLLUP_FOLD_INLINE", False)
+ROLLUP_FOLD_DELAY = envint("ROLLUP_FOLD_DELAY", 60, minimum=0)
+ROLLUP_FOLD_INTERVAL = envint("ROLLUP_FOLD_INTERVAL", 60, minimum=1)
 # Alert rules (monitor/alerts): seconds between evaluations (beat), and how many
 # firing critical alerts /monitor/health/ lists in its detail.
 ALERTS_EVALUATION_INTERVAL = envint("ALERTS_EVALUATION_INTERVAL", 15, minimum=1)

@@ -123,6 +123,19 @@ class Rollup(models.Model):
     last_ts = models.BigIntegerField(help_text="microseconds since 1970-01-01 UTC of `last`")
 
 
+class FoldWatermark(models.Model):
+    """Up to where the minute and hour rollups hold every raw sample: one row (id 1).
+
+    Below `until_us` the tiers are complete; samples at or past it are folded
+    in later, a minute at a time, by monitor/storage/folding.py, and reads take
+    them from the raw samples meanwhile. NULL: every write folds its own samples
+    (SQLite, and MySQL until the folder first runs).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    until_us = models.BigIntegerField(null=True, help_text="microseconds since 1970-01-01 UTC; NULL: folded inline")
+
+
 class Resource(models.Model):
     """The samples as the notes' table showed them: a read-only database view of samples joined with series.
 

@@ -88,8 +88,11 @@ def test_times_may_be_seconds_since_1970(client, samples):
 def test_all_items_are_read_with_one_query_per_tier(client, samples, django_assert_num_queries):
     items = [{"name": "cpu.percent", "host": h} for h in ("a", "b")] + [{"name": "memory.used_percent", "host": "a"}]
     items += [{"name": "cpu.percent"}]
-    # one catalog query, then one query of the minute rollups (a 1 m step over whole minutes) for every item
-    with django_assert_num_queries(2):
+    # one catalog query, then one query of the minute rollups (a 1 m step over whole minutes) for every item;
+    # on MySQL the fold watermark is read first (storage/folding.py: past it, raw samples count)
+    from django.db import connection
+
+    with django_assert_num_queries(3 if connection.vendor == "mysql" else 2):
         assert batch(client, items).status_code == 200
 
 

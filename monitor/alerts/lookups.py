@@ -10,6 +10,10 @@ rules sharing three windows cost the same statements as one rule.
 The latest row says whether the series has data in the window at all (its
 `last_ts`), and stands in for the aggregate while no minute bucket has
 started inside a short window yet.
+
+On MySQL the minute rollups hold the samples below the fold watermark only
+(monitor/storage/folding.py): the minute or two past it are read from the raw
+samples, aggregated by the database the same way, and merged in.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from monitor.models import Rollup
+from monitor.models import Rollup, Sample
+from monitor.storage.folding import folded_until
 
 # Series per statement (the IN list): the same bound the storage reads use.
 IDS_PER_QUERY = 2000
@@ -67,6 +72,34 @@ def _sql(windows: list[int]) -> str:
     )
 
 
+def _raw_sql(windows: list[int]) -> str:
+    """`_sql`'s windows over raw samples: a sample counts where its minute's bucket would."""
+    columns = []
+    for index in range(len(windows)):
+        inside = f"ts >= %(raw_since{index})s"
+        columns += [
+            f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN {inside} THEN value ELSE 0 END)",
+            f"MIN(CASE WHEN {inside} THEN value END)",
+            f"MAX(CASE WHEN {inside} THEN value END)",
+        ]
+    return (
+        f"SELECT series_id, {', '.join(columns)} FROM {connection.ops.quote_name(Sample._meta.db_table)}"
+        " WHERE series_id IN ({ids}) AND ts >= %(raw_from)s AND ts < %(raw_until)s"
+        " GROUP BY series_id ORDER BY NULL"
+    )
+
+
+def _merge(found: dict[int, Window], series_id: int, count, total, low, high) -> None:
+    if not count:
+        return
+    part = (int(count), float(total), float(low), float(high))  # MySQL sums integers as DECIMAL
+    held = found.get(series_id)
+    if held is not None:
+        part = (held[0] + part[0], held[1] + part[1], min(held[2], part[2]), max(held[3], part[3]))
+    found[series_id] = part
+
+
 def read(ids: Iterable[int], windows: Iterable[int], now_seconds: int) -> Readings:
     """The latest value of every series, and its minute rollups over each window (seconds) back from now."""
     windows = sorted(set(windows))
@@ -78,17 +111,29 @@ def read(ids: Iterable[int], windows: Iterable[int], now_seconds: int) -> Readin
     params["oldest"] = now_seconds - (windows[-1] if windows else 0)
     params["now"] = now_seconds
     template = _sql(windows)
+    # Read first: the folder moves it in the transaction that fills the minutes below it.
+    watermark = folded_until(connection) if windows else None
+    if watermark is not None:
+        minute_us = 60 * 1_000_000
+        for index, seconds in enumerate(windows):  # a minute's bucket >= since <=> its samples' ts >= since, rounded up
+            params[f"raw_since{index}"] = -(-(now_seconds - seconds) // 60) * minute_us
+        params["raw_from"] = max(watermark, min(params[f"raw_since{i}"] for i in range(len(windows))))
+        params["raw_until"] = (now_seconds // 60 + 1) * minute_us
+        raw_template = _raw_sql(windows)
     with connection.cursor() as cursor:
         for start in range(0, len(ids), IDS_PER_QUERY):
             chunk = ids[start : start + IDS_PER_QUERY]
-            cursor.execute(template.replace("{ids}", ", ".join(map(str, chunk))), params)
+            written = ", ".join(map(str, chunk))
+            cursor.execute(template.replace("{ids}", written), params)
             for row in cursor.fetchall():
                 series_id, last, last_ts = row[0], row[1], row[2]
                 if last_ts is not None:
                     found.latest[series_id] = (float(last), int(last_ts))
                 for index, seconds in enumerate(windows):
-                    count, total, low, high = row[3 + 4 * index : 7 + 4 * index]
-                    if count:
-                        # MySQL sums integers as DECIMAL
-                        found.windows[seconds][series_id] = (int(count), float(total), float(low), float(high))
+                    _merge(found.windows[seconds], series_id, *row[3 + 4 * index : 7 + 4 * index])
+            if watermark is not None and params["raw_from"] < params["raw_until"]:
+                cursor.execute(raw_template.replace("{ids}", written), params)
+                for row in cursor.fetchall():
+                    for index, seconds in enumerate(windows):
+                        _merge(found.windows[seconds], row[0], *row[1 + 4 * index : 5 + 4 * index])
     return found

@@ -3,6 +3,7 @@
 COLLECT_HOST = "monitor.collection.tasks.collect_host_metrics"
 COLLECT_SERVERS = "monitor.collection.tasks.collect_server_status"
 PRUNE = "monitor.collection.tasks.prune_old_resources"
+FOLD = "monitor.collection.tasks.fold_rollups"
 SCRAPE = "monitor.collection.tasks.scrape_targets"
 EVALUATE_ALERTS = "monitor.alerts.tasks.evaluate_rules"
 PLAN_NOTIFICATIONS = "monitor.alerts.delivery_tasks.plan_notifications"
@@ -17,13 +18,15 @@ def beat_schedule(
     scrape_interval_seconds: int | None = None,
     alerts_interval_seconds: int | None = None,
     notify_interval_seconds: int = 10,
+    fold_interval_seconds: int = 60,
 ) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
     status every `server_interval_seconds` (default: the same), and the
     exporters of SCRAPE_TARGETS every `scrape_interval_seconds` (None: no targets, no entry),
     and the alert rules every `alerts_interval_seconds` (None: no entry).
     Notifications are planned and sent every `notify_interval_seconds`
-    (monitor/alerts/delivery_tasks.py).
+    (monitor/alerts/delivery_tasks.py). The minute and hour rollups are folded
+    every `fold_interval_seconds` (monitor/storage/folding.py).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -40,6 +43,12 @@ def beat_schedule(
         },
         # Hourly keeps each run short; batches keep each lock short.
         "prune-old-resources": {"task": PRUNE, "schedule": 3600.0, "options": {"expires": 3600.0}},
+        # A late fold is caught up by the next one: expire after two intervals.
+        "fold-rollups": {
+            "task": FOLD,
+            "schedule": float(fold_interval_seconds),
+            "options": {"expires": 2.0 * fold_interval_seconds},
+        },
     }
     schedule.update(notification_schedule(notify_interval_seconds))
     if scrape_interval_seconds:

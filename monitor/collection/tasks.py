@@ -183,6 +183,23 @@ def scrape_targets() -> int:
     return stored
 
 
+@shared_task(ignore_result=True, acks_late=False)
+def fold_rollups() -> int:
+    """Fold the minutes of samples now due into the minute and hour rollups (monitor/storage/folding.py)."""
+    from monitor.storage.folding import fold_pending
+
+    report = fold_pending()
+    if report.after != report.before:
+        logger.info(
+            "folded %d samples into the rollups: watermark %s -> %s (%.3f s)",
+            report.samples,
+            report.before,
+            report.after,
+            report.seconds,
+        )
+    return report.samples
+
+
 # Acknowledged on start: with acks_late a prune longer than the broker's visibility
 # timeout would be handed to another worker while it runs (settings); a prune cut
 # short by a dead worker is finished by the next hour's.

@@ -8,10 +8,11 @@ have to undo.
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from monitor.models import Sample
 
+from .folding import lock_for_write
 from .inserts import Point, retrying, store
 from .rollups import recompute
 
@@ -65,7 +66,9 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | N
 def _remove(series_id: int, instants: list[int]) -> int:
     """Delete samples of one series and rebuild the rollups they were part of (in the caller's transaction);
     how many there were (0: gone already)."""
+    with connection.cursor() as cursor:
+        watermark = lock_for_write(cursor)  # first, as a write: the folder does not fold around the edit
     deleted, _ = Sample.objects.filter(series_id=series_id, ts__in=instants).delete()
     if deleted:
-        recompute(series_id, instants)
+        recompute(series_id, instants, watermark)
     return deleted

@@ -2,9 +2,11 @@
 
 The one write path of the application: the API (one sample or a batch), the
 collection tasks and the other ingest protocols all call `store`. One batch
-costs one INSERT of its samples, one upsert per rollup tier, one upsert of the
-latest values and, at most once a second per host, one upsert of the host;
-series the process has not seen yet cost one more INSERT and SELECT. On MySQL
+costs a read of the fold watermark under a shared lock (folding.py), one
+INSERT of its samples, one upsert of their latest values and of the minute and
+hour buckets of those below the watermark (on MySQL the folder adds the
+others a minute later) and, at most once a second per host, one upsert of the
+host; series the process has not seen yet cost one more INSERT and SELECT. On MySQL
 a single sample (the notes' curl POST, an agent's one reading) goes as one
 packet of statements, its transaction and host included: one round trip.
 
@@ -17,14 +19,13 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, partial
 from typing import TypeVar
 
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.utils import timezone
@@ -36,8 +37,10 @@ from monitor.models import CollectionCycle, CounterState, Host, Sample
 from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
+from .folding import LOCK_FOR_WRITE_SQL, lock_for_write
 from .instants import from_us, to_us
 from .rollups import fold, fold_sql
+from .transactions import roll_back, write_transaction
 
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
@@ -218,10 +221,10 @@ def _write_once(rows: list[tuple[int, int, float]], points: Sequence[Point], mus
         if _one_trip(rows):
             _write_in_one_trip(rows, points)
         else:
-            with _transaction():
+            with write_transaction():
                 _write(rows, points, careful=False)
     except _Repeats:
-        with _transaction():
+        with write_transaction():
             _write(rows, points, careful=True, must_be_new=must_be_new)
 
 
@@ -244,47 +247,18 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
     due = _hosts_due(points)
     with connection.cursor() as cursor:
         hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
-        packet = ";".join(["START TRANSACTION", insert, fold_sql(rows), *hosts, "COMMIT"])
+        packet = ";".join(["START TRANSACTION", LOCK_FOR_WRITE_SQL, insert, *fold_sql(rows), *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
                 cursor.execute(packet)  # no parameters: nothing in it is a placeholder
                 while cursor.nextset() is not None:  # a statement that failed raises here
                     pass
         except BaseException as exc:
-            _roll_back(cursor)  # the failed statement left the transaction open
+            roll_back(cursor)  # the failed statement left the transaction open
             if isinstance(exc, IntegrityError) and exc.args[:1] == (DUPLICATE_KEY,):
                 raise _Repeats from None
             raise
     _host_written.update(due)
-
-
-@contextmanager
-def _transaction() -> Iterator[None]:
-    """All of a write or none of it.
-
-    Only plain cursor statements may run inside on MySQL: the ORM's own
-    transaction handling would commit this one early.
-    """
-    if connection.vendor != "mysql" or connection.in_atomic_block:
-        with transaction.atomic():
-            yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("START TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            _roll_back(cursor)
-            raise
-        cursor.execute("COMMIT")
-
-
-def _roll_back(cursor) -> None:
-    """End a failed plain-statement transaction; a connection already gone took it with it."""
-    try:
-        cursor.execute("ROLLBACK")
-    except DatabaseError:
-        pass
 
 
 def _write(
@@ -293,6 +267,8 @@ def _write(
     careful: bool,
     must_be_new: set[tuple[int, int]] = frozenset(),
 ) -> None:
+    with connection.cursor() as cursor:
+        watermark = lock_for_write(cursor)  # first: the folder waits for this write, or it for the folder
     if careful:
         rows = _new_only(rows, must_be_new)
     inserted = _insert_samples(rows)
@@ -300,7 +276,7 @@ def _write(
         if careful:  # another writer stored some of them meanwhile: try again from the start
             raise _Raced
         raise _Repeats
-    fold(rows)
+    fold(rows, watermark)
     _hosts_seen(points)
 
 

@@ -19,6 +19,7 @@ from django.db.models import Max, Min, Q, QuerySet
 from monitor.gc_pause import gc_paused
 from monitor.models import Rollup, Sample, Series
 
+from .folding import folded_until
 from .instants import from_us, to_us
 from .names import parse, series_key
 from .router import read_connection, replica_read
@@ -114,7 +115,7 @@ def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
 @replica_read
 def series_points(ids: list[int], since: int, until: int, step: int, aggregate: str) -> list[tuple[int, float]]:
     merged: dict[int, list] = {}
-    for source, lo, hi in plan(since, until, step):
+    for source, lo, hi in folded_plan(since, until, step):
         for bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step):
             # MySQL sums integers as DECIMAL
             _merge(merged, bucket, [int(count), float(total), float(low), float(high), None, None])
@@ -143,7 +144,7 @@ def series_points_many(
     everyone = sorted(owners)
     if not everyone:
         return [[] for _ in groups]
-    for source, lo, hi in plan(since, until, step):
+    for source, lo, hi in folded_plan(since, until, step):
         for start in range(0, len(everyone), IDS_PER_QUERY):
             ids = everyone[start : start + IDS_PER_QUERY]
             for series_id, bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step, by_series=True):
@@ -170,6 +171,19 @@ def plan(since: int, until: int, step: int, sources: tuple[Source, ...] = (HOUR,
         finer = sources[index + 1 :]
         return [*plan(since, lo, step, finer), (source, lo, hi), *plan(hi, until, step, finer)]
     return [(RAW, since, until)]
+
+
+def folded_plan(since: int, until: int, step: int) -> list[tuple]:
+    """`plan` over what the tiers hold: past the fold watermark (storage/folding.py) only raw samples count.
+
+    The watermark is read first: the folder moves it in the transaction that fills
+    the tiers below it, so the tier rows read next hold at least that much.
+    """
+    watermark = folded_until(read_connection(Rollup))
+    if watermark is None or watermark >= until:
+        return plan(since, until, step)
+    cut = max(since, watermark)
+    return [*plan(since, cut, step), (RAW, cut, until)]
 
 
 def _bucket_sql(source: Source, step: int) -> tuple[str, int]:

@@ -22,6 +22,7 @@ from django.db import connection
 from monitor.models import CollectionCycle, Series
 
 from . import partitions
+from .folding import folded_until
 from .partitions import TIERS, Tier
 
 
@@ -72,6 +73,11 @@ def prune(
             raise ValueError(f"retention of {name} must be at least 1 day, got {days[name]}")
         report = TierPrune(name, days[name], now - timedelta(days=days[name]))
         cutoff = tier.bound(report.cutoff)
+        if name == "raw":
+            # Samples the folder has not folded yet stay, whatever their age: the tiers need them.
+            watermark = folded_until(connection)
+            if watermark is not None:
+                cutoff = min(cutoff, watermark)
         if partitions.is_partitioned(tier):
             # Rows written late with instants older than the first partition's period
             # live in that partition and go with it.

@@ -1,9 +1,11 @@
 """Per-minute and per-hour rollups (count, sum, min, max, last) and latest values, kept up to date as samples arrive.
 
-A write folds the samples it stored into their buckets with one upsert: the
-rows are aggregated here first, then added to what each bucket already holds
-(count and sum add up, min and max compare, the newest `last` wins). The same
-statement moves each series' latest value (step 0). Nothing is ever
+A write folds the samples it stored with one upsert: the rows are aggregated
+here first, then added to what each bucket already holds (count and sum add
+up, min and max compare, the newest `last` wins). The same statement moves
+each series' latest value (step 0). On MySQL the minute and hour buckets of
+samples at or past the fold watermark are left to the folder (folding.py),
+which adds them a minute at a time with the same upsert. Nothing is ever
 rescanned, except the buckets a sample edit or delete touched (`recompute`).
 """
 
@@ -12,7 +14,7 @@ from functools import cache
 
 from django.db import connection
 
-from monitor.models import Rollup, Sample
+from monitor.models import FoldWatermark, Rollup, Sample
 
 from .bulk import insert_numbers, numbers_statement
 
@@ -46,41 +48,67 @@ def aggregate(rows: Iterable[tuple[int, int, float]], step: int) -> list[tuple]:
     return [(series_id, step, bucket, *b) for (series_id, bucket), b in buckets.items()]
 
 
-def fold(rows: Sequence[tuple[int, int, float]]) -> None:
-    """Add freshly stored samples to every tier and the latest values (the caller's transaction makes it atomic)."""
+def fold(rows: Sequence[tuple[int, int, float]], watermark: int | None) -> None:
+    """Add freshly stored samples to the latest values, and to the tiers those below `watermark` (None: all).
+
+    The caller's transaction makes it atomic, and holds the watermark's shared lock (folding.lock_for_write).
+    """
     if not rows:
         return
-    insert_numbers(_upsert_sql(connection.vendor), _buckets(rows), ROW_FORMAT)
+    insert_numbers(_upsert_sql(connection.vendor), _buckets(rows, watermark), ROW_FORMAT)
 
 
-def _buckets(rows: Sequence[tuple[int, int, float]]) -> list[tuple]:
-    """The latest values and every tier's buckets of `rows` in primary key order (concurrent writers lock alike)."""
-    folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(rows, step)]]
+def write_buckets(rows: list[tuple]) -> None:
+    """Add aggregated rows (COLUMNS order, primary key order) to what their buckets hold."""
+    insert_numbers(_upsert_sql(connection.vendor), rows, ROW_FORMAT)
+
+
+def _buckets(rows: Sequence[tuple[int, int, float]], watermark: int | None) -> list[tuple]:
+    """The latest values and the tiers' buckets of `rows` in primary key order (concurrent writers lock alike)."""
+    late = rows if watermark is None else [row for row in rows if row[1] < watermark]
+    folded = [*aggregate(rows, Rollup.LATEST), *[b for step in TIERS for b in aggregate(late, step)]]
     folded.sort(key=lambda row: row[:3])
     return folded
 
 
-def fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
-    """`fold` as the text of one MySQL statement, for a packet that also holds the samples' INSERT."""
-    return numbers_statement(_upsert_sql("mysql"), _buckets(rows), ROW_FORMAT)
+def fold_sql(rows: Sequence[tuple[int, int, float]]) -> list[str]:
+    """`fold` as MySQL statements for a packet that also holds the samples' INSERT and the watermark's lock.
+
+    The packet cannot read the watermark before it is sent, so the tiers' upsert
+    selects its rows under a condition on the watermark's table: they go in unless the
+    sample lies at or past it (NULL or no row: fold inline). The latest value always goes in.
+    """
+    watermark_table = connection.ops.quote_name(FoldWatermark._meta.db_table)
+    latest = numbers_statement(_upsert_sql("mysql"), aggregate(rows, Rollup.LATEST), ROW_FORMAT)
+    tiers = sorted((b for step in TIERS for b in aggregate(rows, step)), key=lambda row: row[:3])
+    head, tail = _upsert_sql("mysql").split(" VALUES ", 1)
+    tail = tail[tail.index(")") + 1 :]
+    selects = " UNION ALL ".join(
+        f"SELECT {ROW_FORMAT[1:-1] % bucket} FROM DUAL WHERE NOT EXISTS"
+        f" (SELECT 1 FROM {watermark_table} WHERE id = 1 AND until_us <= {int(bucket[-1])})"
+        for bucket in tiers
+    )
+    return [latest, f"{head} {selects}{tail}"]
 
 
-def recompute(series_id: int, ts_values: Iterable[int]) -> None:
+def recompute(series_id: int, ts_values: Iterable[int], watermark: int | None) -> None:
     """Rebuild the latest value and the minute and hour buckets holding these instants, after an edit or delete.
 
     In the order a write's fold locks them (latest value, minutes, hours: `_buckets`), so an
-    edit and a write of the same series wait for each other instead of deadlocking.
+    edit and a write of the same series wait for each other instead of deadlocking. Minutes
+    at or past `watermark` (the caller holds its shared lock) are the folder's to make: they
+    hold nothing yet, and the hour they start in holds only the minutes before them.
     """
-    instants = set(ts_values)
+    instants = {ts for ts in ts_values if watermark is None or ts < watermark}
     newest = Sample.objects.filter(series_id=series_id).order_by("-ts").values_list("series_id", "ts", "value")[:1]
     _delete(series_id, Rollup.LATEST, 0)
-    _write(aggregate(newest, Rollup.LATEST))
+    write_buckets(aggregate(newest, Rollup.LATEST))
     rows: list[tuple] = []
     for bucket in sorted({ts // (60 * US) * 60 for ts in instants}):
         raw = Sample.objects.filter(series_id=series_id, ts__gte=bucket * US, ts__lt=(bucket + 60) * US)
         _delete(series_id, Rollup.MINUTE, bucket)
         rows += aggregate(raw.values_list("series_id", "ts", "value"), Rollup.MINUTE)
-    _write(rows)
+    write_buckets(rows)
     rows = []
     for bucket in sorted({ts // (3600 * US) * 3600 for ts in instants}):
         minutes = Rollup.objects.filter(
@@ -88,7 +116,7 @@ def recompute(series_id: int, ts_values: Iterable[int]) -> None:
         ).values_list(*COLUMNS[3:])
         _delete(series_id, Rollup.HOUR, bucket)
         rows += merge(minutes, series_id, Rollup.HOUR, bucket)
-    _write(rows)
+    write_buckets(rows)
 
 
 def merge(parts: Iterable[tuple], series_id: int, step: int, bucket: int) -> list[tuple]:
@@ -109,10 +137,6 @@ def merge(parts: Iterable[tuple], series_id: int, step: int, bucket: int) -> lis
 
 def _delete(series_id: int, step: int, bucket: int) -> None:
     Rollup.objects.filter(series_id=series_id, step=step, bucket=bucket).delete()
-
-
-def _write(rows: list[tuple]) -> None:
-    insert_numbers(_upsert_sql(connection.vendor), rows, ROW_FORMAT)
 
 
 @cache
