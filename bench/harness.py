@@ -266,14 +266,25 @@ def migrate(db: str, target: str | None = None) -> float:
     return seconds
 
 
-def prepare_scratch(db: str = SCRATCH_DB) -> str:
-    """`db` migrated and empty of samples, series, rollups and hosts (the write benchmarks start from nothing)."""
+def prepare_scratch(db: str = SCRATCH_DB, fold_watermark_us: int | None = 0) -> str:
+    """`db` migrated and empty of samples, series, rollups and hosts (the write benchmarks start from nothing).
+
+    The fold watermark (monitor/storage/folding.py) is set where a running
+    installation has it, below every sample to come, so writes fold only their
+    latest values and leave the minute and hour tiers to the folder; None sets
+    it NULL: every write folds all its tiers, as on SQLite.
+    """
     migrate(db)
     conn = connect(db)
     tables = ["monitor_sample", "monitor_rollup", "monitor_series", "monitor_host", "monitor_collectioncycle"]
     tables += [t for t in ("bench_notes_resource", "bench_raw_sample") if _exists(conn, db, t)]
     for table in tables:
         execute(conn, f"TRUNCATE TABLE `{table}`")
+    execute(
+        conn,
+        "INSERT INTO monitor_foldwatermark (id, until_us) VALUES (1, %s) ON DUPLICATE KEY UPDATE until_us = %s",
+        [fold_watermark_us, fold_watermark_us],
+    )
     conn.close()
     return db
 

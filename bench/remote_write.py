@@ -13,6 +13,9 @@ after the other in the same run, each storing new samples of the same series:
            ids, samples, rollups + latest values, hosts), per request
     http   gunicorn (--workers W) on the same database, CLIENTS concurrent
            senders (Prometheus' shards) POSTing the bodies
+    fold   the fold-rollups task's work for the http side's samples (their
+           minute and hour rollups, storage/folding.py), timed after it;
+           "sustained" counts it as if the senders had waited for it
 
 Besides wall-clock samples/s, each side's CPU time is counted (this process,
 gunicorn's workers, and the MariaDB server when it is our own): on a shared
@@ -339,6 +342,14 @@ def measure(args, server: psutil.Process | None) -> None:
         where += " (monitor_rollup uncompressed)"
     print(f"{args.series} series x {args.scrapes} scrapes per side, {BATCH} samples per WriteRequest, on {where}")
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
+    from monitor.storage.folding import MINUTE_US, fold_pending
+
+    with connection.cursor() as cursor:  # where a running installation has it: below every sample to come
+        mark = t0 * 1000 // MINUTE_US * MINUTE_US
+        cursor.execute(
+            "INSERT INTO monitor_foldwatermark (id, until_us) VALUES (1, %s) ON DUPLICATE KEY UPDATE until_us = %s",
+            [mark, mark],
+        )
     store_side(bodies(args.series, 0, t0))  # creates the series: the sides find them in the catalog
     scrapes = range(1, args.scrapes + 1)
     stream = [body for k in scrapes for body in bodies(args.series, k, t0)]
@@ -360,10 +371,17 @@ def measure(args, server: psutil.Process | None) -> None:
         headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
         warm = warm_scrapes * len(stream) // args.scrapes
         http_side(port, later[:warm], args.clients, "/api/v1/write", headers)
+        fold_pending()  # everything before the measured part
         cpu = Cpu(mariadb=server, web=web).start()
         seconds = http_side(port, later[warm:], args.clients, "/api/v1/write", headers)
         used = cpu.stop()
         report(f"POST /api/v1/write (-w {args.workers}, {args.clients} senders)", n, seconds, used)
+        cpu = Cpu(mariadb=server, web=web).start()
+        fold = fold_pending()
+        fold_used = cpu.stop()
+        assert fold.samples == n, fold
+        report("fold of those samples (fold-rollups task)", n, fold.seconds, fold_used)
+        print(f"sustained (POST + fold): {n / (seconds + fold.seconds):,.0f} samples/s")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -4,7 +4,7 @@ The single POST, bulk and remote_write targets (issues 11.7, 12, 15) are ratios
 against writes that store only the sample row. Ours also folds each sample into
 three rollup rows (latest value, minute, hour) in the same transaction. This
 script prices each part on the server as statements of the exact text the
-write path sends (monitor/storage: `numbers_statement`, `fold_sql`), on one
+write path sends (monitor/storage: `numbers_statement`, the inline fold's buckets), on one
 connection, one transaction at a time, so the CPU the server spends is the
 part's cost and nothing else's:
 
@@ -13,10 +13,14 @@ part's cost and nothing else's:
       notes INSERT        the notes' viewset's statement (autocommit)
       sample              START TRANSACTION; our sample INSERT; COMMIT
       sample + latest     ... and the latest value's upsert
-      whole write         ... and the minute and hour upserts: the packet the API sends
+      whole write         ... and the minute and hour upserts: the packet with the watermark NULL
+      deferred write      the packet the API sends once the folder runs: the watermark's shared
+                          lock, the sample, the latest value, the tiers' conditional upsert
+                          (skipped: the sample lies past the watermark)
     batch (SAMPLES_PER_BATCH series at one instant, as bulk POSTs and remote_write send):
       batch samples       the samples' INSERT, one transaction
       batch whole write   the samples' INSERT and the fold of all three tiers, one transaction
+      batch deferred      the watermark's shared lock, the samples' INSERT and their latest values
 
 MariaDB's CPU is read from its process (every thread: purge and log writers
 included), so the server must run on this machine; each round waits for a
@@ -45,8 +49,9 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
     """name -> (samples per transaction, k -> packet text of the k-th transaction)."""
     from monitor.models import Rollup, Sample
     from monitor.storage.bulk import numbers_statement
+    from monitor.storage.folding import LOCK_FOR_WRITE_SQL
     from monitor.storage.inserts import SAMPLE_COLUMNS, SAMPLE_FORMAT, _statement
-    from monitor.storage.rollups import ROW_FORMAT, _upsert_sql, aggregate, fold_sql
+    from monitor.storage.rollups import ROW_FORMAT, _buckets, _upsert_sql, aggregate, fold_sql
 
     insert = _statement("mysql", Sample, SAMPLE_COLUMNS, 1, None, (), ())
     notes = (
@@ -67,6 +72,9 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
     def latest(rows) -> str:
         return numbers_statement(_upsert_sql("mysql"), aggregate(rows, Rollup.LATEST), ROW_FORMAT)
 
+    def inline_fold(rows) -> str:  # every tier folded in the write (the watermark NULL)
+        return numbers_statement(_upsert_sql("mysql"), _buckets(rows, None), ROW_FORMAT)
+
     def samples(rows) -> str:
         return numbers_statement(insert, rows, SAMPLE_FORMAT)
 
@@ -75,9 +83,17 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
         "notes INSERT": (1, lambda k: notes),
         "sample": (1, lambda k: transaction(samples(one(k)))),
         "sample + latest": (1, lambda k: transaction(samples(one(k)), latest(one(k)))),
-        "whole write": (1, lambda k: transaction(samples(one(k)), fold_sql(one(k)))),
+        "whole write": (1, lambda k: transaction(samples(one(k)), inline_fold(one(k)))),
+        "deferred write": (
+            1,
+            lambda k: transaction(LOCK_FOR_WRITE_SQL, samples(one(k)), *fold_sql(one(k))),
+        ),
         "batch samples": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)))),
-        "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), fold_sql(batch(k)))),
+        "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold(batch(k)))),
+        "batch deferred": (
+            SAMPLES_PER_BATCH,
+            lambda k: transaction(LOCK_FOR_WRITE_SQL, samples(batch(k)), latest(batch(k))),
+        ),
     }
 
 
