@@ -102,3 +102,18 @@ def test_old_garbage_cycles_are_freed_during_a_steady_stream_of_pauses(monkeypat
         with gc_paused():
             pass  # another request
         assert gone() is None
+
+
+def test_a_web_worker_leaves_its_start_up_heap_out_of_every_collection():
+    """db_django.wsgi freezes what start-up built: a full collection then walks only what requests leave."""
+    import os
+    import subprocess
+    import sys
+
+    script = "import gc, json, db_django.wsgi; print(json.dumps([gc.get_freeze_count(), len(gc.get_objects())]))"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "db_django.settings"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    frozen, tracked = map(int, out.stdout.strip().splitlines()[-1].strip("[]").split(","))
+    assert frozen > 50_000  # Django, DRF and every view module
+    assert tracked < 1_000
