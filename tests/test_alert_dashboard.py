@@ -51,3 +51,13 @@ def test_a_host_page_shows_only_its_own(client, alerts):
     html = client.get("/hosts/web-1/").content.decode()
     assert "summary 0 of web-1" in html and "summary 2 of web-1" in html
     assert "summary 1 of web-2" not in html
+
+
+def test_an_alert_of_a_host_named_dot_dot_links_to_that_hosts_page(client):
+    store("cpu.percent", 10, "..")
+    rule = AlertRule.objects.get(name="disk_nearly_full")
+    Alert.objects.create(rule=rule, fingerprint="9" * 40, host="..", state="critical", firing_since=timezone.now())
+    (row,) = active_alerts()
+    assert row["url"] == "/hosts/~../"  # a browser resolves /hosts/../ to the fleet
+    page = client.get(row["url"])
+    assert page.status_code == 200 and "<title>.. · db_django monitor</title>" in page.content.decode()

@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -286,3 +287,103 @@ def test_the_more_link_of_a_crowded_chart_opens_the_series_it_left_out(client, f
     query = parse_qs(html[start : html.index('"', start)].replace("&amp;", "&"))
     assert query["host"] == ["calm-1"]
     assert len(query["metric"]) == 3 and all(name.startswith("app.requests{") for name in query["metric"])
+
+
+class Links(HTMLParser):
+    """Every <a> of a page as (its text, whitespace collapsed; its href)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+        self.open: list[list[str]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.open.append([dict(attrs).get("href", ""), ""])
+
+    def handle_data(self, data):
+        for link in self.open:
+            link[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self.open:
+            href, text = self.open.pop()
+            self.found.append((" ".join(text.split()), href))
+
+
+def link_named(html: str, text: str, under: str) -> str:
+    """The href of the one link reading `text` whose target starts with `under`."""
+    (href,) = [href for label, href in Links(html).found if label == text and href.startswith(under)]
+    return href
+
+
+def opened_by_a_browser(href: str) -> str:
+    """The path and query a browser asks for when it follows `href` (an absolute path): the WHATWG URL
+    parser drops `.` segments and lets `..` ones remove the segment before, `%2e` spelt ones included."""
+    path, mark, query = href.partition("?")
+    segments = path.split("/")[1:]
+    kept: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        dots = segment.lower().replace("%2e", ".")
+        if dots == "..":
+            if kept:
+                kept.pop()
+            if last:
+                kept.append("")
+        elif dots == ".":
+            if last:
+                kept.append("")
+        else:
+            kept.append(segment)
+    return "/" + "/".join(kept) + mark + query
+
+
+DOT_NAMES = [".", "..", "a/../b", "./x", "x/.", "a/./b", "../..", "a/.."]
+
+
+@pytest.mark.parametrize("name", DOT_NAMES)
+def test_a_host_named_with_dot_segments_opens_its_own_page_from_the_fleet(client, fleet, name):
+    Sample.objects.store([point("cpu.percent", 5, name, timezone.now()), point("cpu.percent", 7, "b", timezone.now())])
+    fleet_page = client.get("/").content.decode()
+    href = link_named(fleet_page, name, "/hosts/")
+    assert f'<option value="{href}">' in fleet_page  # the host picker opens the same page
+    path = opened_by_a_browser(href)
+    page = client.get(path)
+    assert page.status_code == 200 and config_of(page).get("rawHost") == name
+    # host.js refreshes the stale badge from the page's own path
+    state = client.get(path + "?part=state")
+    assert state.status_code == 200 and state["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("name", [".", "..", "a/../b", "/var/run/../mysqld.sock"])
+def test_a_server_named_with_dot_segments_opens_its_own_page_from_the_fleet_and_its_host(client, fleet, name):
+    Sample.objects.store([point(f"mysql.up:{name}", 1, "db-9", timezone.now())])
+    fleet_page = client.get("/").content.decode()
+    host_page = client.get("/hosts/db-9/").content.decode()
+    for href in (
+        link_named(fleet_page, f"MySQL {name}", "/servers/"),
+        link_named(host_page, f"mysql {name}", "/servers/"),
+    ):
+        page = client.get(opened_by_a_browser(href))
+        assert page.status_code == 200 and f"<title>MySQL {name} ·" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("web-1", "/hosts/web-1/"),
+        ("rack/web-1", "/hosts/rack/web-1/"),
+        ("...", "/hosts/.../"),
+        (".hidden/x.", "/hosts/.hidden/x./"),
+        ("~x/~", "/hosts/~x/~/"),
+        ("%2e", "/hosts/%252e/"),
+        ("~.", "/hosts/~~./"),  # tildes then dots: one tilde more, so that `~.` reads back as `.`
+        ("a/~~../b", "/hosts/a/~~~../b/"),
+    ],
+)
+def test_only_dot_segments_change_a_host_url_and_every_name_reads_back(client, fleet, name, url):
+    Sample.objects.store([point("cpu.percent", 5, name, timezone.now())])
+    assert link_named(client.get("/").content.decode(), name, "/hosts/") == url
+    assert config_of(client.get(opened_by_a_browser(url))).get("rawHost") == name
