@@ -185,3 +185,49 @@ def test_an_alert_still_firing_when_its_silence_ends_sends_its_resolved_message(
         ("disk_full", "firing", [("/", "firing")]),
         ("disk_full", "resolved", [("/", "resolved")]),
     ], "the silence ended before it resolved: the muted mark went with it"
+
+
+def test_renaming_a_firing_rule_does_not_announce_it_again(receiver, client):
+    AlertRule.objects.create(name="cpu_busy", metric="cpu.percent", lookup="last", window=60, warning=90)
+    for t in range(0, 1200, STEP):
+        if t == 200:  # announced at 30; renamed through the API while it fires
+            renamed = client.patch(
+                "/monitor/alerts/rules/cpu_busy/", {"name": "cpu_hot"}, content_type="application/json"
+            )
+            assert renamed.status_code == 200, renamed.json()
+        store_many([point("cpu.percent", 99 if t < 700 else 20, "db-1", at(t))])
+        evaluate(at(t))
+        plan(at(t))
+        send_due(at(t))
+    sent = [r.json() for r in receiver.received]
+    assert [(m["groupLabels"]["alertname"], m["status"]) for m in sent] == [
+        ("cpu_busy", "firing"),
+        ("cpu_busy", "resolved"),
+    ], "one group from first firing to resolved, under the name it was announced with"
+    assert len({a["fingerprint"] for m in sent for a in m["alerts"]}) == 1
+    assert AlertEvent.objects.filter(to_state="ok").count() == 1
+
+
+def test_a_renamed_rule_reaches_alertmanager_under_its_new_name_and_ends_the_old_one(client):
+    AlertRule.objects.create(name="cpu_busy", metric="cpu.percent", lookup="last", window=60, warning=90)
+    with http_receiver() as alertmanager:
+        Channel.objects.create(
+            name="am",
+            kind="alertmanager",
+            target=alertmanager.url,
+            group_wait=0,
+            group_interval=60,
+            repeat_interval=600,
+        )
+        for t in range(0, 300, STEP):
+            if t == 100:
+                client.patch("/monitor/alerts/rules/cpu_busy/", {"name": "cpu_hot"}, content_type="application/json")
+            store_many([point("cpu.percent", 99, "db-1", at(t))])
+            evaluate(at(t))
+            plan(at(t))
+            send_due(at(t))
+        posted = [r.json() for r in alertmanager.received]
+    ends = {a["labels"]["alertname"]: a["endsAt"] for alerts in posted[1:] for a in alerts}
+    assert [a["labels"]["alertname"] for a in posted[0]] == ["cpu_busy"]
+    assert "cpu_hot" in ends, "the new label set is pushed at once (group_interval), not at the next repeat"
+    assert ends["cpu_busy"] < ends["cpu_hot"], "the old label set ended there at once, the new one fires"

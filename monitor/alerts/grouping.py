@@ -7,7 +7,10 @@ loses nothing; the next one sees the same state.
 
 Per enabled channel, the firing alerts that reach it (severity >= min_severity,
 the channel's matchers, not silenced, not inhibited: monitor/alerts/matchers.py)
-are grouped by (rule name, host). For each group:
+are grouped by (rule, host): by the rule's id, so a rule renamed while it
+fires keeps its group, its memory and the name (groupKey, groupLabels) the
+group was announced with until it is forgotten; its alerts' labels carry the
+new name. For each group:
 
 - new: it waits `group_wait` before its first message, so alerts that fire
   together (a disk filling on several mounts) arrive in one message;
@@ -66,8 +69,12 @@ class Firing:
     muted: str = ""
 
 
-def group_key(rule_name: str, host: str) -> str:
-    return hashlib.sha1(f"{rule_name}\0{host}".encode()).hexdigest()
+def group_key(rule_id: int, host: str) -> str:
+    """A group's key: its rule's id, not its name, so renaming a firing rule keeps its group (and its memory).
+
+    "rule:" keeps these keys apart from the name keys of before (a rule name is a slug, without a colon).
+    """
+    return hashlib.sha1(f"rule:{rule_id}\0{host}".encode()).hexdigest()
 
 
 def generator_url(host: str) -> str:
@@ -118,7 +125,7 @@ def plan(now: datetime | None = None) -> int:
         for item in firing.values():
             if item.muted or not reaches(channel, item):
                 continue
-            key = group_key(item.alert.rule.name, item.alert.host)
+            key = group_key(item.alert.rule_id, item.alert.host)
             wanted[key].append(item)
             names[key] = (item.alert.rule.name, item.alert.host)
         known = set(NotificationGroup.objects.filter(channel=channel).values_list("key", flat=True))
@@ -190,6 +197,14 @@ def _plan_group(
         # New, or escalated/de-escalated (a warning that became critical is news, as in Alertmanager
         # where the severity label makes it another alert).
         joined = [fp for fp in now_firing if _severity(previous.get(fp)) != now_firing[fp].labels.get("severity")]
+        if channel.kind == Channel.Kind.ALERTMANAGER:
+            # Alertmanager tells alerts apart by all their labels: one relabelled (its rule renamed, its
+            # labels edited) is another alert there, to be pushed now and its old label set ended below.
+            joined += [
+                fp
+                for fp in now_firing
+                if fp in previous and fp not in joined and previous[fp].get("labels") != now_firing[fp].labels
+            ]
         if not now_firing and not resolved:
             if not kept:
                 group.delete()  # everything it said fires no more, and ended muted: nothing to say
@@ -213,9 +228,9 @@ def _plan_group(
             return written
         shown = resolved_items if channel.send_resolved else []
         if channel.kind == Channel.Kind.ALERTMANAGER:
-            # Alertmanager tells alerts apart by all their labels: after a change of severity the old
-            # label set would stay active there until its endsAt (4 x repeat_interval). End it now.
-            changed = [fp for fp in joined if _severity(previous.get(fp)) is not None]
+            # After a change of labels (severity, a rename) the old label set would stay active there
+            # until its endsAt (4 x repeat_interval). End it now.
+            changed = [fp for fp in joined if fp in previous]
             shown = [*shown, *(AlertItem.from_json(previous[fp], RESOLVED, ends_at=now) for fp in changed)]
         return _write(channel, group, now_firing, shown, kept, now)
 
