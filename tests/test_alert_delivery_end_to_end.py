@@ -13,7 +13,7 @@ from django.utils import timezone
 from alert_receivers import http_receiver, shipped_rule
 from monitor.alerts.evaluation import evaluate
 from monitor.alerts.grouping import plan
-from monitor.alerts.models import AlertEvent, AlertRule, Channel
+from monitor.alerts.models import AlertEvent, AlertRule, Channel, Silence
 from monitor.alerts.outbox import send_due
 from samples import point, store_many
 
@@ -114,3 +114,120 @@ def test_without_keep_firing_for_a_flapping_metric_sends_at_most_two_messages_pe
     assert statuses(receiver)[0] == ("load_high", "firing", ["warning"])
     # 600 s of flapping with group_interval=120: a firing and a resolved message per interval at most
     assert len(receiver.received) <= 2 * 600 / 120, f"{flips} state changes, {len(receiver.received)} messages"
+
+
+def messages(receiver) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(group's alertname, status, [(alert's alertname or mount, alert status)]) of each message received."""
+    return [
+        (
+            m["groupLabels"]["alertname"],
+            m["status"],
+            [(a["labels"].get("mount") or a["labels"]["alertname"], a["status"]) for a in m["alerts"]],
+        )
+        for m in (r.json() for r in receiver.received)
+    ]
+
+
+def test_an_alert_that_clears_while_silenced_sends_no_resolved_message(receiver):
+    AlertRule.objects.create(name="disk_full", metric="disk.used_percent", lookup="last", window=60, warning=90)
+
+    def disks(t):
+        root = 95 if t < 600 else 10  # fires at once, announced after group_wait; clears under the silence
+        data = 95 if 300 <= t < 500 else 10  # fires and clears under the silence: never heard of
+        return [("disk.used_percent:/", root), ("disk.used_percent:/data", data)]
+
+    for t in range(0, 1400, STEP):
+        if t == 200:
+            Silence.objects.create(
+                matchers=[{"name": "alertname", "value": "disk_full", "regex": False}],
+                starts_at=at(t),
+                ends_at=at(1000),
+                created_by="ops",
+                comment="disk swap",
+            )
+        store_many(point(name, value, "db-1", at(t)) for name, value in disks(t))
+        evaluate(at(t))
+        plan(at(t))
+        send_due(at(t))
+    assert AlertEvent.objects.filter(to_state="ok").count() == 2, "both alerts cleared while silenced"
+    assert messages(receiver) == [("disk_full", "firing", [("/", "firing")])], "nothing after the silence either"
+
+
+def test_an_alert_that_clears_while_its_host_inhibits_it_sends_no_resolved_message(receiver):
+    shipped_rule("host_not_reporting")
+    AlertRule.objects.create(name="cpu_busy", metric="cpu.percent", lookup="last", window=60, warning=90)
+
+    def host(t):
+        # busy and announced; down from 300 (cpu_busy keeps firing, inhibited); back at 900, calm: both
+        # clear in the same evaluation, the inhibition with them
+        if 300 <= t < 900:
+            return []
+        return [("cpu.count", 4), ("cpu.percent", 99 if t < 300 else 20)]
+
+    simulate(1500, host)
+    sent = messages(receiver)
+    assert ("cpu_busy", "firing", [("cpu_busy", "firing")]) in sent
+    assert [m for m in sent if m[0] == "cpu_busy"] == [("cpu_busy", "firing", [("cpu_busy", "firing")])]
+    assert [m[1] for m in sent if m[0] == "host_not_reporting"] == ["firing", "resolved"]
+
+
+def test_an_alert_still_firing_when_its_silence_ends_sends_its_resolved_message(receiver):
+    AlertRule.objects.create(name="disk_full", metric="disk.used_percent", lookup="last", window=60, warning=90)
+    Silence.objects.create(
+        matchers=[{"name": "alertname", "value": "disk_full", "regex": False}],
+        starts_at=at(200),
+        ends_at=at(400),
+        created_by="ops",
+        comment="disk swap",
+    )
+    simulate(1200, lambda t: [("disk.used_percent:/", 95 if t < 600 else 10)])
+    assert messages(receiver) == [
+        ("disk_full", "firing", [("/", "firing")]),
+        ("disk_full", "resolved", [("/", "resolved")]),
+    ], "the silence ended before it resolved: the muted mark went with it"
+
+
+def test_renaming_a_firing_rule_does_not_announce_it_again(receiver, client):
+    AlertRule.objects.create(name="cpu_busy", metric="cpu.percent", lookup="last", window=60, warning=90)
+    for t in range(0, 1200, STEP):
+        if t == 200:  # announced at 30; renamed through the API while it fires
+            renamed = client.patch(
+                "/monitor/alerts/rules/cpu_busy/", {"name": "cpu_hot"}, content_type="application/json"
+            )
+            assert renamed.status_code == 200, renamed.json()
+        store_many([point("cpu.percent", 99 if t < 700 else 20, "db-1", at(t))])
+        evaluate(at(t))
+        plan(at(t))
+        send_due(at(t))
+    sent = [r.json() for r in receiver.received]
+    assert [(m["groupLabels"]["alertname"], m["status"]) for m in sent] == [
+        ("cpu_busy", "firing"),
+        ("cpu_busy", "resolved"),
+    ], "one group from first firing to resolved, under the name it was announced with"
+    assert len({a["fingerprint"] for m in sent for a in m["alerts"]}) == 1
+    assert AlertEvent.objects.filter(to_state="ok").count() == 1
+
+
+def test_a_renamed_rule_reaches_alertmanager_under_its_new_name_and_ends_the_old_one(client):
+    AlertRule.objects.create(name="cpu_busy", metric="cpu.percent", lookup="last", window=60, warning=90)
+    with http_receiver() as alertmanager:
+        Channel.objects.create(
+            name="am",
+            kind="alertmanager",
+            target=alertmanager.url,
+            group_wait=0,
+            group_interval=60,
+            repeat_interval=600,
+        )
+        for t in range(0, 300, STEP):
+            if t == 100:
+                client.patch("/monitor/alerts/rules/cpu_busy/", {"name": "cpu_hot"}, content_type="application/json")
+            store_many([point("cpu.percent", 99, "db-1", at(t))])
+            evaluate(at(t))
+            plan(at(t))
+            send_due(at(t))
+        posted = [r.json() for r in alertmanager.received]
+    ends = {a["labels"]["alertname"]: a["endsAt"] for alerts in posted[1:] for a in alerts}
+    assert [a["labels"]["alertname"] for a in posted[0]] == ["cpu_busy"]
+    assert "cpu_hot" in ends, "the new label set is pushed at once (group_interval), not at the next repeat"
+    assert ends["cpu_busy"] < ends["cpu_hot"], "the old label set ended there at once, the new one fires"

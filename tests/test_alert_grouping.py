@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from alert_receivers import alert, fire, resolve, rule
-from monitor.alerts.grouping import plan
+from monitor.alerts.grouping import group_key, plan
 from monitor.alerts.models import AlertState, Channel, Notification, NotificationGroup, Silence
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_shipped_rules")]
@@ -286,3 +286,20 @@ def test_a_critical_only_channel_hears_that_its_alert_dropped_back_to_warning(ch
     assert plan(now + timedelta(seconds=60)) == 1
     last = Notification.objects.order_by("-id").first().payload
     assert last["status"] == "resolved" and last["alerts"][0]["labels"]["severity"] == "critical"
+
+
+def test_the_upgrade_rekeys_groups_by_rule_id_so_a_firing_group_is_not_announced_again(channel, disk):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    rekey = import_module("monitor.migrations.0016_notification_group_rule_key")
+    fire(alert(disk, "db-1", "disk.used_percent:/"), at(0))
+    run(0, 30)
+    rekey.backwards(apps, None)  # the group and its outbox row as the version before left them
+    by_name = NotificationGroup.objects.get().key
+    assert Notification.objects.get().group_key == by_name != group_key(disk.id, "db-1")
+    rekey.forwards(apps, None)
+    assert NotificationGroup.objects.get().key == group_key(disk.id, "db-1") == Notification.objects.get().group_key
+    run(40, 1000)
+    assert [m["status"] for m in messages()] == ["firing"], "neither resolved under the old key nor firing again"

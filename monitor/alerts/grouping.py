@@ -7,7 +7,10 @@ loses nothing; the next one sees the same state.
 
 Per enabled channel, the firing alerts that reach it (severity >= min_severity,
 the channel's matchers, not silenced, not inhibited: monitor/alerts/matchers.py)
-are grouped by (rule name, host). For each group:
+are grouped by (rule, host): by the rule's id, so a rule renamed while it
+fires keeps its group, its memory and the name (groupKey, groupLabels) the
+group was announced with until it is forgotten; its alerts' labels carry the
+new name. For each group:
 
 - new: it waits `group_wait` before its first message, so alerts that fire
   together (a disk filling on several mounts) arrive in one message;
@@ -16,6 +19,11 @@ are grouped by (rule name, host). For each group:
 - unchanged and still firing: repeated every `repeat_interval`;
 - every alert resolved: one resolved message (when `send_resolved`), then the
   group is forgotten; a group with nothing firing when its wait ends sends nothing.
+
+Muted alerts (silenced, inhibited) send nothing, neither firing nor resolved, as
+in Alertmanager: one announced and then muted is kept in the group's memory
+(marked muted) and not called resolved; if it resolves while muted, or was muted
+when last seen firing, it is forgotten without a word.
 
 A metric that flaps every few seconds therefore yields one firing message and
 at most one more per group_interval, not one per flap.
@@ -42,12 +50,14 @@ from django.utils import timezone
 
 from .channels import FIRING, RESOLVED, AlertItem, GroupMessage, kinds
 from .labels import alert_labels
-from .matchers import labels_match, muted_alerts
+from .matchers import Muting, labels_match
 from .models import FIRING_STATES, Alert, Channel, Notification, NotificationGroup, Severity
 
 logger = logging.getLogger(__name__)
 
 SEVERITY_RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
+# The key, in a group's memory of an alert (NotificationGroup.last_alerts), of why it was muted when last seen firing.
+MUTED = "muted"
 
 
 @dataclass
@@ -59,8 +69,12 @@ class Firing:
     muted: str = ""
 
 
-def group_key(rule_name: str, host: str) -> str:
-    return hashlib.sha1(f"{rule_name}\0{host}".encode()).hexdigest()
+def group_key(rule_id: int, host: str) -> str:
+    """A group's key: its rule's id, not its name, so renaming a firing rule keeps its group (and its memory).
+
+    "rule:" keeps these keys apart from the name keys of before (a rule name is a slug, without a colon).
+    """
+    return hashlib.sha1(f"rule:{rule_id}\0{host}".encode()).hexdigest()
 
 
 def generator_url(host: str) -> str:
@@ -102,8 +116,8 @@ def plan(now: datetime | None = None) -> int:
     if not channels:
         return 0
     alerts = list(Alert.objects.filter(state__in=FIRING_STATES).select_related("rule"))
-    muted = muted_alerts(alerts, now)
-    firing = {a.fingerprint: Firing(a, alert_labels(a), muted.get(a.fingerprint, "")) for a in alerts}
+    muting = Muting(now)
+    firing = {a.fingerprint: Firing(a, alert_labels(a), muting.reason(a)) for a in alerts}
     written = 0
     for channel in channels:
         wanted: dict[str, list[Firing]] = defaultdict(list)
@@ -111,13 +125,13 @@ def plan(now: datetime | None = None) -> int:
         for item in firing.values():
             if item.muted or not reaches(channel, item):
                 continue
-            key = group_key(item.alert.rule.name, item.alert.host)
+            key = group_key(item.alert.rule_id, item.alert.host)
             wanted[key].append(item)
             names[key] = (item.alert.rule.name, item.alert.host)
         known = set(NotificationGroup.objects.filter(channel=channel).values_list("key", flat=True))
         for key in sorted(set(wanted) | known):
             try:
-                written += _plan_group(channel, key, names.get(key), wanted.get(key, []), firing, now)
+                written += _plan_group(channel, key, names.get(key), wanted.get(key, []), firing, muting, now)
             except IntegrityError:
                 # Another planner wrote this group's message (or created it) first: its row stands.
                 logger.info("group %s of channel %s planned concurrently; skipped", key, channel.name)
@@ -133,6 +147,7 @@ def _plan_group(
     name: tuple[str, str] | None,
     current: list[Firing],
     firing: dict[str, Firing],
+    muting: Muting,
     now: datetime,
 ) -> int:
     with transaction.atomic():
@@ -161,31 +176,50 @@ def _plan_group(
             return _write(channel, group, now_firing, [], {}, now)
 
         # Alerts of the last message that still fire but are muted now (silenced, inhibited) are
-        # neither shown nor called resolved; they stay remembered, so the end of a silence is no news.
-        # One that no longer reaches this channel (a critical-only channel's alert back to warning)
-        # is over as far as the channel knows: resolved.
-        def muted_here(fp: str) -> bool:
-            item = firing.get(fp)
-            return item is not None and bool(item.muted) and reaches(channel, item)
-
-        kept = {fp: data for fp, data in previous.items() if fp not in now_firing and muted_here(fp)}
-        resolved = [fp for fp in previous if fp not in now_firing and not muted_here(fp)]
+        # neither shown nor called resolved; they stay remembered, marked muted, so the end of a silence
+        # is no news. One that no longer fires (or no longer reaches this channel: a critical-only
+        # channel's alert back to warning) is over as far as the channel knows: resolved, unless it is
+        # muted now or was when last seen firing (inhibited by a host alert that cleared in the same
+        # evaluation): Alertmanager mutes resolved notifications too, so it is forgotten without a word.
+        gone = [fp for fp in previous if fp not in now_firing]
+        kept = {
+            fp: {**previous[fp], MUTED: firing[fp].muted}
+            for fp in gone
+            if fp in firing and firing[fp].muted and reaches(channel, firing[fp])
+        }
+        over = [fp for fp in gone if fp not in kept]
+        muted_over = _muted_over(over, previous, firing, muting)
+        resolved = [fp for fp in over if fp not in muted_over]
+        # What the group remembers if it sends nothing now: what still fires (a mark cleared once it is
+        # heard again), the muted, and the resolved ones until a message has shown them.
+        memory = {fp: _unmarked(previous[fp]) for fp in previous if fp in now_firing}
+        memory.update(kept)
         # New, or escalated/de-escalated (a warning that became critical is news, as in Alertmanager
         # where the severity label makes it another alert).
         joined = [fp for fp in now_firing if _severity(previous.get(fp)) != now_firing[fp].labels.get("severity")]
+        if channel.kind == Channel.Kind.ALERTMANAGER:
+            # Alertmanager tells alerts apart by all their labels: one relabelled (its rule renamed, its
+            # labels edited) is another alert there, to be pushed now and its old label set ended below.
+            joined += [
+                fp
+                for fp in now_firing
+                if fp in previous and fp not in joined and previous[fp].get("labels") != now_firing[fp].labels
+            ]
         if not now_firing and not resolved:
+            if not kept:
+                group.delete()  # everything it said fires no more, and ended muted: nothing to say
+                return 0
+            _remember(group, memory)
             return 0  # only muted alerts left: nothing to say, and still nothing new when the silence ends
         if resolved and not joined and now_firing and not channel.send_resolved:
             # Fewer alerts firing is no news to a channel that hears no resolutions (Alertmanager's rule):
             # forget them, so one that fires again is news then.
-            group.last_alerts = {fp: data for fp, data in previous.items() if fp not in resolved}
-            group.save(update_fields=["last_alerts"])
+            _remember(group, memory)
             return 0
         since_last = now - group.last_sent_at
-        if joined or resolved:
-            if since_last < timedelta(seconds=channel.group_interval):
-                return 0
-        elif since_last < timedelta(seconds=channel.repeat_interval):
+        wait = channel.group_interval if joined or resolved else channel.repeat_interval
+        if since_last < timedelta(seconds=wait):
+            _remember(group, {**memory, **{fp: previous[fp] for fp in resolved}})
             return 0
         resolved_items = _resolved_items(resolved, previous, now)
         if not now_firing:
@@ -194,11 +228,35 @@ def _plan_group(
             return written
         shown = resolved_items if channel.send_resolved else []
         if channel.kind == Channel.Kind.ALERTMANAGER:
-            # Alertmanager tells alerts apart by all their labels: after a change of severity the old
-            # label set would stay active there until its endsAt (4 x repeat_interval). End it now.
-            changed = [fp for fp in joined if _severity(previous.get(fp)) is not None]
+            # After a change of labels (severity, a rename) the old label set would stay active there
+            # until its endsAt (4 x repeat_interval). End it now.
+            changed = [fp for fp in joined if fp in previous]
             shown = [*shown, *(AlertItem.from_json(previous[fp], RESOLVED, ends_at=now) for fp in changed)]
         return _write(channel, group, now_firing, shown, kept, now)
+
+
+def _muted_over(
+    fingerprints: list[str], previous: dict[str, dict], firing: dict[str, Firing], muting: Muting
+) -> set[str]:
+    """Those of the alerts over for a channel that were muted when last seen firing, or are muted now."""
+    marked = {fp for fp in fingerprints if previous[fp].get(MUTED)}
+    muted = {fp for fp in fingerprints if fp in firing and firing[fp].muted}
+    rest = [fp for fp in fingerprints if fp not in firing and fp not in marked]
+    if rest:
+        rows = Alert.objects.filter(fingerprint__in=rest).select_related("rule")
+        muted.update(row.fingerprint for row in rows if muting.reason(row))
+    return marked | muted
+
+
+def _unmarked(shown: dict) -> dict:
+    return {k: v for k, v in shown.items() if k != MUTED}
+
+
+def _remember(group: NotificationGroup, last_alerts: dict[str, dict]) -> None:
+    """Keep what the group knows when it sends nothing (marks, alerts forgotten quietly); no write if unchanged."""
+    if last_alerts != group.last_alerts:
+        group.last_alerts = last_alerts
+        group.save(update_fields=["last_alerts"])
 
 
 def _severity(shown: dict | None) -> str | None:

@@ -90,18 +90,30 @@ def inhibiting_hosts() -> set[str]:
     )
 
 
+class Muting:
+    """The silences in force and the inhibiting hosts at one moment, read once: what mutes an alert then.
+
+    The planner asks about firing alerts and about alerts that resolved since a channel's last message
+    (a resolution that comes while muted is not news either), so both are answered from one read.
+    """
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.silences = active_silences(now)
+        self.inhibited_hosts = inhibiting_hosts()
+
+    def reason(self, alert: Alert) -> str:
+        """ "silenced", "inhibited" or "": silence wins, it is the one an operator chose. Needs the rule loaded."""
+        if is_silenced(alert_labels(alert), self.silences):
+            return SILENCED
+        if alert.host in self.inhibited_hosts and not alert.rule.inhibits_host:
+            return INHIBITED
+        return ""
+
+
 def muted_alerts(alerts: Iterable[Alert], now: datetime | None = None) -> dict[str, str]:
     """The alerts among `alerts` that send nothing, by fingerprint: "silenced" or "inhibited".
 
-    Silence wins when both apply (it is the one an operator chose). Each alert
-    needs its rule loaded (select_related("rule") saves a query per alert).
+    Each alert needs its rule loaded (select_related("rule") saves a query per alert).
     """
-    silences = active_silences(now)
-    inhibited_hosts = inhibiting_hosts()
-    muted: dict[str, str] = {}
-    for alert in alerts:
-        if is_silenced(alert_labels(alert), silences):
-            muted[alert.fingerprint] = SILENCED
-        elif alert.host in inhibited_hosts and not alert.rule.inhibits_host:
-            muted[alert.fingerprint] = INHIBITED
-    return muted
+    muting = Muting(now)
+    return {alert.fingerprint: reason for alert in alerts if (reason := muting.reason(alert))}

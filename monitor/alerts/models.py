@@ -213,8 +213,10 @@ class NotificationGroup(models.Model):
     """What a channel last said about one group (rule, host): the memory behind group waits and repeats."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="groups")
-    key = models.CharField(max_length=40, help_text="sha1 of rule name and host")
-    rule_name = models.CharField(max_length=100)
+    key = models.CharField(max_length=40, help_text="sha1 of rule id and host (grouping.group_key)")
+    rule_name = models.CharField(
+        max_length=100, help_text="the rule's name when the group began: its messages keep it, even after a rename"
+    )
     host = models.CharField(max_length=255, blank=True, default="")
     first_seen = models.DateTimeField(default=timezone.now, help_text="when the group first had a firing alert")
     last_sent_at = models.DateTimeField(null=True, blank=True)
