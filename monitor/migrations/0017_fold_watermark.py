@@ -11,7 +11,7 @@ def create_row(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitor", "0015_notification_group_memory")]
+    dependencies = [("monitor", "0016_notification_group_rule_key")]
 
     operations = [
         migrations.CreateModel(
