@@ -51,7 +51,7 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
     from monitor.storage.bulk import numbers_statement
     from monitor.storage.folding import LOCK_FOR_WRITE_SQL
     from monitor.storage.inserts import SAMPLE_COLUMNS, SAMPLE_FORMAT, _statement
-    from monitor.storage.rollups import ROW_FORMAT, _buckets, _upsert_sql, aggregate, fold_sql
+    from monitor.storage.rollups import ROW_FORMAT, _upsert_sql, aggregate, fold_sql, inline_fold_sql
 
     insert = _statement("mysql", Sample, SAMPLE_COLUMNS, 1, None, (), ())
     notes = (
@@ -72,9 +72,6 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
     def latest(rows) -> str:
         return numbers_statement(_upsert_sql("mysql"), aggregate(rows, Rollup.LATEST), ROW_FORMAT)
 
-    def inline_fold(rows) -> str:  # every tier folded in the write (the watermark NULL)
-        return numbers_statement(_upsert_sql("mysql"), _buckets(rows, None), ROW_FORMAT)
-
     def samples(rows) -> str:
         return numbers_statement(insert, rows, SAMPLE_FORMAT)
 
@@ -83,13 +80,13 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
         "notes INSERT": (1, lambda k: notes),
         "sample": (1, lambda k: transaction(samples(one(k)))),
         "sample + latest": (1, lambda k: transaction(samples(one(k)), latest(one(k)))),
-        "whole write": (1, lambda k: transaction(samples(one(k)), inline_fold(one(k)))),
+        "whole write": (1, lambda k: transaction(samples(one(k)), inline_fold_sql(one(k)))),
         "deferred write": (
             1,
             lambda k: transaction(LOCK_FOR_WRITE_SQL, samples(one(k)), *fold_sql(one(k))),
         ),
         "batch samples": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)))),
-        "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold(batch(k)))),
+        "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold_sql(batch(k)))),
         "batch deferred": (
             SAMPLES_PER_BATCH,
             lambda k: transaction(LOCK_FOR_WRITE_SQL, samples(batch(k)), latest(batch(k))),

@@ -29,6 +29,9 @@ or with ROLLUP_FOLD_INLINE) every write folds its own samples, as before.
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -60,13 +63,35 @@ class FoldReport:
     seconds: float = 0.0
 
 
+_inline = ContextVar("fold_inline", default=False)
+
+
+@contextmanager
+def folded_in_the_write() -> Iterator[None]:
+    """Writes inside fold every tier themselves, without reading the watermark.
+
+    For migrations that store samples before the watermark's table exists
+    (0010 copies the old table's rows through the write path).
+    """
+    token = _inline.set(True)
+    try:
+        yield
+    finally:
+        _inline.reset(token)
+
+
+def watermark_in_use() -> bool:
+    """Whether writes here read the watermark (MySQL, outside folded_in_the_write)."""
+    return connection.vendor == "mysql" and not _inline.get()
+
+
 def lock_for_write(cursor) -> int | None:
     """The watermark, read under a shared lock held to the end of the caller's transaction.
 
     Writers never wait for each other on it, only for a folder that is moving it.
     None: fold everything in the write (SQLite, or a watermark not set yet).
     """
-    if connection.vendor != "mysql":
+    if not watermark_in_use():
         return None
     cursor.execute(LOCK_FOR_WRITE_SQL)
     row = cursor.fetchone()

@@ -37,9 +37,9 @@ from monitor.models import CollectionCycle, CounterState, Host, Sample
 from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
-from .folding import LOCK_FOR_WRITE_SQL, lock_for_write
+from .folding import LOCK_FOR_WRITE_SQL, lock_for_write, watermark_in_use
 from .instants import from_us, to_us
-from .rollups import fold, fold_sql
+from .rollups import fold, fold_sql, inline_fold_sql
 from .transactions import roll_back, write_transaction
 
 # A host's last_seen is written at most this often per process (samples
@@ -247,7 +247,8 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
     due = _hosts_due(points)
     with connection.cursor() as cursor:
         hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
-        packet = ";".join(["START TRANSACTION", LOCK_FOR_WRITE_SQL, insert, *fold_sql(rows), *hosts, "COMMIT"])
+        folds = [LOCK_FOR_WRITE_SQL, insert, *fold_sql(rows)] if watermark_in_use() else [insert, inline_fold_sql(rows)]
+        packet = ";".join(["START TRANSACTION", *folds, *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
                 cursor.execute(packet)  # no parameters: nothing in it is a placeholder

@@ -71,6 +71,11 @@ def _buckets(rows: Sequence[tuple[int, int, float]], watermark: int | None) -> l
     return folded
 
 
+def inline_fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
+    """`fold` of every tier as the text of one MySQL statement (the watermark not in use)."""
+    return numbers_statement(_upsert_sql("mysql"), _buckets(rows, None), ROW_FORMAT)
+
+
 def fold_sql(rows: Sequence[tuple[int, int, float]]) -> list[str]:
     """`fold` as MySQL statements for a packet that also holds the samples' INSERT and the watermark's lock.
 
