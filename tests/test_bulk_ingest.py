@@ -70,6 +70,24 @@ def test_one_bad_item_rejects_the_batch_naming_its_index_and_field(client):
     assert Resource.objects.count() == 0
 
 
+def test_every_item_repeating_a_bad_text_or_timestamp_is_named_not_only_the_first(client):
+    # A batch's texts and instants are checked once each and remembered: errors must be remembered too.
+    batch = samples(6)
+    for index in (1, 4):
+        batch[index]["host"] = "web\x00"
+        batch[index]["timestamp"] = "yesterday"
+    batch[5]["host"] = "  agent-1  "  # stripped, as the same host written plainly
+    response = client.post(URL, batch, content_type="application/json")
+    assert response.status_code == 400
+    items = response.json()["items"]
+    assert set(items) == {"1", "4"}
+    assert items["1"] == items["4"] and set(items["1"]) == {"host", "timestamp"}
+    batch[1] = batch[4] = samples(1)[0] | {"timestamp": "2026-11-25T11:00:00Z"}
+    batch[4] = batch[4] | {"timestamp": "2026-11-25T11:00:01Z"}
+    assert client.post(URL, batch, content_type="application/json").status_code == 201
+    assert set(Resource.objects.values_list("host", flat=True)) == {"agent-1"}
+
+
 def test_an_item_that_is_not_an_object_is_named_by_index(client):
     response = client.post(URL, [{"name": "a", "value": 1}, 42], content_type="application/json")
     assert response.status_code == 400

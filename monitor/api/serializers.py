@@ -40,16 +40,21 @@ class SampleErrors(Exception):
         self.errors = errors
 
 
-def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
-    """Validate one incoming sample and build it. With `base` (an update), absent fields keep its values."""
+def parse_sample(data: object, now: datetime, base: Row | None = None, memo: dict | None = None) -> Point:
+    """Validate one incoming sample and build it. With `base` (an update), absent fields keep its values.
+
+    `memo` (one per batch) remembers each text and timestamp already checked: a
+    batch repeats a few names, hosts and instants thousands of times.
+    """
     if not isinstance(data, dict):
         raise SampleErrors({"non_field_errors": [_("Expected a JSON object with name and value.")]})
     errors: dict[str, list[str]] = {}
-    name = _text(data, "name", NAME_MAX, errors, required=base is None)
+    memo = {} if memo is None else memo
+    name = _text(data, "name", NAME_MAX, errors, memo, required=base is None)
     value = _finite(data, errors, required=base is None)
-    description = _text(data, "description", None, errors)
-    host = _text(data, "host", HOST_MAX, errors)
-    ts = _timestamp(data, errors, now)
+    description = _text(data, "description", None, errors, memo)
+    host = _text(data, "host", HOST_MAX, errors, memo)
+    ts = _timestamp(data, errors, now, memo)
     if errors:
         raise SampleErrors(errors)
     if base is not None:
@@ -64,10 +69,10 @@ def parse_sample(data: object, now: datetime, base: Row | None = None) -> Point:
 
 def parse_samples(items: list, now: datetime) -> list[Point]:
     """All-or-nothing: every sample valid, or SampleErrors keyed by item index."""
-    points, errors = [], {}
+    points, errors, memo = [], {}, {}
     for index, item in enumerate(items):
         try:
-            points.append(parse_sample(item, now))
+            points.append(parse_sample(item, now, memo=memo))
         except SampleErrors as exc:
             errors[str(index)] = exc.errors
     if errors:
@@ -147,35 +152,45 @@ def plain(data) -> object:
     return data
 
 
-def _text(data: dict, field: str, max_length: int | None, errors: dict, required: bool = False) -> str:
+def _text(data: dict, field: str, max_length: int | None, errors: dict, memo: dict, required: bool = False) -> str:
     if field not in data:
         if required:
             errors[field] = [str(REQUIRED)]
         return ""
     raw = data[field]
+    key = (field, raw) if type(raw) is str else None
+    checked = memo.get(key) if key is not None else None
+    if checked is None:
+        checked = _check_text(field, raw, max_length)
+        if key is not None:
+            memo[key] = checked
+    text, error = checked
+    if error is not None:
+        errors[field] = [error]
+    return text
+
+
+def _check_text(field: str, raw: object, max_length: int | None) -> tuple[str, str | None]:
+    """(the text as stored, None) or ("", the error) for one value of a text field."""
     if raw is None:
-        errors[field] = [_("This field may not be null.")]
-        return ""
+        return "", _("This field may not be null.")
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = str(raw)  # as DRF's CharField does
     if not isinstance(raw, str):
-        errors[field] = [_("Not a valid string.")]
-        return ""
+        return "", _("Not a valid string.")
     if "\x00" in raw:
-        errors[field] = [_("Null characters are not allowed.")]
-        return ""
+        return "", _("Null characters are not allowed.")
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no database can store it
-        errors[field] = [_("Not valid Unicode text (lone surrogate).")]
-        return ""
+        return "", _("Not valid Unicode text (lone surrogate).")
     if field != "description":
         raw = raw.strip()  # as DRF's CharField does
     if field == "name" and not raw:
-        errors[field] = [_("This field may not be blank.")]
-    elif max_length is not None and len(raw) > max_length:
-        errors[field] = [_("Ensure this field has no more than %(max)d characters.") % {"max": max_length}]
-    return raw
+        return raw, _("This field may not be blank.")
+    if max_length is not None and len(raw) > max_length:
+        return raw, _("Ensure this field has no more than %(max)d characters.") % {"max": max_length}
+    return raw, None
 
 
 def _finite(data: dict, errors: dict, required: bool = True) -> float:
@@ -228,15 +243,23 @@ def parse_time(raw: object) -> datetime:
     return to_utc(parsed)
 
 
-def _timestamp(data: dict, errors: dict, now: datetime) -> int:
+def _timestamp(data: dict, errors: dict, now: datetime, memo: dict) -> int:
     raw = data.get("timestamp")
     if raw is None:
         return to_us(now)
-    try:
-        return to_us(parse_time(raw))
-    except ValueError as exc:
-        errors["timestamp"] = [str(exc)]
-        return to_us(now)
+    key = ("timestamp", raw) if type(raw) is str else None
+    checked = memo.get(key) if key is not None else None
+    if checked is None:
+        try:
+            checked = (to_us(parse_time(raw)), None)
+        except ValueError as exc:
+            checked = (to_us(now), str(exc))
+        if key is not None:
+            memo[key] = checked
+    ts, error = checked
+    if error is not None:
+        errors["timestamp"] = [error]
+    return ts
 
 
 class ResourcePageSerializer(serializers.Serializer):
