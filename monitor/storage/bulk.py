@@ -46,8 +46,13 @@ def insert_numbers(sql: str, rows: Sequence[tuple], row_format: str) -> int:
 
 def numbers_statement(sql: str, rows: Sequence[tuple], row_format: str) -> str:
     """`sql` with a few `rows` written in as one statement, for a packet of several (no size split)."""
+    return numbers_statement_of(sql, [row_format % row for row in rows])
+
+
+def numbers_statement_of(sql: str, rows: Sequence[str]) -> str:
+    """`sql` with rows already written out (`(1,2,3.5)`) in place of its `VALUES (%s, ...)` group."""
     head, tail = _split(sql)
-    return head + ",".join(row_format % row for row in rows) + tail
+    return head + ",".join(rows) + tail
 
 
 def _run(cursor, head: str, values: list[str], tail: str) -> int:

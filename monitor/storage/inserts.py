@@ -37,7 +37,7 @@ from monitor.models import CollectionCycle, CounterState, Host, Sample
 from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
-from .folding import LOCK_FOR_WRITE_SQL, lock_for_write, watermark_in_use
+from .folding import lock_for_write, watermark_in_use
 from .instants import from_us, to_us
 from .rollups import fold, fold_sql, inline_fold_sql
 from .transactions import roll_back, write_transaction
@@ -234,7 +234,8 @@ def _one_trip(rows: Sequence[tuple[int, int, float]]) -> bool:
 
 
 def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[Point]) -> None:
-    """The fast path as one packet of statements: the transaction, the sample, its fold, its host, the commit.
+    """The fast path as one packet of statements: the transaction, the sample, its fold (which reads the
+    fold watermark under its lock: rollups.fold_sql), its host, the commit.
 
     Four or five round trips cost a single POST more than its sample did
     (BENCHMARKS.md). The sample goes in by a plain INSERT: one already stored
@@ -247,8 +248,8 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
     due = _hosts_due(points)
     with connection.cursor() as cursor:
         hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
-        folds = [LOCK_FOR_WRITE_SQL, insert, *fold_sql(rows)] if watermark_in_use() else [insert, inline_fold_sql(rows)]
-        packet = ";".join(["START TRANSACTION", *folds, *hosts, "COMMIT"])
+        fold = fold_sql(rows[0]) if watermark_in_use() else inline_fold_sql(rows)
+        packet = ";".join(["START TRANSACTION", insert, fold, *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
                 cursor.execute(packet)  # no parameters: nothing in it is a placeholder

@@ -16,12 +16,13 @@ from django.db import connection
 
 from monitor.models import FoldWatermark, Rollup, Sample
 
-from .bulk import insert_numbers, numbers_statement
+from .bulk import insert_numbers, numbers_statement, numbers_statement_of
 
 US = 1_000_000
 TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
 COLUMNS = ("series_id", "step", "bucket", "count", "sum", "min", "max", "last", "last_ts")
 ROW_FORMAT = "(%d,%d,%d,%d,%r,%r,%r,%r,%d)"
+FIGURES_FORMAT = "%d,%r,%r,%r,%r,%d"  # count, sum, min, max, last, last_ts: ROW_FORMAT after the key
 
 
 def aggregate(rows: Iterable[tuple[int, int, float]], step: int) -> list[tuple]:
@@ -76,24 +77,26 @@ def inline_fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
     return numbers_statement(_upsert_sql("mysql"), _buckets(rows, None), ROW_FORMAT)
 
 
-def fold_sql(rows: Sequence[tuple[int, int, float]]) -> list[str]:
-    """`fold` as MySQL statements for a packet that also holds the samples' INSERT and the watermark's lock.
+def fold_sql(sample: tuple[int, int, float]) -> str:
+    """`fold` of one sample as the text of one MySQL statement, for the packet that also holds its INSERT.
 
-    The packet cannot read the watermark before it is sent, so the tiers' upsert
-    selects its rows under a condition on the watermark's table: they go in unless the
-    sample lies at or past it (NULL or no row: fold inline). The latest value always goes in.
+    The packet cannot read the watermark before it is sent, so the statement
+    reads it itself, under the shared lock a write takes (a locking subquery,
+    evaluated before the first tier row is written). A sample at or past the
+    watermark is the folder's: its minute and hour rows are then keyed as the
+    latest value's row, and ON DUPLICATE KEY UPDATE applies the same figures to
+    it again, changing nothing. One statement on the partitioned table, as
+    before the watermark: each statement there costs more than its rows.
     """
-    watermark_table = connection.ops.quote_name(FoldWatermark._meta.db_table)
-    latest = numbers_statement(_upsert_sql("mysql"), aggregate(rows, Rollup.LATEST), ROW_FORMAT)
-    tiers = sorted((b for step in TIERS for b in aggregate(rows, step)), key=lambda row: row[:3])
-    head, tail = _upsert_sql("mysql").split(" VALUES ", 1)
-    tail = tail[tail.index(")") + 1 :]
-    selects = " UNION ALL ".join(
-        f"SELECT {ROW_FORMAT[1:-1] % bucket} FROM DUAL WHERE NOT EXISTS"
-        f" (SELECT 1 FROM {watermark_table} WHERE id = 1 AND until_us <= {int(bucket[-1])})"
-        for bucket in tiers
-    )
-    return [latest, f"{head} {selects}{tail}"]
+    series_id, ts, _ = sample
+    table = connection.ops.quote_name(FoldWatermark._meta.db_table)
+    past = f"(SELECT until_us FROM {table} WHERE id = 1 LOCK IN SHARE MODE) <= {int(ts)}"
+    rows = [ROW_FORMAT % aggregate([sample], Rollup.LATEST)[0]]
+    for step in TIERS:
+        ((_, _, bucket, *figures),) = aggregate([sample], step)
+        key = f"{int(series_id)},IF({past},0,{step}),IF({past},0,{int(bucket)})"
+        rows.append(f"({key},{FIGURES_FORMAT % tuple(figures)})")
+    return numbers_statement_of(_upsert_sql("mysql"), rows)
 
 
 def recompute(series_id: int, ts_values: Iterable[int], watermark: int | None) -> None:
