@@ -14,9 +14,9 @@ part's cost and nothing else's:
       sample              START TRANSACTION; our sample INSERT; COMMIT
       sample + latest     ... and the latest value's upsert
       whole write         ... and the minute and hour upserts: the packet with the watermark NULL
-      deferred write      the packet the API sends once the folder runs: the watermark's shared
-                          lock, the sample, the latest value, the tiers' conditional upsert
-                          (skipped: the sample lies past the watermark)
+      deferred write      the packet the API sends once the folder runs: the sample, and one
+                          upsert that reads the watermark under its shared lock and keys the
+                          minute and hour rows as the latest value's (the sample lies past it)
     batch (SAMPLES_PER_BATCH series at one instant, as bulk POSTs and remote_write send):
       batch samples       the samples' INSERT, one transaction
       batch whole write   the samples' INSERT and the fold of all three tiers, one transaction
@@ -83,7 +83,7 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
         "whole write": (1, lambda k: transaction(samples(one(k)), inline_fold_sql(one(k)))),
         "deferred write": (
             1,
-            lambda k: transaction(LOCK_FOR_WRITE_SQL, samples(one(k)), *fold_sql(one(k))),
+            lambda k: transaction(samples(one(k)), fold_sql(one(k)[0])),
         ),
         "batch samples": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)))),
         "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold_sql(batch(k)))),
