@@ -44,8 +44,9 @@ from .rollups import TIERS, aggregate, write_buckets
 from .transactions import write_transaction
 
 MINUTE_US = 60 * 1_000_000
-# The most one transaction folds: bounds the writers' wait and the folder's memory while it catches up.
-MAX_SPAN_US = 10 * MINUTE_US
+# The most one transaction folds: writers wait while it runs (about 0.2 s for a minute of 5,000
+# series at a 10 s interval: bench/ingest.py), so a folder catching up does it a minute at a time.
+MAX_SPAN_US = MINUTE_US
 SERIES_PER_READ = 1000
 # MySQL's and MariaDB's shared-lock read (MySQL 8 also spells it FOR SHARE; MariaDB does not).
 LOCK_FOR_WRITE_SQL = f"SELECT until_us FROM `{FoldWatermark._meta.db_table}` WHERE id = 1 LOCK IN SHARE MODE"
