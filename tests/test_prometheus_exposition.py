@@ -138,6 +138,16 @@ def test_the_app_counts_its_own_requests_and_ingest(client):
     assert found[("db_django_host_last_seen_timestamp_seconds", (("host", "h"),))] == 1795600800
 
 
+def test_the_folds_progress_is_exposed_where_the_rollups_are_folded_after_the_write(client, on_mysql):
+    from monitor.models import FoldWatermark
+
+    FoldWatermark.objects.update_or_create(id=1, defaults={"until_us": 1_795_600_800_000_000})
+    found = samples(client.get(URL).content.decode())
+    assert found[("db_django_rollups_folded_until_timestamp_seconds", ())] == 1795600800
+    FoldWatermark.objects.filter(id=1).update(until_us=None)  # every write folds its own: nothing to watch
+    assert not any(name.startswith("db_django_rollups") for name, _ in samples(client.get(URL).content.decode()))
+
+
 def test_reads_follow_the_api_policy(client, settings):
     settings.API_REQUIRE_AUTH = True
     Sample.objects.store([Point("cpu.percent", "a", now_us(), 50.0)])

@@ -11,6 +11,7 @@ queue collector stores every cycle (`celery.*`), exposed with the others.
 import os
 from collections.abc import Iterator
 
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -18,6 +19,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.models import Host, Series
+from monitor.storage.folding import folded_until
 
 from .multiprocess import VARIABLE
 
@@ -57,6 +59,14 @@ class DatabaseFigures(Collector):
         for host, count in Series.objects.values_list("host").annotate(n=Count("id")).values_list("host", "n"):
             series.add_metric([host], count)
         yield series
+        folded = folded_until(connection)
+        if folded is not None:  # absent while every write folds its own samples (SQLite, before the first fold)
+            yield GaugeMetricFamily(
+                "db_django_rollups_folded_until_timestamp_seconds",
+                "Up to when the minute and hour rollups hold every sample (Unix time): the fold-rollups task's"
+                " progress; behind by more than a few minutes, it is not running.",
+                folded / 1e6,
+            )
         yield GaugeMetricFamily(
             "db_django_scrape_timestamp_seconds", "When this answer was made.", timezone.now().timestamp()
         )
