@@ -51,17 +51,26 @@ class Readings:
     windows: dict[int, dict[int, Window]]
 
 
+def _window_columns(windows: int, inside: str, count: str, total: str, low: str, high: str) -> list[str]:
+    """Count, sum, min and max of each window: `inside` is its condition ({index}: the window's)."""
+    columns = []
+    for index in range(windows):
+        where = inside.format(index=index)
+        columns += [
+            f"SUM(CASE WHEN {where} THEN {count} ELSE 0 END)",
+            f"SUM(CASE WHEN {where} THEN {total} ELSE 0 END)",
+            f"MIN(CASE WHEN {where} THEN {low} END)",
+            f"MAX(CASE WHEN {where} THEN {high} END)",
+        ]
+    return columns
+
+
 def _sql(windows: list[int]) -> str:
     q = connection.ops.quote_name
     columns = [f"MAX(CASE WHEN step = 0 THEN {q('last')} END)", "MAX(CASE WHEN step = 0 THEN last_ts END)"]
-    for index in range(len(windows)):
-        inside = f"step = 60 AND bucket >= %(since{index})s"
-        columns += [
-            f"SUM(CASE WHEN {inside} THEN {q('count')} ELSE 0 END)",
-            f"SUM(CASE WHEN {inside} THEN {q('sum')} ELSE 0 END)",
-            f"MIN(CASE WHEN {inside} THEN {q('min')} END)",
-            f"MAX(CASE WHEN {inside} THEN {q('max')} END)",
-        ]
+    columns += _window_columns(
+        len(windows), "step = 60 AND bucket >= %(since{index})s", q("count"), q("sum"), q("min"), q("max")
+    )
     # The ids are integers from the catalog, written in: 2,000 placeholders cost more to bind than the query.
     return (
         f"SELECT series_id, {', '.join(columns)} FROM {q(Rollup._meta.db_table)}"
@@ -74,15 +83,7 @@ def _sql(windows: list[int]) -> str:
 
 def _raw_sql(windows: list[int]) -> str:
     """`_sql`'s windows over raw samples: a sample counts where its minute's bucket would."""
-    columns = []
-    for index in range(len(windows)):
-        inside = f"ts >= %(raw_since{index})s"
-        columns += [
-            f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END)",
-            f"SUM(CASE WHEN {inside} THEN value ELSE 0 END)",
-            f"MIN(CASE WHEN {inside} THEN value END)",
-            f"MAX(CASE WHEN {inside} THEN value END)",
-        ]
+    columns = _window_columns(len(windows), "ts >= %(raw_since{index})s", "1", "value", "value", "value")
     return (
         f"SELECT series_id, {', '.join(columns)} FROM {connection.ops.quote_name(Sample._meta.db_table)}"
         " WHERE series_id IN ({ids}) AND ts >= %(raw_from)s AND ts < %(raw_until)s"
