@@ -83,7 +83,7 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
         "whole write": (1, lambda k: transaction(samples(one(k)), inline_fold_sql(one(k)))),
         "deferred write": (
             1,
-            lambda k: transaction(samples(one(k)), fold_sql(one(k)[0])),
+            lambda k: transaction(samples(one(k)), fold_sql(one(k)[0], LOCK_FOR_WRITE_SQL)),
         ),
         "batch samples": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)))),
         "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold_sql(batch(k)))),

@@ -8,6 +8,7 @@ same rules to the OpenAPI schema, generated clients and the HTML form.
 """
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -158,16 +159,21 @@ def _text(data: dict, field: str, max_length: int | None, errors: dict, memo: di
             errors[field] = [str(REQUIRED)]
         return ""
     raw = data[field]
-    key = (field, raw) if type(raw) is str else None
-    checked = memo.get(key) if key is not None else None
-    if checked is None:
-        checked = _check_text(field, raw, max_length)
-        if key is not None:
-            memo[key] = checked
-    text, error = checked
+    text, error = _remembered(memo, field, raw, lambda: _check_text(field, raw, max_length))
     if error is not None:
         errors[field] = [error]
     return text
+
+
+def _remembered(memo: dict, field: str, raw: object, check: Callable[[], tuple]) -> tuple:
+    """`check()`, the (value, error) of `raw` in `field`, computed once per text a batch repeats."""
+    if type(raw) is not str:
+        return check()
+    key = (field, raw)
+    checked = memo.get(key)
+    if checked is None:
+        checked = memo[key] = check()
+    return checked
 
 
 def _check_text(field: str, raw: object, max_length: int | None) -> tuple[str, str | None]:
@@ -247,16 +253,14 @@ def _timestamp(data: dict, errors: dict, now: datetime, memo: dict) -> int:
     raw = data.get("timestamp")
     if raw is None:
         return to_us(now)
-    key = ("timestamp", raw) if type(raw) is str else None
-    checked = memo.get(key) if key is not None else None
-    if checked is None:
+
+    def check() -> tuple[int, str | None]:
         try:
-            checked = (to_us(parse_time(raw)), None)
+            return to_us(parse_time(raw)), None
         except ValueError as exc:
-            checked = (to_us(now), str(exc))
-        if key is not None:
-            memo[key] = checked
-    ts, error = checked
+            return to_us(now), str(exc)
+
+    ts, error = _remembered(memo, "timestamp", raw, check)
     if error is not None:
         errors["timestamp"] = [error]
     return ts

@@ -8,7 +8,7 @@ have to undo.
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from monitor.models import Sample
 
@@ -66,8 +66,7 @@ def replace_sample(series_id: int, ts: int, point: Point) -> tuple[int, int] | N
 def _remove(series_id: int, instants: list[int]) -> int:
     """Delete samples of one series and rebuild the rollups they were part of (in the caller's transaction);
     how many there were (0: gone already)."""
-    with connection.cursor() as cursor:
-        watermark = lock_for_write(cursor)  # first, as a write: the folder does not fold around the edit
+    watermark = lock_for_write()  # first, as a write: the folder does not fold around the edit
     deleted, _ = Sample.objects.filter(series_id=series_id, ts__in=instants).delete()
     if deleted:
         recompute(series_id, instants, watermark)

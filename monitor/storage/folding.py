@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from monitor.models import FoldWatermark, Rollup, Sample
 
@@ -48,8 +49,11 @@ MINUTE_US = 60 * 1_000_000
 # series at a 10 s interval: bench/ingest.py), so a folder catching up does it a minute at a time.
 MAX_SPAN_US = MINUTE_US
 SERIES_PER_READ = 1000
+# Every statement here runs on MySQL only (elsewhere the watermark is never read).
+TABLE = f"`{FoldWatermark._meta.db_table}`"
+READ_SQL = f"SELECT until_us FROM {TABLE} WHERE id = 1"
 # MySQL's and MariaDB's shared-lock read (MySQL 8 also spells it FOR SHARE; MariaDB does not).
-LOCK_FOR_WRITE_SQL = f"SELECT until_us FROM `{FoldWatermark._meta.db_table}` WHERE id = 1 LOCK IN SHARE MODE"
+LOCK_FOR_WRITE_SQL = f"{READ_SQL} LOCK IN SHARE MODE"
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ def watermark_in_use() -> bool:
     return connection.vendor == "mysql" and not _inline.get()
 
 
-def lock_for_write(cursor) -> int | None:
+def lock_for_write() -> int | None:
     """The watermark, read under a shared lock held to the end of the caller's transaction.
 
     Writers never wait for each other on it, only for a folder that is moving it.
@@ -94,9 +98,8 @@ def lock_for_write(cursor) -> int | None:
     """
     if not watermark_in_use():
         return None
-    cursor.execute(LOCK_FOR_WRITE_SQL)
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+    with connection.cursor() as cursor:
+        return _read(cursor, LOCK_FOR_WRITE_SQL)
 
 
 def folded_until(using) -> int | None:
@@ -104,9 +107,7 @@ def folded_until(using) -> int | None:
     if using.vendor != "mysql":
         return None
     with using.cursor() as cursor:
-        cursor.execute(f"SELECT until_us FROM {_table()} WHERE id = 1")
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+        return _read(cursor, READ_SQL)
 
 
 def fold_pending(now_us: int | None = None) -> FoldReport:
@@ -121,15 +122,15 @@ def fold_pending(now_us: int | None = None) -> FoldReport:
     if connection.vendor != "mysql":
         return FoldReport(None, None)
     inline = settings.ROLLUP_FOLD_INLINE
-    now_us = to_us_now() if now_us is None else now_us
+    now_us = to_us(timezone.now()) if now_us is None else now_us
     target = (now_us - settings.ROLLUP_FOLD_DELAY * 1_000_000) // MINUTE_US * MINUTE_US
     report: FoldReport | None = None
     while True:
         with write_transaction(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT until_us FROM {_table()} WHERE id = 1 FOR UPDATE")
+            cursor.execute(f"{READ_SQL} FOR UPDATE")
             row = cursor.fetchone()
             if row is None:  # the migration's row was removed by hand: start again
-                cursor.execute(f"INSERT INTO {_table()} (id, until_us) VALUES (1, NULL)")
+                cursor.execute(f"INSERT INTO {TABLE} (id, until_us) VALUES (1, NULL)")
                 row = (None,)
             mark = row[0]
             if report is None:
@@ -142,29 +143,21 @@ def fold_pending(now_us: int | None = None) -> FoldReport:
                 target = _past_newest(cursor)
             if target <= mark:
                 if inline:
-                    cursor.execute(f"UPDATE {_table()} SET until_us = NULL WHERE id = 1")
-                    report.after = None
+                    report.after = _move(cursor, None)
                 break
+            series = _series_since(cursor, mark)
             end = min(target, mark + MAX_SPAN_US)
             if end < target:  # catching up: jump over time no series has samples in
-                end = min(target, max(end, _first_after(cursor, mark)))
-            report.samples += _fold(cursor, mark, end)
-            cursor.execute(f"UPDATE {_table()} SET until_us = %s WHERE id = 1", [end])
-            report.after = end
+                end = min(target, max(end, _first_after(cursor, series, mark)))
+            report.samples += _fold(cursor, series, mark, end)
+            report.after = _move(cursor, end)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def to_us_now() -> int:
-    from django.utils import timezone
-
-    return to_us(timezone.now())
-
-
 def _start(cursor, now_us: int) -> int:
     """Set the first watermark: a minute boundary past now and past every sample stored (all folded inline)."""
-    start = -(-max(now_us + MINUTE_US, _past_newest(cursor)) // MINUTE_US) * MINUTE_US
-    cursor.execute(f"UPDATE {_table()} SET until_us = %s WHERE id = 1", [start])
+    start = _move(cursor, -(-max(now_us + MINUTE_US, _past_newest(cursor)) // MINUTE_US) * MINUTE_US)
     if start > now_us + 2 * MINUTE_US:
         logger.warning("rollups fold after the write from %d us on: a sample is dated that late", start)
     return start
@@ -177,13 +170,23 @@ def _past_newest(cursor) -> int:
     return 0 if newest is None else (newest // MINUTE_US + 1) * MINUTE_US
 
 
-def _first_after(cursor, since: int) -> int:
-    """The minute boundary at or before the oldest sample at or past `since`; a year on when there is none.
+def _read(cursor, sql: str) -> int | None:
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    return None if row is None else row[0]
 
-    One index probe per series that has any (their latest values say which).
-    """
+
+def _move(cursor, until: int | None) -> int | None:
+    """Set the watermark (in the folder's transaction, which holds the row's exclusive lock)."""
+    cursor.execute(f"UPDATE {TABLE} SET until_us = %s WHERE id = 1", [until])
+    return until
+
+
+def _first_after(cursor, series: list[int], since: int) -> int:
+    """The minute boundary at or before the oldest sample of `series` at or past `since`; a year on when
+    there is none. One index probe per series."""
     oldest = None
-    for chunk in _chunks(_series_since(cursor, since)):
+    for chunk in _chunks(series):
         cursor.execute(
             f"SELECT MIN(ts) FROM {_quote(Sample)} WHERE series_id IN ({', '.join(['%s'] * len(chunk))})"
             " AND ts >= %s GROUP BY series_id",
@@ -209,14 +212,14 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[start : start + SERIES_PER_READ] for start in range(0, len(ids), SERIES_PER_READ)]
 
 
-def _fold(cursor, since: int, until: int) -> int:
-    """Add the samples in [since, until) to their minute and hour buckets; returns how many there were.
+def _fold(cursor, series: list[int], since: int, until: int) -> int:
+    """Add the samples of `series` in [since, until) to their minute and hour buckets; returns how many there were.
 
-    Only series whose newest sample is at or past `since` can have any: their
-    latest values say which, without reading the samples of the others.
+    `series`: those whose newest sample is at or past `since` (_series_since), the only
+    ones that can have any: the samples of the others are not read.
     """
     folded = 0
-    for chunk in _chunks(_series_since(cursor, since)):
+    for chunk in _chunks(series):
         cursor.execute(
             f"SELECT series_id, ts, value FROM {_quote(Sample)}"
             f" WHERE series_id IN ({', '.join(['%s'] * len(chunk))}) AND ts >= %s AND ts < %s",
@@ -234,7 +237,3 @@ def _fold(cursor, since: int, until: int) -> int:
 
 def _quote(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
-
-
-def _table() -> str:
-    return _quote(FoldWatermark)

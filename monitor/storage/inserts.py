@@ -37,7 +37,7 @@ from monitor.models import CollectionCycle, CounterState, Host, Sample
 from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
-from .folding import lock_for_write, watermark_in_use
+from .folding import LOCK_FOR_WRITE_SQL, lock_for_write, watermark_in_use
 from .instants import from_us, to_us
 from .rollups import fold, fold_sql, inline_fold_sql
 from .transactions import roll_back, write_transaction
@@ -248,7 +248,7 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
     due = _hosts_due(points)
     with connection.cursor() as cursor:
         hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
-        fold = fold_sql(rows[0]) if watermark_in_use() else inline_fold_sql(rows)
+        fold = fold_sql(rows[0], LOCK_FOR_WRITE_SQL) if watermark_in_use() else inline_fold_sql(rows)
         packet = ";".join(["START TRANSACTION", insert, fold, *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
@@ -269,8 +269,7 @@ def _write(
     careful: bool,
     must_be_new: set[tuple[int, int]] = frozenset(),
 ) -> None:
-    with connection.cursor() as cursor:
-        watermark = lock_for_write(cursor)  # first: the folder waits for this write, or it for the folder
+    watermark = lock_for_write()  # first: the folder waits for this write, or it for the folder
     if careful:
         rows = _new_only(rows, must_be_new)
     inserted = _insert_samples(rows)

@@ -14,7 +14,7 @@ from functools import cache
 
 from django.db import connection
 
-from monitor.models import FoldWatermark, Rollup, Sample
+from monitor.models import Rollup, Sample
 
 from .bulk import insert_numbers, numbers_statement, numbers_statement_of
 
@@ -77,20 +77,20 @@ def inline_fold_sql(rows: Sequence[tuple[int, int, float]]) -> str:
     return numbers_statement(_upsert_sql("mysql"), _buckets(rows, None), ROW_FORMAT)
 
 
-def fold_sql(sample: tuple[int, int, float]) -> str:
+def fold_sql(sample: tuple[int, int, float], locked_watermark_read: str) -> str:
     """`fold` of one sample as the text of one MySQL statement, for the packet that also holds its INSERT.
 
     The packet cannot read the watermark before it is sent, so the statement
-    reads it itself, under the shared lock a write takes (a locking subquery,
-    evaluated before the first tier row is written). A sample at or past the
+    reads it itself, under the shared lock a write takes (`locked_watermark_read`,
+    folding.LOCK_FOR_WRITE_SQL, as a subquery, evaluated before the first tier row
+    is written). A sample at or past the
     watermark is the folder's: its minute and hour rows are then keyed as the
     latest value's row, and ON DUPLICATE KEY UPDATE applies the same figures to
     it again, changing nothing. One statement on the partitioned table, as
     before the watermark: each statement there costs more than its rows.
     """
     series_id, ts, _ = sample
-    table = connection.ops.quote_name(FoldWatermark._meta.db_table)
-    past = f"(SELECT until_us FROM {table} WHERE id = 1 LOCK IN SHARE MODE) <= {int(ts)}"
+    past = f"({locked_watermark_read}) <= {int(ts)}"
     rows = [ROW_FORMAT % aggregate([sample], Rollup.LATEST)[0]]
     for step in TIERS:
         ((_, _, bucket, *figures),) = aggregate([sample], step)
