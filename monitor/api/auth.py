@@ -27,6 +27,7 @@ from .throttling import client_address, hit
 from .token_use import note_use
 
 KEY_PREFIX = "dbm_"
+TOKEN_KEYWORDS = ("token", "bearer")
 
 
 def hash_key(key: str) -> str:
@@ -40,6 +41,22 @@ def issue_token(name: str, scope: str) -> tuple[ApiToken, str]:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(name=name, scope=scope, prefix=key[:12], key_hash=hash_key(key))
     return token, key
+
+
+def token_header(request) -> list[bytes] | None:
+    """The words of an `Authorization: Token|Bearer ...` header; None when the request names no token."""
+    words = authentication.get_authorization_header(request).split()
+    if not words or words[0].decode(errors="replace").lower() not in TOKEN_KEYWORDS:
+        return None
+    return words
+
+
+def find_token(key: str) -> ApiToken | None:
+    """The live token whose key this is (its use noted), or None."""
+    token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
+    if token is not None:
+        note_use(token)  # best-effort and at most once a minute: a read-only database still serves reads
+    return token
 
 
 class TokenUser(AnonymousUser):
@@ -82,22 +99,19 @@ class TokenAuthentication(authentication.BaseAuthentication):
     token is never counted or slowed, whatever its address did before.
     """
 
-    keywords = ("token", "bearer")
-
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].decode(errors="replace").lower() not in self.keywords:
+        words = token_header(request)
+        if words is None:
             return None
-        if len(header) != 2:
+        if len(words) != 2:
             raise refused(request, _("Invalid Authorization header: use 'Token <key>'."))
-        return self.authenticate_key(request, header[1].decode(errors="replace"))
+        return self.authenticate_key(request, words[1].decode(errors="replace"))
 
     def authenticate_key(self, request, key: str) -> tuple[TokenUser, ApiToken]:
         """The token whose key this is, or AuthenticationFailed (counted against the address)."""
-        token = ApiToken.objects.filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
+        token = find_token(key)
         if token is None:
             raise refused(request, _("Invalid or revoked token."))
-        note_use(token)  # best-effort and at most once a minute: a read-only database still serves reads
         return (TokenUser(token), token)
 
     def authenticate_header(self, request) -> str:
@@ -124,10 +138,12 @@ class ApiAccess(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return self.may_read(request)
-        if not settings.API_REQUIRE_AUTH:
-            return True
-        token = request.auth if isinstance(request.auth, ApiToken) else None
-        return token is not None and token.can_write
+        return self.may_write(request.auth if isinstance(request.auth, ApiToken) else None)
+
+    @staticmethod
+    def may_write(token: ApiToken | None) -> bool:
+        """The write policy: a read-write token, or anyone while API_REQUIRE_AUTH is off."""
+        return not settings.API_REQUIRE_AUTH or (token is not None and token.can_write)
 
     def may_read(self, request) -> bool:
         """The read policy (also for reads sent as POST, such as the series batch)."""

@@ -56,6 +56,11 @@ def client_address(request) -> str:
     return meta.get("REMOTE_ADDR", "")
 
 
+def token_ident(token: ApiToken) -> str:
+    """Whose writes a token's requests count as (all its clients share its rate)."""
+    return f"token-{token.pk}"
+
+
 @dataclass(frozen=True)
 class Hit:
     count: int  # hits in the current window, this one included
@@ -172,11 +177,15 @@ class TokenWriteThrottle(throttling.BaseThrottle):
     def allow_request(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS or not settings.API_REQUIRE_AUTH:
             return True
-        self.found = hit(f"{self.scope}:{self.get_ident(request)}", self.period)
+        return self.allow(self.get_ident(request))
+
+    def allow(self, ident: str) -> bool:
+        """Count one write of `ident` (a token's or an address's); False past the rate."""
+        self.found = hit(f"{self.scope}:{ident}", self.period)
         return self.found.count <= self.limit
 
     def get_ident(self, request) -> str:
-        return f"token-{request.auth.pk}" if isinstance(request.auth, ApiToken) else client_address(request)
+        return token_ident(request.auth) if isinstance(request.auth, ApiToken) else client_address(request)
 
     def wait(self) -> int | None:
         return self.found.retry_after() if self.found else None
