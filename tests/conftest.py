@@ -96,11 +96,13 @@ def on_mysql(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_catalog_cache() -> None:
-    """Each test's database starts empty: series ids a previous test cached in this process are void."""
-    from monitor.storage import catalog, inserts
+    """Each test's database starts empty: series ids a previous test cached in this process are void,
+    and so is the fold watermark it last read."""
+    from monitor.storage import catalog, folding, inserts
 
     catalog.forget()
     inserts.forget_hosts()
+    folding.forget_hint()
 
 
 @pytest.fixture(scope="session")

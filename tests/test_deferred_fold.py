@@ -17,7 +17,7 @@ from test_storage_tiers import AGGREGATES, by_hand, close
 
 from monitor.models import FoldWatermark, Rollup, Sample, Series
 from monitor.storage.edits import delete_sample, replace_sample
-from monitor.storage.folding import MINUTE_US, fold_pending, folded_until
+from monitor.storage.folding import MINUTE_US, fold_pending, folded_until, watermark_hint
 from monitor.storage.inserts import Point
 from monitor.storage.instants import to_us
 from monitor.storage.retention import prune
@@ -82,6 +82,7 @@ def history(seed: int, hours: int = 5, series_count: int = 3, samples_each: int 
     return points
 
 
+@pytest.mark.django_db(transaction=True)  # outside a transaction, one sample takes the one-packet write
 def test_samples_past_the_watermark_wait_for_the_folder_and_every_answer_stays_exact(on_mysql):
     watermark = T0 + timedelta(hours=2)
     set_watermark(watermark)
@@ -112,6 +113,7 @@ def test_the_folder_stops_a_delay_short_of_now_on_a_minute_boundary(on_mysql):
     assert fold_pending(now_us=now).samples == 0  # nothing more is due
 
 
+@pytest.mark.django_db(transaction=True)  # outside a transaction, one sample takes the one-packet write
 def test_a_late_sample_below_the_watermark_is_folded_by_its_own_write(on_mysql):
     watermark = T0 + timedelta(hours=1)
     set_watermark(watermark)
@@ -191,9 +193,28 @@ def test_pruning_keeps_raw_samples_the_folder_has_not_folded(on_mysql):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_sample_the_folder_passed_since_this_process_last_looked_is_folded_by_its_write(on_mysql):
+    set_watermark(T0)
+    store("hint.seed", 1.0, "h", T0 + timedelta(hours=2))  # the write reads the watermark: this process saw T0
+    assert watermark_hint() == to_us(T0)
+    watermark = T0 + timedelta(hours=1)
+    set_watermark(watermark)  # as another process's folder would: this process's guess is now stale
+    late = T0 + timedelta(minutes=30)
+    store("hint.late", 2.0, "h", late)  # believed past: the packet's check fails, the careful path folds it
+    assert watermark_hint() == to_us(watermark)  # the careful path read it under its lock
+    assert_tiers_hold_the_samples_below(to_us(watermark))
+    late_minute = to_us(late) // MINUTE_US * 60
+    assert Rollup.objects.get(step=Rollup.MINUTE, bucket=late_minute).count == 1
+    assert dict(Rollup.objects.filter(step=Rollup.LATEST).values_list("series__name", "last")) == {
+        "hint.seed": 1.0,
+        "hint.late": 2.0,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
 def test_writers_and_the_folder_running_together_count_every_sample_once(on_mysql):
     set_watermark(T0)
-    writers, rounds, series = 3, 12, 150
+    writers, rounds, series, singles = 3, 12, 150, 300
     errors: list = []
     clock = {"now": to_us(T0)}
     done = threading.Event()
@@ -204,6 +225,17 @@ def test_writers_and_the_folder_running_together_count_every_sample_once(on_mysq
                 at = to_us(T0) + (round_ * writers + number) * 10 * US
                 late = at - 20 * MINUTE_US  # below the watermark once the folder has passed it
                 Sample.objects.store([Point(f"m.{i}", "h", at if i % 5 else late + i, 1.0) for i in range(series)])
+                clock["now"] = max(clock["now"], at)
+        except Exception as exc:  # noqa: BLE001 - reported to the test thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def write_one_at_a_time() -> None:  # the one-packet write, past the watermark and below it
+        try:
+            for k in range(singles):
+                at = to_us(T0) + k * 3 * US
+                Sample.objects.store([Point(f"one.{k % 7}", "h", at - 20 * MINUTE_US if k % 3 == 0 else at, 2.0)])
                 clock["now"] = max(clock["now"], at)
         except Exception as exc:  # noqa: BLE001 - reported to the test thread
             errors.append(exc)
@@ -221,6 +253,7 @@ def test_writers_and_the_folder_running_together_count_every_sample_once(on_mysq
 
     folder = threading.Thread(target=fold)
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    threads.append(threading.Thread(target=write_one_at_a_time))
     folder.start()
     for thread in threads:
         thread.start()
@@ -230,7 +263,7 @@ def test_writers_and_the_folder_running_together_count_every_sample_once(on_mysq
     folder.join(timeout=60)
     assert errors == []
     fold_pending(now_us=to_us(T0 + timedelta(hours=2)))
-    assert Sample.objects.count() == writers * rounds * series
+    assert Sample.objects.count() == writers * rounds * series + singles
     assert_tiers_hold_the_samples_below(None)
     FoldWatermark.objects.filter(id=1).update(until_us=None)
 

@@ -28,6 +28,7 @@ or with ROLLUP_FOLD_INLINE) every write folds its own samples, as before.
 """
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +56,12 @@ READ_SQL = f"SELECT until_us FROM {TABLE} WHERE id = 1"
 # MySQL's and MariaDB's shared-lock read (MySQL 8 also spells it FOR SHARE; MariaDB does not).
 LOCK_FOR_WRITE_SQL = f"{READ_SQL} LOCK IN SHARE MODE"
 
+# How old this process's guess of the watermark may grow before it is read again (`watermark_hint`).
+HINT_SECONDS = 10.0
+
 logger = logging.getLogger(__name__)
+# The watermark as this process last read it, and when (time.monotonic()).
+_hint: tuple[int | None, float] = (None, -math.inf)
 
 
 @dataclass
@@ -100,6 +106,26 @@ def lock_for_write() -> int | None:
         return None
     with connection.cursor() as cursor:
         return _read(cursor, LOCK_FOR_WRITE_SQL)
+
+
+def watermark_hint() -> int | None:
+    """The watermark as this process last read it, read again once that is HINT_SECONDS old.
+
+    Only a guess, for choosing the single write's packet (inserts._write_in_one_trip):
+    the watermark only moves forward (or to NULL), and the packet checks the guess
+    under the write's shared lock, handing a sample it was wrong about to the careful path.
+    """
+    value, read_at = _hint
+    if time.monotonic() - read_at <= HINT_SECONDS:
+        return value
+    with connection.cursor() as cursor:
+        return _read(cursor, READ_SQL)
+
+
+def forget_hint() -> None:
+    """Read the watermark again before the next single write (tests: each starts on a new database)."""
+    global _hint
+    _hint = (None, -math.inf)
 
 
 def folded_until(using) -> int | None:
@@ -171,9 +197,12 @@ def _past_newest(cursor) -> int:
 
 
 def _read(cursor, sql: str) -> int | None:
+    global _hint
     cursor.execute(sql)
     row = cursor.fetchone()
-    return None if row is None else row[0]
+    value = None if row is None else row[0]
+    _hint = (value, time.monotonic())
+    return value
 
 
 def _move(cursor, until: int | None) -> int | None:

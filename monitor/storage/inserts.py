@@ -37,15 +37,16 @@ from monitor.models import CollectionCycle, CounterState, Host, Sample
 from .bulk import insert_numbers, numbers_statement
 from .catalog import series_ids
 from .counters import SourceKey
-from .folding import LOCK_FOR_WRITE_SQL, lock_for_write, watermark_in_use
+from .folding import LOCK_FOR_WRITE_SQL, lock_for_write, watermark_hint, watermark_in_use
 from .instants import from_us, to_us
-from .rollups import fold, fold_sql, inline_fold_sql
+from .rollups import fold, fold_sql, inline_fold_sql, latest_sql
 from .transactions import roll_back, write_transaction
 
 # A host's last_seen is written at most this often per process (samples
 # arrive many times a second from agents; staleness is judged in tens of seconds).
 HOST_SEEN_RESOLUTION_US = 1_000_000
 DUPLICATE_KEY = 1062  # MySQL's error for an INSERT that meets a stored primary key
+BAD_NULL = 1048  # MySQL's error for a NULL in a NOT NULL column: rollups.latest_sql's check failed
 LOCK_RETRIES = 3  # a write that meets a deadlock or a lock wait timeout is tried again this many times
 DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
 # Rounds of moving server-timed samples past instants found stored (each round moves them
@@ -92,7 +93,8 @@ class Conflict(Exception):
 
 
 class _Repeats(Exception):
-    """The fast path met samples already stored: redo the batch on the careful path."""
+    """The fast path met samples already stored, or (the one-sample packet) a watermark already past
+    its sample: redo the batch on the careful path."""
 
 
 class _Raced(OperationalError):
@@ -235,12 +237,13 @@ def _one_trip(rows: Sequence[tuple[int, int, float]]) -> bool:
 
 def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[Point]) -> None:
     """The fast path as one packet of statements: the transaction, the sample, its fold (which reads the
-    fold watermark under its lock: rollups.fold_sql), its host, the commit.
+    fold watermark under its lock: `_fold_in_packet`), its host, the commit.
 
     Four or five round trips cost a single POST more than its sample did
     (BENCHMARKS.md). The sample goes in by a plain INSERT: one already stored
-    fails it with a duplicate key, MySQL runs nothing of the packet after a
-    failed statement, and the write is rolled back and redone on the careful path.
+    fails it with a duplicate key, and a sample the folder has already passed
+    fails the fold's check (rollups.latest_sql); MySQL runs nothing of the packet
+    after a failed statement, and the write is rolled back and redone on the careful path.
     """
     insert = numbers_statement(
         _statement(connection.vendor, Sample, SAMPLE_COLUMNS, 1, None, (), ()), rows, SAMPLE_FORMAT
@@ -248,19 +251,30 @@ def _write_in_one_trip(rows: Sequence[tuple[int, int, float]], points: Sequence[
     due = _hosts_due(points)
     with connection.cursor() as cursor:
         hosts = [cursor.mogrify(_hosts_sql(connection.vendor), row) for row in _host_rows(due)]
-        fold = fold_sql(rows[0], LOCK_FOR_WRITE_SQL) if watermark_in_use() else inline_fold_sql(rows)
-        packet = ";".join(["START TRANSACTION", insert, fold, *hosts, "COMMIT"])
+        packet = ";".join(["START TRANSACTION", insert, _fold_in_packet(rows[0]), *hosts, "COMMIT"])
         try:
             with connection.wrap_database_errors:  # nextset() is the driver's own: its errors become Django's here
                 cursor.execute(packet)  # no parameters: nothing in it is a placeholder
-                while cursor.nextset() is not None:  # a statement that failed raises here
+                results = cursor.cursor.cursor  # the driver's cursor: Django's wrappers add nothing to nextset()
+                while results.nextset() is not None:  # a statement that failed raises here
                     pass
         except BaseException as exc:
             roll_back(cursor)  # the failed statement left the transaction open
-            if isinstance(exc, IntegrityError) and exc.args[:1] == (DUPLICATE_KEY,):
+            if isinstance(exc, IntegrityError) and exc.args[:1] in ((DUPLICATE_KEY,), (BAD_NULL,)):
                 raise _Repeats from None
             raise
     _host_written.update(due)
+
+
+def _fold_in_packet(sample: tuple[int, int, float]) -> str:
+    """The single sample's fold: its latest value alone where this process saw the watermark at or
+    below it (checked by the statement), else every tier the watermark it reads leaves to the write."""
+    if not watermark_in_use():
+        return inline_fold_sql([sample])
+    seen = watermark_hint()
+    if seen is not None and sample[1] >= seen:
+        return latest_sql(sample, LOCK_FOR_WRITE_SQL)
+    return fold_sql(sample, LOCK_FOR_WRITE_SQL)
 
 
 def _write(

@@ -22,7 +22,8 @@ US = 1_000_000
 TIERS = (Rollup.MINUTE, Rollup.HOUR)  # bucket lengths in seconds, finest first
 COLUMNS = ("series_id", "step", "bucket", "count", "sum", "min", "max", "last", "last_ts")
 ROW_FORMAT = "(%d,%d,%d,%d,%r,%r,%r,%r,%d)"
-FIGURES_FORMAT = "%d,%r,%r,%r,%r,%d"  # count, sum, min, max, last, last_ts: ROW_FORMAT after the key
+AFTER_COUNT_FORMAT = "%r,%r,%r,%r,%d"  # sum, min, max, last, last_ts
+FIGURES_FORMAT = "%d," + AFTER_COUNT_FORMAT  # count and the rest: ROW_FORMAT after the key
 
 
 def aggregate(rows: Iterable[tuple[int, int, float]], step: int) -> list[tuple]:
@@ -97,6 +98,24 @@ def fold_sql(sample: tuple[int, int, float], locked_watermark_read: str) -> str:
         key = f"{int(series_id)},IF({past},0,{step}),IF({past},0,{int(bucket)})"
         rows.append(f"({key},{FIGURES_FORMAT % tuple(figures)})")
     return numbers_statement_of(_upsert_sql("mysql"), rows)
+
+
+def latest_sql(sample: tuple[int, int, float], locked_watermark_read: str) -> str:
+    """The latest value's upsert alone, for one sample believed to lie at or past the watermark.
+
+    The statement checks that belief: its count is NULL unless the watermark,
+    read under the write's shared lock (`locked_watermark_read`), is at or below
+    the sample, and a NULL count fails the statement (error 1048, BAD_NULL: every
+    connection runs in strict mode, db_django/env.py). The writer then stores the
+    sample on the careful path, which folds a late one into its tiers. With its
+    key written out, the statement touches one partition of the rollup table;
+    `fold_sql`'s computed keys open all of them (BENCHMARKS.md, "write cost").
+    """
+    series_id, ts, _ = sample
+    ((_, step, bucket, count, *rest),) = aggregate([sample], Rollup.LATEST)
+    checked = f"IF(({locked_watermark_read}) <= {int(ts)},{int(count)},NULL)"
+    row = f"({int(series_id)},{int(step)},{int(bucket)},{checked},{AFTER_COUNT_FORMAT % tuple(rest)})"
+    return numbers_statement_of(_upsert_sql("mysql"), [row])
 
 
 def recompute(series_id: int, ts_values: Iterable[int], watermark: int | None) -> None:
