@@ -211,6 +211,17 @@ def test_a_sample_the_folder_passed_since_this_process_last_looked_is_folded_by_
     }
 
 
+def test_on_tidb_every_write_folds_its_own_samples_and_the_folder_does_nothing(on_mysql, monkeypatch):
+    # TiDB takes no shared lock for LOCK IN SHARE MODE: the watermark cannot be kept there.
+    monkeypatch.setitem(connections["default"].settings_dict, "ENGINE", "django_tidb")
+    set_watermark(None)
+    store_many([point("tidb.bulk", 1.0, "h", T0), point("tidb.bulk", 2.0, "h", T0 + timedelta(minutes=1))])
+    report = fold_pending(now_us=to_us(T0 + timedelta(hours=1)))
+    assert (report.before, report.after, report.samples) == (None, None, 0)
+    assert folded_until(connections["default"]) is None
+    assert_tiers_hold_the_samples_below(None)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_writers_and_the_folder_running_together_count_every_sample_once(on_mysql):
     set_watermark(T0)

@@ -56,6 +56,7 @@ READ_SQL = f"SELECT until_us FROM {TABLE} WHERE id = 1"
 # MySQL's and MariaDB's shared-lock read (MySQL 8 also spells it FOR SHARE; MariaDB does not).
 LOCK_FOR_WRITE_SQL = f"{READ_SQL} LOCK IN SHARE MODE"
 
+TIDB_ENGINE = "django_tidb"
 # How old this process's guess of the watermark may grow before it is read again (`watermark_hint`).
 HINT_SECONDS = 10.0
 
@@ -93,7 +94,17 @@ def folded_in_the_write() -> Iterator[None]:
 
 def watermark_in_use() -> bool:
     """Whether writes here read the watermark (MySQL, outside folded_in_the_write)."""
-    return connection.vendor == "mysql" and not _inline.get()
+    return folds_after_the_write(connection) and not _inline.get()
+
+
+def folds_after_the_write(using) -> bool:
+    """Whether the database on `using` can fold after the write: MySQL and MariaDB.
+
+    Not TiDB (django_tidb, a "mysql" vendor too): it takes no shared lock for
+    LOCK IN SHARE MODE, and the watermark's protocol needs one. There the
+    watermark stays NULL and every write folds its own samples.
+    """
+    return using.vendor == "mysql" and using.settings_dict["ENGINE"] != TIDB_ENGINE
 
 
 def lock_for_write() -> int | None:
@@ -130,7 +141,7 @@ def forget_hint() -> None:
 
 def folded_until(using) -> int | None:
     """The watermark as a read sees it on `using` (a connection): None, the tiers hold every sample."""
-    if using.vendor != "mysql":
+    if not folds_after_the_write(using):
         return None
     with using.cursor() as cursor:
         return _read(cursor, READ_SQL)
@@ -145,7 +156,7 @@ def fold_pending(now_us: int | None = None) -> FoldReport:
     and set back to NULL, so writes fold inline again without losing any.
     """
     started = time.perf_counter()
-    if connection.vendor != "mysql":
+    if not folds_after_the_write(connection):
         return FoldReport(None, None)
     inline = settings.ROLLUP_FOLD_INLINE
     now_us = to_us(timezone.now()) if now_us is None else now_us
