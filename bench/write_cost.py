@@ -14,9 +14,12 @@ part's cost and nothing else's:
       sample              START TRANSACTION; our sample INSERT; COMMIT
       sample + latest     ... and the latest value's upsert
       whole write         ... and the minute and hour upserts: the packet with the watermark NULL
-      deferred write      the packet the API sends once the folder runs: the sample, and one
-                          upsert that reads the watermark under its shared lock and keys the
-                          minute and hour rows as the latest value's (the sample lies past it)
+      deferred write      the sample, and one upsert that reads the watermark under its shared
+                          lock and keys the minute and hour rows as the latest value's (the sample
+                          lies past it): the packet the API sends for a sample it believes late
+      deferred latest     the packet the API sends once the folder runs and the sample lies past
+                          the watermark this process last read: the sample, and the latest
+                          value's upsert alone, which checks that belief under the shared lock
     batch (SAMPLES_PER_BATCH series at one instant, as bulk POSTs and remote_write send):
       batch samples       the samples' INSERT, one transaction
       batch whole write   the samples' INSERT and the fold of all three tiers, one transaction
@@ -51,7 +54,7 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
     from monitor.storage.bulk import numbers_statement
     from monitor.storage.folding import LOCK_FOR_WRITE_SQL
     from monitor.storage.inserts import SAMPLE_COLUMNS, SAMPLE_FORMAT, _statement
-    from monitor.storage.rollups import ROW_FORMAT, _upsert_sql, aggregate, fold_sql, inline_fold_sql
+    from monitor.storage.rollups import ROW_FORMAT, _upsert_sql, aggregate, fold_sql, inline_fold_sql, latest_sql
 
     insert = _statement("mysql", Sample, SAMPLE_COLUMNS, 1, None, (), ())
     notes = (
@@ -84,6 +87,10 @@ def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
         "deferred write": (
             1,
             lambda k: transaction(samples(one(k)), fold_sql(one(k)[0], LOCK_FOR_WRITE_SQL)),
+        ),
+        "deferred latest": (
+            1,
+            lambda k: transaction(samples(one(k)), latest_sql(one(k)[0], LOCK_FOR_WRITE_SQL)),
         ),
         "batch samples": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)))),
         "batch whole write": (SAMPLES_PER_BATCH, lambda k: transaction(samples(batch(k)), inline_fold_sql(batch(k)))),
