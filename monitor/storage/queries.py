@@ -116,13 +116,18 @@ def resource_series(query: SeriesQuery) -> list[tuple[int, float]]:
 def series_points(ids: list[int], since: int, until: int, step: int, aggregate: str) -> list[tuple[int, float]]:
     merged: dict[int, list] = {}
     for source, lo, hi in folded_plan(since, until, step):
-        for bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step):
-            # MySQL sums integers as DECIMAL
-            _merge(merged, bucket, [int(count), float(total), float(low), float(high), None, None])
+        for bucket, *figures in _aggregates(source, ids, lo, hi, step, aggregate):
+            bucket = int(bucket)
+            held = merged.get(bucket)
+            if held is None:  # most buckets come from one source: no merge
+                merged[bucket] = _figures(*figures)
+            else:
+                _combine(held, _figures(*figures))
         if aggregate == "last":
             for bucket, last, last_ts, series_id in _lasts(source, ids, lo, hi, step):
                 _merge(merged, bucket, [0, 0.0, None, None, last, (last_ts, series_id)])
-    return [(bucket, _result(merged[bucket], aggregate)) for bucket in sorted(merged)]
+    result = _RESULTS[aggregate]
+    return [(bucket, result(merged[bucket])) for bucket in sorted(merged)]
 
 
 @replica_read
@@ -147,14 +152,15 @@ def series_points_many(
     for source, lo, hi in folded_plan(since, until, step):
         for start in range(0, len(everyone), IDS_PER_QUERY):
             ids = everyone[start : start + IDS_PER_QUERY]
-            for series_id, bucket, count, total, low, high in _aggregates(source, ids, lo, hi, step, by_series=True):
+            for series_id, bucket, *figures in _aggregates(source, ids, lo, hi, step, aggregate, by_series=True):
                 for index in owners[series_id]:
-                    _merge(merged[index], bucket, [int(count), float(total), float(low), float(high), None, None])
+                    _merge(merged[index], bucket, _figures(*figures))
             if aggregate == "last":
                 for bucket, last, last_ts, series_id in _lasts(source, ids, lo, hi, step, by_series=True):
                     for index in owners[series_id]:
                         _merge(merged[index], bucket, [0, 0.0, None, None, last, (last_ts, series_id)])
-    return [[(bucket, _result(held[bucket], aggregate)) for bucket in sorted(held)] for held in merged]
+    result = _RESULTS[aggregate]
+    return [[(bucket, result(held[bucket])) for bucket in sorted(held)] for held in merged]
 
 
 def plan(since: int, until: int, step: int, sources: tuple[Source, ...] = (HOUR, MINUTE)) -> list[tuple]:
@@ -203,22 +209,60 @@ def _where(source: Source, ids: list[int], lo: int, hi: int) -> tuple[str, list]
     return where, [*ids, source.seconds, lo // US, hi // US]
 
 
-def _aggregates(source: Source, ids: list[int], lo: int, hi: int, step: int, by_series: bool = False) -> list[tuple]:
-    """(bucket, count, sum, min, max) of the series together, or with by_series (series_id, bucket, ...) each."""
-    bucket, _ = _bucket_sql(source, step)
-    where, params = _where(source, ids, lo, hi)
+# The figures of a bucket (count, sum, min, max), as SQL over raw samples, over tier rows grouped,
+# and from one tier row alone; what an aggregate does not read is sent as a constant: the server
+# prints every double as text for the client to parse back (a 24 h read at 1 minute is 1,440 rows).
+_FIGURE_SQL = {
+    "count": ("COUNT(*)", "SUM(count)", "count"),
+    "sum": ("SUM(value)", "SUM(sum)", "sum"),
+    "min": ("MIN(value)", "MIN(min)", "min"),
+    "max": ("MAX(value)", "MAX(max)", "max"),
+}
+_UNREAD = {"sum": "0", "min": "NULL", "max": "NULL"}
+_READS = {"avg": {"sum"}, "count": set(), "min": {"min"}, "max": {"max"}, "last": set()}  # besides the count
+_RAW, _GROUPED, _ROW = range(3)
+
+
+def _aggregates(
+    source: Source, ids: list[int], lo: int, hi: int, step: int, aggregate: str, by_series: bool = False
+) -> list[tuple]:
+    """(bucket, count, sum, min, max) of the series together, or with by_series (series_id, bucket, ...) each.
+
+    Only the figures `aggregate` reads are sent (the others come back 0 or NULL).
+    Where each tier row is a bucket of its own (the step is the tier's, and one
+    series or each series apart), the rows are read as they are, without grouping.
+    """
     if source is RAW:
-        columns = "COUNT(*), SUM(value), MIN(value), MAX(value)"
+        form = _RAW
+    elif step == source.seconds and (by_series or len(ids) == 1):
+        form = _ROW
     else:
-        columns = "SUM(count), SUM(sum), MIN(min), MAX(max)"
-    keys = "series_id, b" if by_series else "b"
+        form = _GROUPED
+    reads = _READS[aggregate]
+    columns = [
+        sql[form] if figure == "count" or figure in reads else _UNREAD[figure] for figure, sql in _FIGURE_SQL.items()
+    ]
+    where, params = _where(source, ids, lo, hi)
+    series = "series_id, " if by_series else ""
+    if form == _ROW:  # the tier's bucket is the request's
+        return _fetch(source, f"SELECT {series}bucket, {', '.join(columns)} FROM {source.table} WHERE {where}", params)
+    bucket, _ = _bucket_sql(source, step)
     # ORDER BY NULL: MySQL would sort the groups for nothing (callers merge them into a dict).
     return _fetch(
         source,
-        f"SELECT {'series_id, ' if by_series else ''}{bucket} AS b, {columns}"
-        f" FROM {source.table} WHERE {where} GROUP BY {keys} ORDER BY NULL",
+        f"SELECT {series}{bucket} AS b, {', '.join(columns)} FROM {source.table} WHERE {where}"
+        f" GROUP BY {series}b ORDER BY NULL",
         params,
     )
+
+
+def _figures(count, total, low, high) -> list:
+    """A bucket's figures as `_merge` holds them (MySQL sums integers as DECIMAL)."""
+    return [int(count), float(total), _float(low), _float(high), None, None]
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _lasts(source: Source, ids: list[int], lo: int, hi: int, step: int, by_series: bool = False) -> list[tuple]:
@@ -249,27 +293,30 @@ def _merge(merged: dict[int, list], bucket: int, part: list) -> None:
     held = merged.get(bucket)
     if held is None:
         merged[bucket] = part
-        return
+    else:
+        _combine(held, part)
+
+
+def _combine(held: list, part: list) -> None:
+    """Add a part of a bucket (another source's, another series') to what `held` has of it."""
     held[0] += part[0]
     held[1] += part[1]
     if part[2] is not None:
         held[2] = part[2] if held[2] is None else min(held[2], part[2])
+    if part[3] is not None:
         held[3] = part[3] if held[3] is None else max(held[3], part[3])
     if part[5] is not None and (held[5] is None or part[5] > held[5]):
         held[4], held[5] = part[4], part[5]
 
 
-def _result(held: list, aggregate: str) -> float:
-    count, total, low, high, last, _ = held
-    if aggregate == "avg":
-        return float(total) / count
-    if aggregate == "count":
-        return float(count)
-    if aggregate == "min":
-        return float(low)
-    if aggregate == "max":
-        return float(high)
-    return float(last)
+# A bucket's answer from what `_merge` holds of it: [count, sum, min, max, last, (last_ts, series)].
+_RESULTS = {
+    "avg": lambda held: held[1] / held[0],
+    "count": lambda held: float(held[0]),
+    "min": lambda held: float(held[2]),
+    "max": lambda held: float(held[3]),
+    "last": lambda held: float(held[4]),
+}
 
 
 # --- latest ------------------------------------------------------------------------------
