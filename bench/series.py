@@ -13,7 +13,13 @@ step, which the hour tier cannot serve; 1 h is the whole-hour step nearest.)
 The baseline is the SQL each request sends (captured in-process) timed over a
 raw mysqlclient connection.
 
-    .venv/bin/python bench/series.py [--rounds 3] [--requests 50]
+With `--folded-behind SECONDS` the fold watermark (monitor/storage/folding.py)
+is set that far before the data set's end, rounded down to a minute, as on a
+MySQL installation whose folder runs: each read then also reads the watermark,
+and takes the buckets past it from the raw samples. The data set's tiers hold
+every sample either way; the watermark goes back to NULL afterwards.
+
+    .venv/bin/python bench/series.py [--rounds 3] [--requests 50] [--folded-behind 120]
 """
 
 import argparse
@@ -38,9 +44,24 @@ def series_url(span: timedelta, step: str) -> str:
     return f"/monitor/resources/series/?{urlencode(query)}"
 
 
-def main(rounds: int = 3, requests: int = 50) -> dict:
+def main(rounds: int = 3, requests: int = 50, folded_behind: int | None = None) -> dict:
     harness.log(f"== series from each tier at 10M samples: {rounds} rounds x {requests} requests per tier")
     db = harness.prepare_data()
+    if folded_behind is None:
+        return measure(db, rounds, requests)
+    end_us = int(UNTIL.timestamp()) * 1_000_000
+    watermark = (end_us - folded_behind * 1_000_000) // 60_000_000 * 60_000_000
+    harness.log(f"fold watermark {folded_behind} s before the data set's end: {watermark} us")
+    conn = harness.connect(db)
+    try:
+        harness.execute(conn, "UPDATE monitor_foldwatermark SET until_us = %s WHERE id = 1", [watermark])
+        return measure(db, rounds, requests, {"folded_behind_s": folded_behind, "watermark_us": watermark})
+    finally:
+        harness.execute(conn, "UPDATE monitor_foldwatermark SET until_us = NULL WHERE id = 1")
+        conn.close()
+
+
+def measure(db: str, rounds: int, requests: int, fold: dict | None = None) -> dict:
     paths = {tier: series_url(span, step) for tier, (span, step, _) in TIERS.items()}
     with harness.Gunicorn(name="series", db=db) as server:
         client = harness.Client(server.port)
@@ -67,6 +88,7 @@ def main(rounds: int = 3, requests: int = 50) -> dict:
         "rounds": rounds,
         "requests": requests,
         "others_cpu_percent": noise,
+        "fold_watermark": fold,
     }
     for tier, path in paths.items():
         summary = harness.latency_summary(path, latencies[tier], requests, db)
@@ -78,7 +100,7 @@ def main(rounds: int = 3, requests: int = 50) -> dict:
             f" {cold[tier] * 1000:.1f} ms); its SQL alone {summary['sql_median_ms']:.2f} ms"
             + (f"; target < {TARGETS[tier]:g} ms" if tier in TARGETS else "")
         )
-    harness.save("series", result)
+    harness.save("series" if fold is None else "series_folded", result)
     return result
 
 
@@ -86,5 +108,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--folded-behind", type=int, default=None, help="seconds; the watermark stays NULL without")
     args = parser.parse_args()
-    main(args.rounds, args.requests)
+    main(args.rounds, args.requests, args.folded_behind)
