@@ -48,6 +48,7 @@ from .schemas import (
     RETRY_AFTER,
     SAMPLE_EXAMPLES,
     SAMPLE_ID_PARAMETER,
+    SAMPLE_ID_PATTERN,
     WRITE_ERRORS,
     errors,
     example,
@@ -68,8 +69,8 @@ from .serializers import (
 )
 from .single_post import one_sample_path, store_one
 
-# "<series id>-<microseconds>": an INT id and a BIGINT instant, nothing wider reaches the database.
-SAMPLE_ID = re.compile(r"^(\d{1,10})-(-?\d{1,19})$")
+# Nothing wider than an INT id and a BIGINT instant reaches the database.
+SAMPLE_ID = re.compile(SAMPLE_ID_PATTERN)
 MAX_SERIES_ID = 2**31 - 1
 MAX_TS = 2**63 - 1
 SERIES_PARAMETERS = [

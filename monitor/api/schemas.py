@@ -342,11 +342,15 @@ PATCH_EXAMPLES = [
     OpenApiExample("Correct the value", value=PATCH_EXAMPLE, request_only=True),
     OpenApiExample("Stored", value=STORED_SAMPLE, response_only=True, status_codes=["200"]),
 ]
+# "<series id>-<microseconds>": an INT id and a BIGINT instant. In the schema too, so clients and
+# fuzzers do not take `latest` or `series` (the list's own routes) for a sample's id.
+SAMPLE_ID_PATTERN = r"^(\d{1,10})-(-?\d{1,19})$"
 SAMPLE_ID_PARAMETER = OpenApiParameter(
     "id",
     str,
     OpenApiParameter.PATH,
     description='"<series id>-<microseconds since 1970>", as `id` in every answer',
+    pattern=SAMPLE_ID_PATTERN,
     examples=example(EXAMPLE_ID),
 )
 
