@@ -34,8 +34,14 @@ def exception_handler(exc, context):
         )
     fault = database_fault(exc, context.get("request"))
     if fault is not None:
-        return Response({"detail": fault.message}, status=503, headers={"Retry-After": str(fault.retry_after)})
+        body, headers = fault_answer(fault)
+        return Response(body, status=503, headers=headers)
     return drf_exception_handler(exc, context)
+
+
+def fault_answer(fault: Fault) -> tuple[dict, dict]:
+    """The body and headers of an API view's 503 for a database fault (the viewset's and single_post's)."""
+    return {"detail": fault.message}, {"Retry-After": str(fault.retry_after)}
 
 
 def database_fault(exc: BaseException, request=None) -> Fault | None:

@@ -34,7 +34,7 @@ from monitor.storage.inserts import Conflict, Point
 from monitor.storage.queries import Row
 
 from .auth import ApiAccess, find_token, token_header
-from .errors import database_fault
+from .errors import database_fault, fault_answer
 from .renderers import FastJSONRenderer
 from .serializers import SampleErrors, parse_sample, sample_json
 from .throttling import TokenWriteThrottle, token_ident
@@ -105,7 +105,7 @@ def _store(request: HttpRequest) -> tuple[int, dict, dict] | None:
         fault = database_fault(exc, request)
         if fault is None:
             raise
-        return status.HTTP_503_SERVICE_UNAVAILABLE, {"detail": fault.message}, {"Retry-After": str(fault.retry_after)}
+        return status.HTTP_503_SERVICE_UNAVAILABLE, *fault_answer(fault)
     return code, body, {}
 
 

@@ -116,7 +116,7 @@ def lock_for_write() -> int | None:
     if not watermark_in_use():
         return None
     with connection.cursor() as cursor:
-        return _read(cursor, LOCK_FOR_WRITE_SQL)
+        return _remember(_read(cursor, LOCK_FOR_WRITE_SQL))
 
 
 def watermark_hint() -> int | None:
@@ -130,7 +130,7 @@ def watermark_hint() -> int | None:
     if time.monotonic() - read_at <= HINT_SECONDS:
         return value
     with connection.cursor() as cursor:
-        return _read(cursor, READ_SQL)
+        return _remember(_read(cursor, READ_SQL))
 
 
 def forget_hint() -> None:
@@ -208,10 +208,17 @@ def _past_newest(cursor) -> int:
 
 
 def _read(cursor, sql: str) -> int | None:
-    global _hint
     cursor.execute(sql)
     row = cursor.fetchone()
-    value = None if row is None else row[0]
+    return None if row is None else row[0]
+
+
+def _remember(value: int | None) -> int | None:
+    """Keep a watermark the write connection read as this process's guess (`watermark_hint`).
+
+    Not what a read finds (`folded_until`): that may be a replica's, behind the primary.
+    """
+    global _hint
     _hint = (value, time.monotonic())
     return value
 

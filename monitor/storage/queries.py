@@ -117,12 +117,7 @@ def series_points(ids: list[int], since: int, until: int, step: int, aggregate: 
     merged: dict[int, list] = {}
     for source, lo, hi in folded_plan(since, until, step):
         for bucket, *figures in _aggregates(source, ids, lo, hi, step, aggregate):
-            bucket = int(bucket)
-            held = merged.get(bucket)
-            if held is None:  # most buckets come from one source: no merge
-                merged[bucket] = _figures(*figures)
-            else:
-                _combine(held, _figures(*figures))
+            _merge(merged, bucket, _figures(*figures))
         if aggregate == "last":
             for bucket, last, last_ts, series_id in _lasts(source, ids, lo, hi, step):
                 _merge(merged, bucket, [0, 0.0, None, None, last, (last_ts, series_id)])
@@ -218,8 +213,14 @@ _FIGURE_SQL = {
     "min": ("MIN(value)", "MIN(min)", "min"),
     "max": ("MAX(value)", "MAX(max)", "max"),
 }
-_UNREAD = {"sum": "0", "min": "NULL", "max": "NULL"}
-_READS = {"avg": {"sum"}, "count": set(), "min": {"min"}, "max": {"max"}, "last": set()}  # besides the count
+_UNREAD = {"sum": "0", "min": "NULL", "max": "NULL"}  # the count is always read: it says a bucket has data
+_READS = {
+    "avg": {"count", "sum"},
+    "count": {"count"},
+    "min": {"count", "min"},
+    "max": {"count", "max"},
+    "last": {"count"},
+}
 _RAW, _GROUPED, _ROW = range(3)
 
 
@@ -239,9 +240,7 @@ def _aggregates(
     else:
         form = _GROUPED
     reads = _READS[aggregate]
-    columns = [
-        sql[form] if figure == "count" or figure in reads else _UNREAD[figure] for figure, sql in _FIGURE_SQL.items()
-    ]
+    columns = [sql[form] if figure in reads else _UNREAD[figure] for figure, sql in _FIGURE_SQL.items()]
     where, params = _where(source, ids, lo, hi)
     series = "series_id, " if by_series else ""
     if form == _ROW:  # the tier's bucket is the request's
