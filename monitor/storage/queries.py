@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import NamedTuple
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Max, Min, Q, QuerySet
 
 from monitor.gc_pause import gc_paused
@@ -368,7 +370,7 @@ def resource_latest(series: QuerySet, limit: int | None = None) -> list[Row]:
     with gc_paused():
         catalog = {
             series_id: (name, host, description)
-            for series_id, name, host, description in (selected if limit is None else selected[: limit + 1])
+            for series_id, name, host, description in _fetch_rows(selected if limit is None else selected[: limit + 1])
         }
         if limit is not None and len(catalog) > limit:
             raise TooManySeries(limit)
@@ -380,11 +382,27 @@ def resource_latest(series: QuerySet, limit: int | None = None) -> list[Row]:
         make, named = tuple.__new__, catalog.get  # tuple.__new__: Row's own __new__ is Python, 3x slower
         rows = [
             make(Row, (series_id, ts, value, *names))
-            for series_id, ts, value in latest.order_by().values_list("series_id", "last_ts", "last")
+            for series_id, ts, value in _fetch_rows(latest.order_by().values_list("series_id", "last_ts", "last"))
             if (names := named(series_id)) is not None
         ]
     rows.sort(key=BY_HOST_THEN_NAME)
     return rows
+
+
+def _fetch_rows(query: QuerySet) -> list[tuple]:
+    """A values_list query's rows as the driver returns them, in one fetch.
+
+    For reads of plain columns (no field converters): Django's own iteration
+    fetches 100 rows at a time through its cursor wrappers, which at `latest`'s
+    40,000 rows cost more than the fetch itself.
+    """
+    try:
+        sql, params = query.query.get_compiler(query.db).as_sql()
+    except EmptyResultSet:
+        return []
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @replica_read
