@@ -35,6 +35,7 @@ def install_beat_schedule(sender: Celery, source: Settings, **kwargs) -> None:
         settings.ALERTS_EVALUATION_INTERVAL,
         notify_interval_seconds=settings.ALERTS_NOTIFY_INTERVAL,
         fold_interval_seconds=settings.ROLLUP_FOLD_INTERVAL,
+        host_broadcast=not settings.MONITOR_HOST_TIMER,
     )
 
 

@@ -341,8 +341,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # queue, and kombu's Redis poller then wakes ~1,000 times a second for nothing.
 # Collection tasks are short and idempotent, so prefetching a few is harmless.
 CELERY_WORKER_PREFETCH_MULTIPLIER = envint("CELERY_WORKER_PREFETCH_MULTIPLIER", 4, minimum=1)
-# Host collection goes to a broadcast queue so every worker samples its own
-# machine; everything else goes to the ordinary queue, taken once.
+# Host collection sent as a task (a "collect now", or every cycle with
+# MONITOR_HOST_TIMER=0) goes to a broadcast queue so every worker samples its
+# own machine; everything else goes to the ordinary queue, taken once.
 HOST_METRICS_QUEUE = "monitor.host_metrics"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # On Redis every worker gets its own copy (pub/sub); the per-process queue name
@@ -378,6 +379,9 @@ CELERY_BEAT_SCHEDULER = "monitor.collection.beat:Scheduler"  # celery's own, min
 
 # --- Monitoring ---------------------------------------------------------------
 METRICS_INTERVAL = envint("METRICS_INTERVAL", 10, minimum=1)
+# Each worker samples its own machine on its own timer (monitor/collection/host_timer.py);
+# 0: beat broadcasts a host cycle to every worker instead (one message per cycle, more CPU).
+MONITOR_HOST_TIMER = envbool("MONITOR_HOST_TIMER", True)
 # MySQL, Redis and task-queue status: every cycle by default; a coarser value
 # (e.g. 10 with METRICS_INTERVAL=1) halves the worker's cost at 1 s cycles.
 SERVER_METRICS_INTERVAL = envint("SERVER_METRICS_INTERVAL", METRICS_INTERVAL, minimum=1)

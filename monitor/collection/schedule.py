@@ -19,6 +19,7 @@ def beat_schedule(
     alerts_interval_seconds: int | None = None,
     notify_interval_seconds: int = 10,
     fold_interval_seconds: int = 60,
+    host_broadcast: bool = True,
 ) -> dict:
     """Beat entries: host metrics every `interval_seconds`, server and queue
     status every `server_interval_seconds` (default: the same), and the
@@ -26,7 +27,9 @@ def beat_schedule(
     and the alert rules every `alerts_interval_seconds` (None: no entry).
     Notifications are planned and sent every `notify_interval_seconds`
     (monitor/alerts/delivery_tasks.py). The minute and hour rollups are folded
-    every `fold_interval_seconds` (monitor/storage/folding.py).
+    every `fold_interval_seconds` (monitor/storage/folding.py). Without
+    `host_broadcast` there is no host entry: each worker samples its host on
+    its own timer (monitor/collection/host_timer.py).
 
     `expires` drops a cycle no worker picked up within three intervals, so a
     backlog never builds up while workers are away (one interval is too tight:
@@ -35,7 +38,6 @@ def beat_schedule(
     every = float(interval_seconds)
     servers_every = float(server_interval_seconds or interval_seconds)
     schedule = {
-        "collect-host-metrics": {"task": COLLECT_HOST, "schedule": every, "options": {"expires": 3 * every}},
         "collect-server-status": {
             "task": COLLECT_SERVERS,
             "schedule": servers_every,
@@ -50,6 +52,8 @@ def beat_schedule(
             "options": {"expires": 2.0 * fold_interval_seconds},
         },
     }
+    if host_broadcast:
+        schedule["collect-host-metrics"] = {"task": COLLECT_HOST, "schedule": every, "options": {"expires": 3 * every}}
     schedule.update(notification_schedule(notify_interval_seconds))
     if scrape_interval_seconds:
         scrape_every = float(scrape_interval_seconds)

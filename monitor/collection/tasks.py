@@ -25,6 +25,7 @@ from monitor.storage.counters import SourceKey, locked_counters, read_counters
 from monitor.storage.inserts import resource_bulk_create, retrying
 from monitor.storage.instants import to_us
 
+from . import host_timer  # noqa: F401  (starts the host timer in every worker)
 from .collectors import Collected, Counters, Sample
 from .collectors import mysql as mysql_collector
 from .collectors import redis as redis_collector
