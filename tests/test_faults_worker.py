@@ -33,6 +33,9 @@ from servers import private_redis
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.redis]
 
 HOST = "faults-worker-kill"
+# These workers run only the tasks a test sends them: no host cycles of their own to
+# tell apart from the one under test (monitor/collection/host_timer.py).
+NO_HOST_TIMER = "0"
 
 
 def collecting_child(worker: psutil.Process, port: int) -> psutil.Process | None:
@@ -61,6 +64,7 @@ def test_a_task_whose_worker_dies_mid_collection_is_redelivered_and_stored_once(
             tmp_path,
             CELERY_BROKER_URL=redis.url(),
             MONITOR_HOSTNAME=HOST,
+            MONITOR_HOST_TIMER=NO_HOST_TIMER,
             MONITOR_MYSQL_URLS=f"mysql://root@127.0.0.1:{mysql_port}/",
             MONITOR_REDIS_URLS="",
             MONITOR_COLLECT_TIMEOUT="5",
@@ -134,6 +138,7 @@ def worker_env(tmp_path, redis_url: str, mysql_port: int, **extra: str) -> dict:
         tmp_path,
         CELERY_BROKER_URL=redis_url,
         MONITOR_HOSTNAME=HOST,
+        MONITOR_HOST_TIMER=NO_HOST_TIMER,
         MONITOR_MYSQL_URLS=f"mysql://root@127.0.0.1:{mysql_port}/",
         MONITOR_REDIS_URLS="",
         MONITOR_COLLECT_TIMEOUT="2",
