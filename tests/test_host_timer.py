@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -11,14 +12,19 @@ from monitor.models import CollectionCycle, Resource
 from procs import child_env, running, wait_for, worker_args
 
 
-def test_the_timer_runs_each_cycle_at_a_whole_multiple_of_its_interval():
-    starts: list[float] = []
-    timer = HostTimer(0.2, lambda: starts.append(time.time()))
+def run_timer(every: float, cycle: Callable[[], object], until: Callable[[], object], what: str) -> None:
+    """A HostTimer running `cycle` until `until()` holds (at most 5 s), then stopped."""
+    timer = HostTimer(every, cycle)
     timer.start()
     try:
-        wait_for(lambda: len(starts) >= 4, 5, "four cycles")
+        wait_for(until, 5, what)
     finally:
         timer.stop(timeout=2)
+
+
+def test_the_timer_runs_each_cycle_at_a_whole_multiple_of_its_interval():
+    starts: list[float] = []
+    run_timer(0.2, lambda: starts.append(time.time()), lambda: len(starts) >= 4, "four cycles")
     assert all(abs(at / 0.2 - round(at / 0.2)) < 0.25 for at in starts), starts  # on the slot, not drifting
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
     assert all(0.1 < gap < 0.35 for gap in gaps), gaps
@@ -32,12 +38,7 @@ def test_a_cycle_that_overruns_skips_the_slots_it_missed_instead_of_catching_up(
         if len(starts) == 1:
             time.sleep(0.55)  # misses two 0.2 s slots
 
-    timer = HostTimer(0.2, slow)
-    timer.start()
-    try:
-        wait_for(lambda: len(starts) >= 3, 5, "three cycles")
-    finally:
-        timer.stop(timeout=2)
+    run_timer(0.2, slow, lambda: len(starts) >= 3, "three cycles")
     assert starts[1] - starts[0] >= 0.55  # no back-to-back run of the missed slots
     assert starts[2] - starts[1] > 0.1
 
@@ -50,12 +51,7 @@ def test_a_failing_cycle_is_logged_and_the_next_one_still_runs(caplog):
         if len(calls) == 1:
             raise RuntimeError("database down")
 
-    timer = HostTimer(0.1, failing_once)
-    timer.start()
-    try:
-        wait_for(lambda: len(calls) >= 2, 5, "a cycle after the failure")
-    finally:
-        timer.stop(timeout=2)
+    run_timer(0.1, failing_once, lambda: len(calls) >= 2, "a cycle after the failure")
     assert "host cycle failed" in caplog.text
     assert "database down" in caplog.text
 

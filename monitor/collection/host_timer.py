@@ -65,10 +65,10 @@ class HostTimer:
 
 def sample_host() -> int:
     """One host cycle, as the beat-driven task stores it, with a fresh cycle id."""
-    from .tasks import host_collectors, store_cycle
+    from .tasks import store_host_cycle
 
     close_old_connections()  # what task_prerun does before each task
-    return store_cycle(host_collectors(), cycle_id=str(uuid.uuid4()), kind="host")
+    return store_host_cycle(str(uuid.uuid4()))
 
 
 _timer: HostTimer | None = None

@@ -44,6 +44,11 @@ Collector = Callable[[Counters, float], Collected]
 QUEUE_SOURCE: SourceKey = ("celery", "workers")
 
 
+def store_host_cycle(cycle_id: str) -> int:
+    """One cycle of this machine, stored under `cycle_id`: the host task's body and the worker's host timer's."""
+    return store_cycle(host_collectors(), cycle_id=cycle_id, kind="host")
+
+
 def host_collectors() -> list[tuple[SourceKey, Collector]]:
     """This machine, as MONITOR_HOSTNAME: its counters are read at the cycle's time."""
     return [(("host", settings.MONITOR_HOSTNAME), collect_host)]
@@ -146,7 +151,7 @@ def collect_host_metrics(self) -> int:
     Routed to a broadcast queue (settings.CELERY_TASK_ROUTES): every worker
     gets each cycle and samples its own host.
     """
-    return store_cycle(host_collectors(), cycle_id=self.request.id, kind="host")
+    return store_host_cycle(self.request.id)
 
 
 @shared_task(bind=True, ignore_result=True)
