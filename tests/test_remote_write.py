@@ -41,6 +41,15 @@ def post(client, raw: bytes, url: str = URL, compress: bool = True, **headers):
     return client.post(url, body, content_type="application/x-protobuf", **headers)
 
 
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (payloads under 128 bytes), for bodies no encoder would write."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+# One series whose metric name is not UTF-8: protobuf's string type refuses it.
+NOT_UTF8_LABEL = field(1, field(1, field(1, b"__name__") + field(2, b"cpu\xff")) + field(2, b"\x09" + bytes(8)))
+
 NODE_CPU = {"__name__": "node_cpu_seconds_total", "cpu": "0", "mode": "idle", "instance": "db-1:9100", "job": "node"}
 
 
@@ -115,6 +124,7 @@ def test_another_value_at_a_stored_instant_is_a_conflict(client):
         (write_request(({"__name__": "m.dotted"}, [(1.0, T0)])), True, "invalid metric name"),
         (write_request(({"__name__": "m", "a": "x" * 1000}, [(1.0, T0)])), True, "at most 1000"),
         (write_request(({"__name__": "m"}, [(1.0, 2**62)])), True, "out of range"),
+        (NOT_UTF8_LABEL, True, "WriteRequest"),
     ],
 )
 def test_a_malformed_request_is_refused_with_the_reason_and_stores_nothing(client, raw, compress, reason):

@@ -12,6 +12,14 @@ int64 timestamp = 2}`, `Label {string name = 1; string value = 2}`,
 Built from a FileDescriptorProto rather than protoc's generated module: a
 generated module is tied to the protoc release that made it (protobuf refuses
 gencode newer than its runtime), this is not.
+
+`WireWriteRequest` reads the same bytes with each label left as its encoded
+bytes (`repeated bytes labels = 1`: a message field and a bytes field are the
+same on the wire). The receiver keys its label-set cache by those bytes: a
+remote-writing Prometheus sends every series again each scrape, and reading
+five labels' names and values through message wrappers cost more than the
+rest of a sample's decode (bench/remote_write.py). A label is parsed as a
+`Label` only when its set is new to the process.
 """
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -19,8 +27,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _file() -> descriptor_pb2.FileDescriptorProto:
-    proto = descriptor_pb2.FileDescriptorProto(name="db_django_prompb.proto", package="prometheus", syntax="proto3")
+def _file(package: str, labels_as_bytes: bool) -> descriptor_pb2.FileDescriptorProto:
+    proto = descriptor_pb2.FileDescriptorProto(name=f"db_django_{package}.proto", package=package, syntax="proto3")
 
     def message(name: str, *fields: tuple[str, int, int, int, str]) -> None:
         body = proto.message_type.add(name=name)
@@ -32,17 +40,22 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     optional, repeated = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
     message("Sample", ("value", 1, _F.TYPE_DOUBLE, optional, ""), ("timestamp", 2, _F.TYPE_INT64, optional, ""))
     message("Label", ("name", 1, _F.TYPE_STRING, optional, ""), ("value", 2, _F.TYPE_STRING, optional, ""))
-    message(
-        "TimeSeries",
-        ("labels", 1, _F.TYPE_MESSAGE, repeated, ".prometheus.Label"),
-        ("samples", 2, _F.TYPE_MESSAGE, repeated, ".prometheus.Sample"),
+    label = (
+        ("labels", 1, _F.TYPE_BYTES, repeated, "")
+        if labels_as_bytes
+        else ("labels", 1, _F.TYPE_MESSAGE, repeated, f".{package}.Label")
     )
-    message("WriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, repeated, ".prometheus.TimeSeries"))
+    message("TimeSeries", label, ("samples", 2, _F.TYPE_MESSAGE, repeated, f".{package}.Sample"))
+    message("WriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, repeated, f".{package}.TimeSeries"))
     return proto
 
 
-_classes = message_factory.GetMessages([_file()], pool=descriptor_pool.DescriptorPool())
+_classes = message_factory.GetMessages(
+    [_file("prometheus", labels_as_bytes=False), _file("prometheus_wire", labels_as_bytes=True)],
+    pool=descriptor_pool.DescriptorPool(),
+)
 WriteRequest = _classes["prometheus.WriteRequest"]
 TimeSeries = _classes["prometheus.TimeSeries"]
 Label = _classes["prometheus.Label"]
 Sample = _classes["prometheus.Sample"]
+WireWriteRequest = _classes["prometheus_wire.WriteRequest"]

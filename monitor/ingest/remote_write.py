@@ -28,7 +28,7 @@ from monitor.storage.instants import MAX_US, MIN_US
 from monitor.storage.names import render
 
 from .bodies import BodyError, snappy_block
-from .prompb import WriteRequest
+from .prompb import Label, WireWriteRequest
 
 STALE_NAN = 0x7FF0000000000002
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -37,9 +37,9 @@ _NAME_LIMIT = Series._meta.get_field("name").max_length
 _METRIC_LIMIT = Series._meta.get_field("metric").max_length
 _HOST_LIMIT = Series._meta.get_field("host").max_length
 _MIN_MS, _MAX_MS = -(-MIN_US // 1000), MAX_US // 1000  # what the API can show (storage/instants.py)
-# Label sets this process has already turned into (host, name); a remote-writing
-# Prometheus repeats the same series every scrape.
-_series: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
+# Label sets (each label as its encoded bytes) this process has already turned into
+# (host, name); a remote-writing Prometheus repeats the same series every scrape.
+_series: dict[tuple[bytes, ...], tuple[str, str]] = {}
 CACHE_LIMIT = 200_000
 
 
@@ -51,37 +51,37 @@ class Refused(ValueError):
         self.status = status
 
 
-def decode(body: bytes, limit: int) -> WriteRequest:
-    """The WriteRequest in a remote write body (snappy block format), at most `limit` bytes unpacked."""
+def decode(body: bytes, limit: int) -> WireWriteRequest:
+    """The WriteRequest in a remote write body (snappy block format), at most `limit` bytes unpacked,
+    its labels still encoded (prompb.WireWriteRequest)."""
     try:
         data = snappy_block(body, limit)
     except BodyError as exc:
         raise Refused(exc.status, str(exc)) from None
     try:
-        return WriteRequest.FromString(data)
+        return WireWriteRequest.FromString(data)
     except DecodeError as exc:
         raise Refused(400, f"Body is not a Prometheus WriteRequest (protobuf): {exc}") from None
 
 
-def points(request: WriteRequest) -> tuple[list[Point], Counter]:
+def points(request: WireWriteRequest) -> tuple[list[Point], Counter]:
     """The samples of `request` as Points, and how many were dropped, by reason (stale, nan, inf, out_of_range)."""
     found: list[Point] = []
     dropped: Counter = Counter()
+    cached, add = _series.get, found.append  # bound once: this loop runs for every sample
     for index, series in enumerate(request.timeseries):
-        labels = tuple([(label.name, label.value) for label in series.labels])
-        known = _series.get(labels)
-        if known is None:
-            known = _name(labels, index)
+        encoded = tuple(series.labels)
+        known = cached(encoded) or _name(encoded, index)
         host, name = known
         for sample in series.samples:
             value = sample.value
-            if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+            if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:  # false for NaN too
                 dropped[_why(value)] += 1
                 continue
             ms = sample.timestamp
             if not _MIN_MS <= ms <= _MAX_MS:
                 raise Refused(400, f"Series {index} ({name}): timestamp {ms} ms is out of range (years 1 to 9999).")
-            found.append(Point(name, host, ms * 1000, value))
+            add(Point(name, host, ms * 1000, value))
     return found, dropped
 
 
@@ -93,11 +93,11 @@ def _why(value: float) -> str:
     return "stale" if struct.unpack("<Q", struct.pack("<d", value))[0] == STALE_NAN else "nan"
 
 
-def _name(labels: tuple[tuple[str, str], ...], index: int) -> tuple[str, str]:
+def _name(encoded: tuple[bytes, ...], index: int) -> tuple[str, str]:
     """(host, series name) of a label set, checked once per process and then cached."""
     metric = None
     rest: dict[str, str] = {}
-    for key, value in labels:
+    for key, value in _labels(encoded):
         if key == "__name__":
             metric = value
             continue
@@ -117,8 +117,17 @@ def _name(labels: tuple[tuple[str, str], ...], index: int) -> tuple[str, str]:
     host = host_of(rest)[:_HOST_LIMIT]
     if len(_series) >= CACHE_LIMIT:
         _series.clear()
-    _series[labels] = (host, name)
+    _series[encoded] = (host, name)
     return host, name
+
+
+def _labels(encoded: tuple[bytes, ...]) -> list[tuple[str, str]]:
+    """(name, value) of each encoded Label; a label that is not one (bad UTF-8 too) refuses the request."""
+    try:
+        labels = [Label.FromString(label) for label in encoded]
+    except DecodeError as exc:
+        raise Refused(400, f"Body is not a Prometheus WriteRequest (protobuf): a label: {exc}") from None
+    return [(label.name, label.value) for label in labels]
 
 
 def host_of(labels: dict[str, str]) -> str:
