@@ -8,7 +8,11 @@ after the other in the same run, each storing new samples of the same series:
 
     raw    mysqlclient executemany of (series_id, ts, value) into a copy of
            monitor_sample (same schema: compressed, partitioned), one
-           transaction per 2,000 rows: the ceiling for the sample rows alone
+           transaction per 2,000 rows: the yardstick the issue names
+    rows   the same rows as one multi-row INSERT per transaction written out
+           as storage/bulk.py writes them, and as LOAD DATA LOCAL INFILE: what
+           the database takes for the sample rows alone, with next to no
+           client work (the ceiling for any writer of one row per sample)
     store  in this process: snappy + protobuf decode, Points, store() (series
            ids, samples, rollups + latest values, hosts), per request
     http   gunicorn (--workers W) on the same database, CLIENTS concurrent
@@ -196,20 +200,43 @@ def store_side(stream: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def raw_side(batches: list[list[tuple]]) -> float:
-    """executemany of each batch into a copy of monitor_sample, one commit each; seconds."""
+RAW_INSERT = "INSERT INTO bench_raw_sample (series_id, ts, value) VALUES "
+TSV_ROW = "%d\t%d\t%r\n"  # LOAD DATA's default field and line terminators
+
+
+def raw_side(batches: list[list[tuple]], how: str = "executemany") -> float:
+    """Each batch into a copy of monitor_sample, one commit each, by `how`; seconds.
+
+    executemany: mysqlclient's (it quotes every value); insert: one multi-row INSERT
+    written out with storage/bulk.py's row format; load: LOAD DATA LOCAL INFILE of a
+    tab-separated file in memory (/dev/shm where there is one).
+    """
+    import MySQLdb
     from django.db import connection
+
+    from monitor.storage.inserts import SAMPLE_FORMAT
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw_sample")
         cursor.execute("CREATE TABLE bench_raw_sample LIKE monitor_sample")
-    raw = connection.connection  # the MySQLdb connection: no Django in the measured loop
+    params = connection.get_connection_params()
+    raw = MySQLdb.connect(**params, local_infile=1)  # no Django in the measured loop
+    spool = Path("/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / f"bench-rw-{os.getpid()}.tsv"
+    load = f"LOAD DATA LOCAL INFILE '{spool}' INTO TABLE bench_raw_sample (series_id, ts, value)"
     started = time.perf_counter()
     with raw.cursor() as cursor:
         for batch in batches:
-            cursor.executemany("INSERT INTO bench_raw_sample (series_id, ts, value) VALUES (%s, %s, %s)", batch)
+            if how == "executemany":
+                cursor.executemany(RAW_INSERT + "(%s, %s, %s)", batch)
+            elif how == "insert":
+                cursor.execute(RAW_INSERT + ",".join([SAMPLE_FORMAT % row for row in batch]))
+            else:
+                spool.write_text("".join([TSV_ROW % row for row in batch]))
+                cursor.execute(load)
             raw.commit()
     seconds = time.perf_counter() - started
+    raw.close()
+    spool.unlink(missing_ok=True)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_raw_sample")
     return seconds
@@ -361,6 +388,12 @@ def measure(args, server: psutil.Process | None) -> None:
     ]
     cpu = Cpu(mariadb=server).start()
     report("raw executemany (sample rows only)", n, raw_side(rows), cpu.stop())
+    for how, name in (
+        ("insert", "raw multi-row INSERT (sample rows only)"),
+        ("load", "raw LOAD DATA (sample rows only)"),
+    ):
+        cpu = Cpu(mariadb=server).start()
+        report(name, n, raw_side(rows, how), cpu.stop())
     cpu = Cpu(mariadb=server).start()
     report("decode + store() in process", n, store_side(stream), cpu.stop())
     # Warm-up: several scrapes, so that every worker has met every series (its catalog cache), as in steady state.
