@@ -99,6 +99,20 @@ def test_it_drops_stale_markers_and_skips_nan_and_inf(client):
     assert list(Sample.objects.values_list("value", flat=True)) == [4.0]
 
 
+def test_a_series_that_went_round_a_scrape_and_write_loop_twice_is_dropped(client, caplog):
+    looped = {**NODE_CPU, "exported_exported_instance": "db-1:9100", "exported_instance": "monitor:443"}
+    pushgateway = {"__name__": "backup_ok", "exported_job": "backup", "instance": "pgw:9091", "job": "pushgateway"}
+    raw = write_request((looped, [(1.0, T0)]), (pushgateway, [(1.0, T0)]), (NODE_CPU, [(2.0, T0)]))
+    assert post(client, raw).status_code == 204
+    assert post(client, raw).status_code == 204  # the label set is cached as looped
+    assert sorted(Series.objects.values_list("metric", flat=True)) == ["backup_ok", "node_cpu_seconds_total"]
+    assert Sample.objects.count() == 2
+    assert "honor_labels" in caplog.text
+    counted = 'db_django_ingest_dropped_samples_total{protocol="remote_write",reason="loop"} '
+    lines = client.get("/monitor/metrics").content.decode().splitlines()
+    assert [float(line.removeprefix(counted)) >= 2 for line in lines if line.startswith(counted)] == [True]
+
+
 def test_a_resent_batch_stores_nothing_twice(client):
     raw = write_request((NODE_CPU, [(1.0, T0)]))
     assert post(client, raw).status_code == 204

@@ -9,15 +9,27 @@ Its host is the `host` label if it has one, else the host part of `instance`
 Values Prometheus may send that storage cannot hold: stale markers (the NaN
 0x7ff0000000000002 Prometheus writes when a series disappears) are dropped,
 as is any other NaN or +-Inf (a summary's quantile with no observations is
-NaN); the count of each is returned, never stored. Anything else that is wrong
+NaN); the count of each is returned, never stored.
+
+A series with a label named `exported_exported_*` is dropped too (reason
+`loop`): only a loop makes one. A Prometheus that scrapes our /monitor/metrics
+without `honor_labels` renames the `instance` and `job` of every series we hold
+to `exported_instance` and `exported_job`; if it also remote-writes to us, those
+come back as new series, are exposed again and come back once more renamed,
+without end (a new generation of every series at every scrape). A single
+`exported_` is kept: a Pushgateway scraped without `honor_labels` makes those
+legitimately. So a loop stores one generation at most, and the operator learns
+of it from the log and `db_django_ingest_dropped_samples_total{reason="loop"}`. Anything else that is wrong
 (not snappy, not a WriteRequest, a series without a name, an invalid label
 name, a name too long for the catalog) refuses the whole request with 400 and
 the reason, and nothing of it is stored.
 """
 
+import logging
 import math
 import re
 import struct
+import time
 from collections import Counter
 
 from google.protobuf.message import DecodeError
@@ -41,6 +53,11 @@ _MIN_MS, _MAX_MS = -(-MIN_US // 1000), MAX_US // 1000  # what the API can show (
 # (host, name); a remote-writing Prometheus repeats the same series every scrape.
 _series: dict[tuple[bytes, ...], tuple[str, str]] = {}
 CACHE_LIMIT = 200_000
+LOOPED = ("", "")  # the cached answer for a label set that went round a scrape/remote-write loop
+LOOP_LABEL = "exported_exported_"
+LOOP_WARN_SECONDS = 60.0  # a loop is logged at most this often per process
+_loop_warned = -math.inf
+logger = logging.getLogger(__name__)
 
 
 class Refused(ValueError):
@@ -72,6 +89,9 @@ def points(request: WireWriteRequest) -> tuple[list[Point], Counter]:
     for index, series in enumerate(request.timeseries):
         encoded = tuple(series.labels)
         known = cached(encoded) or _name(encoded, index)
+        if known is LOOPED:
+            dropped["loop"] += len(series.samples)
+            continue
         host, name = known
         for sample in series.samples:
             value = sample.value
@@ -109,6 +129,10 @@ def _name(encoded: tuple[bytes, ...], index: int) -> tuple[str, str]:
             rest[key] = value
     if not metric:
         raise Refused(400, f"Series {index}: no __name__ label (every series needs a metric name).")
+    if any(key.startswith(LOOP_LABEL) for key in rest):
+        _warn_loop(metric, rest)
+        _series[encoded] = LOOPED
+        return LOOPED
     if not _METRIC_NAME.match(metric) or len(metric) > _METRIC_LIMIT:
         raise Refused(400, f"Series {index}: invalid metric name {metric[:100]!r} (at most {_METRIC_LIMIT}).")
     name = render(metric, rest)
@@ -128,6 +152,20 @@ def _labels(encoded: tuple[bytes, ...]) -> list[tuple[str, str]]:
     except DecodeError as exc:
         raise Refused(400, f"Body is not a Prometheus WriteRequest (protobuf): a label: {exc}") from None
     return [(label.name, label.value) for label in labels]
+
+
+def _warn_loop(metric: str, labels: dict[str, str]) -> None:
+    global _loop_warned
+    if time.monotonic() - _loop_warned < LOOP_WARN_SECONDS:
+        return
+    _loop_warned = time.monotonic()
+    logger.warning(
+        "remote write: dropped %s%s and every other series with an exported_exported_* label: the sending "
+        "Prometheus scrapes /monitor/metrics without honor_labels and writes what it scraped back to us. "
+        "Keep only job=db_django when it scrapes us, or drop it in write_relabel_configs (README: Grafana, Agents).",
+        metric,
+        "{" + ",".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}",
+    )
 
 
 def host_of(labels: dict[str, str]) -> str:
