@@ -12,7 +12,10 @@ after the other in the same run, each storing new samples of the same series:
     rows   the same rows as one multi-row INSERT per transaction written out
            as storage/bulk.py writes them, and as LOAD DATA LOCAL INFILE: what
            the database takes for the sample rows alone, with next to no
-           client work (the ceiling for any writer of one row per sample)
+           client work (the ceiling for any writer of one row per sample);
+           then the multi-row INSERT into copies altered to DYNAMIC
+           (uncompressed) and PAGE_COMPRESSED, to show what
+           ROW_FORMAT=COMPRESSED costs the server per row
     store  in this process: snappy + protobuf decode, Points, store() (series
            ids, samples, rollups + latest values, hosts), per request
     http   gunicorn (--workers W) on the same database, CLIENTS concurrent
@@ -202,14 +205,17 @@ def store_side(stream: list[bytes]) -> float:
 
 RAW_INSERT = "INSERT INTO bench_raw_sample (series_id, ts, value) VALUES "
 TSV_ROW = "%d\t%d\t%r\n"  # LOAD DATA's default field and line terminators
+# monitor_sample is ROW_FORMAT=COMPRESSED (migration 0009); these copies show what that costs the server.
+UNCOMPRESSED = "ROW_FORMAT=DYNAMIC KEY_BLOCK_SIZE=0"
 
 
-def raw_side(batches: list[list[tuple]], how: str = "executemany") -> float:
+def raw_side(batches: list[list[tuple]], how: str = "executemany", table_options: str = "") -> float:
     """Each batch into a copy of monitor_sample, one commit each, by `how`; seconds.
 
     executemany: mysqlclient's (it quotes every value); insert: one multi-row INSERT
     written out with storage/bulk.py's row format; load: LOAD DATA LOCAL INFILE of a
-    tab-separated file in memory (/dev/shm where there is one).
+    tab-separated file in memory (/dev/shm where there is one). `table_options` alter
+    the copy first (another row format, to see what monitor_sample's compression costs).
     """
     import MySQLdb
     from django.db import connection
@@ -219,6 +225,8 @@ def raw_side(batches: list[list[tuple]], how: str = "executemany") -> float:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw_sample")
         cursor.execute("CREATE TABLE bench_raw_sample LIKE monitor_sample")
+        if table_options:
+            cursor.execute(f"ALTER TABLE bench_raw_sample {table_options}")
     params = connection.get_connection_params()
     raw = MySQLdb.connect(**params, local_infile=1)  # no Django in the measured loop
     spool = Path("/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / f"bench-rw-{os.getpid()}.tsv"
@@ -388,12 +396,14 @@ def measure(args, server: psutil.Process | None) -> None:
     ]
     cpu = Cpu(mariadb=server).start()
     report("raw executemany (sample rows only)", n, raw_side(rows), cpu.stop())
-    for how, name in (
-        ("insert", "raw multi-row INSERT (sample rows only)"),
-        ("load", "raw LOAD DATA (sample rows only)"),
+    for how, options, name in (
+        ("insert", "", "raw multi-row INSERT (sample rows only)"),
+        ("load", "", "raw LOAD DATA (sample rows only)"),
+        ("insert", UNCOMPRESSED, "raw multi-row INSERT, table DYNAMIC"),
+        ("insert", f"{UNCOMPRESSED} PAGE_COMPRESSED=1", "raw multi-row INSERT, table PAGE_COMPRESSED"),
     ):
         cpu = Cpu(mariadb=server).start()
-        report(name, n, raw_side(rows, how), cpu.stop())
+        report(name, n, raw_side(rows, how, options), cpu.stop())
     cpu = Cpu(mariadb=server).start()
     report("decode + store() in process", n, store_side(stream), cpu.stop())
     # Warm-up: several scrapes, so that every worker has met every series (its catalog cache), as in steady state.
