@@ -9,20 +9,20 @@ Its host is the `host` label if it has one, else the host part of `instance`
 Values Prometheus may send that storage cannot hold: stale markers (the NaN
 0x7ff0000000000002 Prometheus writes when a series disappears) are dropped,
 as is any other NaN or +-Inf (a summary's quantile with no observations is
-NaN); the count of each is returned, never stored.
-
-A series with a label named `exported_exported_*` is dropped too (reason
-`loop`): only a loop makes one. A Prometheus that scrapes our /monitor/metrics
-without `honor_labels` renames the `instance` and `job` of every series we hold
-to `exported_instance` and `exported_job`; if it also remote-writes to us, those
-come back as new series, are exposed again and come back once more renamed,
-without end (a new generation of every series at every scrape). A single
-`exported_` is kept: a Pushgateway scraped without `honor_labels` makes those
-legitimately. So a loop stores one generation at most, and the operator learns
-of it from the log and `db_django_ingest_dropped_samples_total{reason="loop"}`. Anything else that is wrong
+NaN); the count of each is returned, never stored. Anything else that is wrong
 (not snappy, not a WriteRequest, a series without a name, an invalid label
 name, a name too long for the catalog) refuses the whole request with 400 and
 the reason, and nothing of it is stored.
+
+A series with a label named `exported_exported_*` is dropped (reason `loop`):
+only a loop makes one. A Prometheus that scrapes our /monitor/metrics without
+`honor_labels` renames the `instance` and `job` of every series we hold to
+`exported_instance` and `exported_job`; if it also remote-writes to us, those
+come back as new series, are exposed again and come back renamed once more,
+without end (a new generation of every series at every scrape). A single
+`exported_` is kept: a Pushgateway scraped without `honor_labels` makes those
+legitimately. So a loop stores one generation at most, and the operator learns
+of it from the log and `db_django_ingest_dropped_samples_total{reason="loop"}`.
 """
 
 import logging
@@ -82,7 +82,7 @@ def decode(body: bytes, limit: int) -> WireWriteRequest:
 
 
 def points(request: WireWriteRequest) -> tuple[list[Point], Counter]:
-    """The samples of `request` as Points, and how many were dropped, by reason (stale, nan, inf, out_of_range)."""
+    """The samples of `request` as Points, and how many were dropped by reason (stale, nan, inf, out_of_range, loop)."""
     found: list[Point] = []
     dropped: Counter = Counter()
     cached, add = _series.get, found.append  # bound once: this loop runs for every sample
@@ -131,18 +131,20 @@ def _name(encoded: tuple[bytes, ...], index: int) -> tuple[str, str]:
         raise Refused(400, f"Series {index}: no __name__ label (every series needs a metric name).")
     if any(key.startswith(LOOP_LABEL) for key in rest):
         _warn_loop(metric, rest)
-        _series[encoded] = LOOPED
-        return LOOPED
+        return _remember(encoded, LOOPED)
     if not _METRIC_NAME.match(metric) or len(metric) > _METRIC_LIMIT:
         raise Refused(400, f"Series {index}: invalid metric name {metric[:100]!r} (at most {_METRIC_LIMIT}).")
     name = render(metric, rest)
     if len(name) > _NAME_LIMIT:
         raise Refused(400, f"Series {index}: name and labels take {len(name)} characters; at most {_NAME_LIMIT}.")
-    host = host_of(rest)[:_HOST_LIMIT]
+    return _remember(encoded, (host_of(rest)[:_HOST_LIMIT], name))
+
+
+def _remember(encoded: tuple[bytes, ...], known: tuple[str, str]) -> tuple[str, str]:
     if len(_series) >= CACHE_LIMIT:
         _series.clear()
-    _series[encoded] = (host, name)
-    return host, name
+    _series[encoded] = known
+    return known
 
 
 def _labels(encoded: tuple[bytes, ...]) -> list[tuple[str, str]]:
@@ -161,8 +163,9 @@ def _warn_loop(metric: str, labels: dict[str, str]) -> None:
     _loop_warned = time.monotonic()
     logger.warning(
         "remote write: dropped %s%s and every other series with an exported_exported_* label: the sending "
-        "Prometheus scrapes /monitor/metrics without honor_labels and writes what it scraped back to us. "
-        "Keep only job=db_django when it scrapes us, or drop it in write_relabel_configs (README: Grafana, Agents).",
+        "Prometheus scrapes /monitor/metrics without honor_labels and writes what it scraped back to us. When it "
+        "scrapes us, keep only job=db_django (metric_relabel_configs), and never write job=db_django back "
+        "(write_relabel_configs): README, Prometheus, Grafana and agents.",
         metric,
         "{" + ",".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}",
     )
@@ -181,5 +184,7 @@ def host_of(labels: dict[str, str]) -> str:
 
 
 def forget() -> None:
-    """Drop the label-set cache (tests)."""
+    """Drop the label-set cache and the loop warning's clock (tests)."""
+    global _loop_warned
     _series.clear()
+    _loop_warned = -math.inf
