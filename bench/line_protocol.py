@@ -84,6 +84,7 @@ def measure(args, server) -> None:
     print(f"{args.hosts} hosts x {len(MEASUREMENTS)} measurements x {len(FIELDS)} fields per 10 s interval,")
     print(f"{LINES_PER_REQUEST} lines per request, {args.intervals} intervals per side")
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
+    rw.set_fold_watermark(t0 * 1_000_000)  # as the folder keeps it: writes fold only their latest values
     store_all(bodies(args.hosts, 0, t0), now)  # creates the series: the sides find them in the catalog
     intervals = range(1, args.intervals + 1)
     stream = [b for k in intervals for b in bodies(args.hosts, k, t0)]
@@ -111,6 +112,15 @@ def measure(args, server) -> None:
         cpu = rw.Cpu(mariadb=server, web=web).start()
         seconds = rw.http_side(port, later, args.clients, "/api/v2/write", headers)
         rw.report(f"POST /api/v2/write (-w {args.workers}, {args.clients} senders)", n, seconds, cpu.stop())
+    from django.conf import settings
+
+    from monitor.storage.folding import fold_pending
+
+    cpu = rw.Cpu(mariadb=server).start()  # the folder's work for every side's samples, a minute at a time
+    fold = fold_pending(
+        now_us=(t0 + 10 * (100 + 3 * args.workers + 6)) * 1_000_000 + settings.ROLLUP_FOLD_DELAY * 1_000_000
+    )
+    rw.report("fold of every side's samples (fold-rollups task)", fold.samples, fold.seconds, cpu.stop())
 
 
 if __name__ == "__main__":

@@ -363,6 +363,21 @@ def database(private: bool) -> Iterator[psutil.Process | None]:
     yield None
 
 
+def set_fold_watermark(below_us: int) -> None:
+    """The fold watermark where a running installation has it: at the minute of `below_us`, below every
+    sample to come, so that writes fold only their latest values and leave the tiers to the folder."""
+    from django.db import connection
+
+    from monitor.storage.folding import MINUTE_US
+
+    mark = below_us // MINUTE_US * MINUTE_US
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO monitor_foldwatermark (id, until_us) VALUES (1, %s) ON DUPLICATE KEY UPDATE until_us = %s",
+            [mark, mark],
+        )
+
+
 def measure(args, server: psutil.Process | None) -> None:
     from django.db import connection
 
@@ -377,14 +392,9 @@ def measure(args, server: psutil.Process | None) -> None:
         where += " (monitor_rollup uncompressed)"
     print(f"{args.series} series x {args.scrapes} scrapes per side, {BATCH} samples per WriteRequest, on {where}")
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
-    from monitor.storage.folding import MINUTE_US, fold_pending
+    from monitor.storage.folding import fold_pending
 
-    with connection.cursor() as cursor:  # where a running installation has it: below every sample to come
-        mark = t0 * 1000 // MINUTE_US * MINUTE_US
-        cursor.execute(
-            "INSERT INTO monitor_foldwatermark (id, until_us) VALUES (1, %s) ON DUPLICATE KEY UPDATE until_us = %s",
-            [mark, mark],
-        )
+    set_fold_watermark(t0 * 1000)
     store_side(bodies(args.series, 0, t0))  # creates the series: the sides find them in the catalog
     scrapes = range(1, args.scrapes + 1)
     stream = [body for k in scrapes for body in bodies(args.series, k, t0)]
