@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("memory", []),
     ("exposition", []),
     ("remote_write", []),
+    ("row_format", []),
     ("line_protocol", []),
     ("dashboard", ["all", "--days", "2", "--raw-days", "1"]),
     ("collector_cost", ["--seconds", "30", "--runs", "3"]),
