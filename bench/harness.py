@@ -202,6 +202,13 @@ def connect(db: str | None = SCRATCH_DB, **kwargs) -> MySQLdb.Connection:
     return MySQLdb.connect(**params)
 
 
+def mariadb_seconds() -> float:
+    """CPU seconds used so far by every MariaDB/MySQL server on this machine (0 when none runs here)."""
+    return sum(
+        sum(p.cpu_times()[:2]) for p in psutil.process_iter(["name"]) if p.info["name"] in ("mariadbd", "mysqld")
+    )
+
+
 def scalar(conn, sql: str, args=None):
     with conn.cursor() as cur:
         cur.execute(sql, args)

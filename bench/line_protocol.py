@@ -105,7 +105,8 @@ def measure(args, server) -> None:
     later = [b for k in range(args.intervals + 1, 2 * args.intervals + 1) for b in bodies(args.hosts, k, t0)]
     cpu = rw.Cpu(mariadb=server).start()
     rw.report("parse + store() in process", n, store_all(stream, now), cpu.stop())
-    warm = [b for k in range(100, 100 + 3 * args.workers) for b in bodies(args.hosts, k, t0)]
+    warm_intervals = range(100, 100 + 3 * args.workers)  # the newest samples of the run
+    warm = [b for k in warm_intervals for b in bodies(args.hosts, k, t0)]
     with rw.gunicorn(args.workers) as (port, web):
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         rw.http_side(port, warm, args.clients, "/api/v2/write", headers)
@@ -117,9 +118,8 @@ def measure(args, server) -> None:
     from monitor.storage.folding import fold_pending
 
     cpu = rw.Cpu(mariadb=server).start()  # the folder's work for every side's samples, a minute at a time
-    fold = fold_pending(
-        now_us=(t0 + 10 * (100 + 3 * args.workers + 6)) * 1_000_000 + settings.ROLLUP_FOLD_DELAY * 1_000_000
-    )
+    past_newest = t0 + 10 * warm_intervals[-1] + 70  # seconds: a minute past the newest sample, and then some
+    fold = fold_pending(now_us=(past_newest + settings.ROLLUP_FOLD_DELAY) * 1_000_000)
     rw.report("fold of every side's samples (fold-rollups task)", fold.samples, fold.seconds, cpu.stop())
 
 

@@ -207,6 +207,7 @@ RAW_INSERT = "INSERT INTO bench_raw_sample (series_id, ts, value) VALUES "
 TSV_ROW = "%d\t%d\t%r\n"  # LOAD DATA's default field and line terminators
 # monitor_sample is ROW_FORMAT=COMPRESSED (migration 0009); these copies show what that costs the server.
 UNCOMPRESSED = "ROW_FORMAT=DYNAMIC KEY_BLOCK_SIZE=0"
+PAGE_COMPRESSED = f"{UNCOMPRESSED} PAGE_COMPRESSED=1"  # MariaDB's page compression (also bench/row_format.py)
 
 
 def raw_side(batches: list[list[tuple]], how: str = "executemany", table_options: str = "") -> float:
@@ -410,7 +411,7 @@ def measure(args, server: psutil.Process | None) -> None:
         ("insert", "", "raw multi-row INSERT (sample rows only)"),
         ("load", "", "raw LOAD DATA (sample rows only)"),
         ("insert", UNCOMPRESSED, "raw multi-row INSERT, table DYNAMIC"),
-        ("insert", f"{UNCOMPRESSED} PAGE_COMPRESSED=1", "raw multi-row INSERT, table PAGE_COMPRESSED"),
+        ("insert", PAGE_COMPRESSED, "raw multi-row INSERT, table PAGE_COMPRESSED"),
     ):
         cpu = Cpu(mariadb=server).start()
         report(name, n, raw_side(rows, how, options), cpu.stop())

@@ -27,29 +27,17 @@ import time
 from pathlib import Path
 
 import harness
-import psutil
+from remote_write import PAGE_COMPRESSED, UNCOMPRESSED
 
 DB = "bench_row_format"
 BATCH = 2000
 INTERVAL_US = 15_000_000
-UNCOMPRESSED = "ROW_FORMAT=DYNAMIC KEY_BLOCK_SIZE=0"
 FORMATS = {
     "COMPRESSED": "",  # as migration 0009 made monitor_sample
     "DYNAMIC": UNCOMPRESSED,
-    "PAGE_COMPRESSED": f"{UNCOMPRESSED} PAGE_COMPRESSED=1",
+    "PAGE_COMPRESSED": PAGE_COMPRESSED,
 }
 ROW = "(%d,%d,%r)"
-
-
-def server_process() -> psutil.Process | None:
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("mariadbd", "mysqld"):
-            return proc
-    return None
-
-
-def cpu_seconds(proc: psutil.Process | None) -> float:
-    return sum(proc.cpu_times()[:2]) if proc else 0.0
 
 
 def values(series: int, seed: int) -> list[float]:
@@ -95,7 +83,6 @@ def main() -> None:
     harness.recreate(DB)
     harness.migrate(DB)
     conn = harness.connect(DB, autocommit=False)
-    server = server_process()
     print(f"{samples:,} samples ({args.series:,} series x {args.scrapes} scrapes), {BATCH} rows per INSERT")
     try:
         for name, options in FORMATS.items():
@@ -103,13 +90,13 @@ def main() -> None:
             harness.execute(conn, f"CREATE TABLE `{table}` LIKE monitor_sample")
             if options:
                 harness.execute(conn, f"ALTER TABLE `{table}` {options}")
-            before = cpu_seconds(server)
+            before = harness.mariadb_seconds()
             seconds = load(conn, table, args.series, args.scrapes)
             written, written_apparent = on_disk(conn, table)
-            used = cpu_seconds(server) - before  # with the flush: page compression happens as pages are written
+            used = harness.mariadb_seconds() - before  # with the flush: page compression happens as pages are written
             harness.execute(conn, f"OPTIMIZE TABLE `{table}`")
             optimized, optimized_apparent = on_disk(conn, table)
-            cpu = f", server {used / samples * 1e6:.1f} us CPU per row" if server else ""
+            cpu = f", server {used / samples * 1e6:.1f} us CPU per row" if used else ""
             print(
                 f"{name:<16} {samples / seconds:>9,.0f} rows/s{cpu}; bytes per sample on disk:"
                 f" {written / samples:.1f} as written (apparent {written_apparent / samples:.1f}),"

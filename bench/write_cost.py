@@ -36,16 +36,9 @@ import argparse
 import time
 
 import harness
-import psutil
 
 SAMPLES_PER_BATCH = 2000  # remote_write's WriteRequest size in bench/remote_write.py
 SERIES_ID = 1
-
-
-def mariadb_seconds() -> float:
-    return sum(
-        sum(p.cpu_times()[:2]) for p in psutil.process_iter(["name"]) if p.info["name"] in ("mariadbd", "mysqld")
-    )
 
 
 def shapes(first_ts: int) -> dict[str, tuple[int, object]]:
@@ -128,12 +121,12 @@ def main(rounds: int, transactions: int, batches: int) -> dict:
             count = batches if size > 1 else transactions
             texts = [packet(used[0] + k) for k in range(count)]  # written before the clock starts
             used[0] += count
-            before = mariadb_seconds()
+            before = harness.mariadb_seconds()
             for text in texts:
                 cursor.execute(text)
                 while cursor.nextset() is not None:
                     pass
-            run[name] = (mariadb_seconds() - before) / (count * size) * 1e6
+            run[name] = (harness.mariadb_seconds() - before) / (count * size) * 1e6
         return run
 
     for r in range(rounds):
